@@ -1,0 +1,229 @@
+//! The one place where the config becomes runtime objects: the HTTP client, the store, the
+//! matcher with its routes, the notifiers. No other module reads the config structs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{Config, NotifierConfig, NotifierKind};
+use crate::fetch::{FetchOptions, Fetcher};
+use crate::matcher::{Matcher, WatchSpec};
+use crate::model::{Source, SourceKind};
+use crate::notify::dispatcher::{Dispatcher, RetryPolicy};
+use crate::notify::email::{EmailNotifier, SmtpTarget};
+use crate::notify::webhook::WebhookNotifier;
+use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
+use crate::pipeline::{PollContext, Watchlist};
+use crate::store::{SourceSpec, Store, ms, now_ms};
+
+/// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
+pub struct Runtime {
+    pub ctx: PollContext,
+    pub sources: HashMap<String, Source>,
+    pub notifiers: Arc<Vec<NamedNotifier>>,
+    pub policy: RetryPolicy,
+    pub concurrency: usize,
+    pub per_host: usize,
+    /// How long a claimed source stays leased to a poll that never reports back.
+    pub lease: Duration,
+}
+
+/// Spread of first polls for new sources: 50 ms per new source, at most their interval,
+/// so a thousand sources added at once do not fire in the same second.
+const SPREAD_PER_SOURCE_MS: i64 = 50;
+
+impl Runtime {
+    /// Builds the runtime and makes the store's sources match the config.
+    pub fn build(config: &Config, store: Store) -> anyhow::Result<Runtime> {
+        let fetcher =
+            Fetcher::new(&fetch_options(config)).context("cannot build the HTTP client")?;
+        let watchlist = Arc::new(watchlist(config)?);
+        let sources = sources(config);
+        let specs: Vec<SourceSpec> = sources
+            .iter()
+            .map(|s| SourceSpec {
+                name: s.name.clone(),
+                kind: s.kind_name(),
+                url: s.url.to_string(),
+                interval_ms: ms(s.interval),
+            })
+            .collect();
+        store
+            .sync_sources(&specs, now_ms(), SPREAD_PER_SOURCE_MS * specs.len() as i64)
+            .context("cannot record the configured sources")?;
+        let notifiers = Arc::new(notifiers(config, &fetcher)?);
+        Ok(Runtime {
+            ctx: PollContext {
+                fetcher,
+                store,
+                watchlist,
+            },
+            sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
+            notifiers,
+            policy: RetryPolicy {
+                initial: config.delivery.retry_initial.0,
+                max: config.delivery.retry_max.0,
+                give_up_after: config.delivery.give_up_after.0,
+            },
+            concurrency: config.fetch.concurrency,
+            per_host: config.fetch.per_host,
+            lease: config.fetch.timeout.0 * 4 + Duration::from_secs(60),
+        })
+    }
+
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(self.ctx.store.clone(), self.notifiers.clone(), self.policy)
+    }
+}
+
+/// Opens the store named by the config.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let path = config.store_path();
+    Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
+}
+
+pub fn fetch_options(config: &Config) -> FetchOptions {
+    FetchOptions {
+        timeout: config.fetch.timeout.0,
+        connect_timeout: config.fetch.connect_timeout.0,
+        max_body: config.fetch.max_body.0,
+        max_redirects: config.fetch.max_redirects,
+        user_agent: config.fetch.user_agent.clone(),
+    }
+}
+
+/// Feeds and pages, in config order.
+pub fn sources(config: &Config) -> Vec<Source> {
+    let url = |u: &str| url::Url::parse(u).expect("validated at load");
+    let feeds = config.feeds.iter().map(|f| Source {
+        name: f.name.get_ref().clone(),
+        url: url(f.url.get_ref()),
+        interval: f.interval.0,
+        kind: SourceKind::Feed {
+            full_text: f.full_text,
+        },
+    });
+    let pages = config.pages.iter().map(|p| Source {
+        name: p.name.get_ref().clone(),
+        url: url(p.url.get_ref()),
+        interval: p.interval.0,
+        kind: SourceKind::Page {
+            mode: p.mode,
+            select: p.select.as_ref().map(|s| s.get_ref().clone()),
+        },
+    });
+    feeds.chain(pages).collect()
+}
+
+/// Compiles the watches and their routes (default: every notifier).
+pub fn watchlist(config: &Config) -> anyhow::Result<Watchlist> {
+    let all: Vec<String> = config
+        .notifiers
+        .iter()
+        .map(|n| n.name.get_ref().clone())
+        .collect();
+    let specs = config
+        .watches
+        .iter()
+        .map(|w| WatchSpec {
+            name: w.name.get_ref().clone(),
+            terms: w
+                .terms
+                .get_ref()
+                .iter()
+                .map(|t| t.get_ref().clone())
+                .collect(),
+            exclude: w.exclude.iter().map(|t| t.get_ref().clone()).collect(),
+        })
+        .collect();
+    let routes = config
+        .watches
+        .iter()
+        .map(|w| {
+            let to = match &w.notify {
+                Some(list) => list.iter().map(|n| n.get_ref().clone()).collect(),
+                None => all.clone(),
+            };
+            (w.name.get_ref().clone(), to)
+        })
+        .collect();
+    Ok(Watchlist {
+        matcher: Matcher::new(specs)?,
+        routes,
+    })
+}
+
+pub fn notifiers(config: &Config, fetcher: &Fetcher) -> anyhow::Result<Vec<NamedNotifier>> {
+    config
+        .notifiers
+        .iter()
+        .map(|n| {
+            let notifier = build_notifier(n, fetcher, config.fetch.timeout.0)
+                .with_context(|| format!("notifier \"{}\"", n.name.get_ref()))?;
+            Ok(NamedNotifier {
+                name: n.name.get_ref().clone(),
+                notifier,
+            })
+        })
+        .collect()
+}
+
+fn build_notifier(
+    n: &NotifierConfig,
+    fetcher: &Fetcher,
+    timeout: Duration,
+) -> anyhow::Result<Notifier> {
+    let secret =
+        |s: &Option<toml::Spanned<String>>| s.as_ref().map(|v| Secret::from_env(v.get_ref()));
+    Ok(match n.kind.get_ref() {
+        NotifierKind::Console => Notifier::Console(ConsoleNotifier),
+        NotifierKind::Webhook => {
+            let url = n
+                .url
+                .as_ref()
+                .map(|u| u.get_ref().as_str())
+                .unwrap_or_default();
+            Notifier::Webhook(WebhookNotifier::new(
+                fetcher.client().clone(),
+                url.parse()?,
+                secret(&n.secret_env),
+            ))
+        }
+        NotifierKind::Email => {
+            let smtp = n
+                .smtp
+                .as_ref()
+                .map(|s| s.get_ref().as_str())
+                .unwrap_or_default();
+            let target = SmtpTarget::parse(smtp).map_err(anyhow::Error::msg)?;
+            let from = n
+                .from
+                .as_ref()
+                .map(|f| f.get_ref().as_str())
+                .unwrap_or_default();
+            let to =
+                n.to.as_ref()
+                    .map(|t| t.get_ref().clone())
+                    .unwrap_or_default();
+            Notifier::Email(
+                EmailNotifier::new(&target, secret(&n.password_env), from, &to, timeout)
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
+    })
+}
+
+/// Environment variables the config names that are not set: `check` warns about them.
+pub fn missing_secrets(config: &Config) -> Vec<String> {
+    config
+        .notifiers
+        .iter()
+        .flat_map(|n| [&n.password_env, &n.secret_env])
+        .flatten()
+        .map(|v| Secret::from_env(v.get_ref()))
+        .filter(|s| !s.is_set())
+        .map(|s| s.var().to_string())
+        .collect()
+}

@@ -1,0 +1,221 @@
+//! What counts as noise: elements that never hold article text, class/id hints of page
+//! chrome, and whole paragraphs that are boilerplate labels.
+
+use scraper::node::Element;
+
+/// Elements whose content is never article text.
+const SKIP_TAGS: &[&str] = &[
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "head",
+    "title",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    "label",
+    "figcaption",
+    "object",
+    "embed",
+    "canvas",
+    "video",
+    "audio",
+    "dialog",
+    "menu",
+    "amp-ad",
+    "amp-embed",
+    "amp-sticky-ad",
+    "amp-analytics",
+];
+
+/// Words in a class or id that mark page chrome rather than content.
+const NOISE_WORDS: &[&str] = &[
+    "ad",
+    "ads",
+    "adv",
+    "advert",
+    "adverts",
+    "advertisement",
+    "advertising",
+    "adslot",
+    "sponsored",
+    "share",
+    "sharing",
+    "sharebar",
+    "social",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "signup",
+    "related",
+    "recommended",
+    "cookie",
+    "cookies",
+    "consent",
+    "gdpr",
+    "comment",
+    "comments",
+    "promo",
+    "sidebar",
+    "breadcrumb",
+    "breadcrumbs",
+    "nav",
+    "navbar",
+    "menu",
+    "footer",
+    "masthead",
+    "popup",
+    "modal",
+    "paywall",
+    "tags",
+    "embed",
+    "caption",
+    "credit",
+    "credits",
+    "outbrain",
+    "taboola",
+    "byline",
+    "dateline",
+    "toolbar",
+    "skip",
+];
+
+/// Adjacent word pairs that mark chrome ("most-read", "read-more").
+const NOISE_PAIRS: &[(&str, &str)] = &[
+    ("most", "read"),
+    ("most", "popular"),
+    ("most", "viewed"),
+    ("read", "more"),
+    ("see", "also"),
+    ("more", "stories"),
+];
+
+/// ARIA roles of page chrome.
+const NOISE_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "dialog",
+    "search",
+];
+
+/// Paragraphs that are only a label, compared case-insensitively.
+const NOISE_PARAGRAPHS: &[&str] = &[
+    "advertisement",
+    "advertisement banner",
+    "ad",
+    "sponsored",
+    "sponsored content",
+    "view post on x",
+    "view on x",
+    "view on twitter",
+    "view this post on instagram",
+    "view on instagram",
+    "cover image",
+    "share",
+    "share this article",
+    "copy link",
+    "read more",
+    "more information",
+    "related",
+    "related articles",
+    "most read",
+];
+
+/// Whether an element (and everything inside it) is noise.
+pub fn is_noise(el: &Element) -> bool {
+    if SKIP_TAGS.contains(&el.name()) {
+        return true;
+    }
+    if el.attr("hidden").is_some() || el.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    if el
+        .attr("role")
+        .is_some_and(|r| NOISE_ROLES.contains(&r.trim()))
+    {
+        return true;
+    }
+    let hints = [el.attr("class"), el.attr("id")];
+    hints.into_iter().flatten().any(has_noise_words)
+}
+
+fn has_noise_words(hint: &str) -> bool {
+    let lower = hint.to_ascii_lowercase();
+    // Split camelCase-free, on anything that is not a letter or digit: "ad-slot", "share_bar".
+    for class in lower.split_whitespace() {
+        let words: Vec<&str> = class
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.iter().any(|w| NOISE_WORDS.contains(w)) {
+            return true;
+        }
+        if words
+            .windows(2)
+            .any(|p| NOISE_PAIRS.contains(&(p[0], p[1])))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a whole paragraph is a boilerplate label or an embed's chrome.
+pub fn is_noise_paragraph(text: &str) -> bool {
+    let t = text
+        .trim()
+        .trim_end_matches(['.', ':', '›', '»', '→'])
+        .trim()
+        .to_lowercase();
+    NOISE_PARAGRAPHS.contains(&t.as_str()) || t.starts_with("pic.twitter.com/")
+}
+
+/// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`).
+pub fn is_noise_link_text(text: &str) -> bool {
+    text.trim_start().starts_with("pic.twitter.com/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_hints() {
+        let cases = [
+            ("ad-slot ad-inline", true),
+            ("share-bar", true),
+            ("newsletter-signup", true),
+            ("most-read", true),
+            ("cookie-consent", true),
+            ("embed embed-x", true),
+            ("article-body", false),
+            ("header shadow download", false),
+            ("read", false),
+            ("loader thread", false),
+        ];
+        for (class, want) in cases {
+            assert_eq!(has_noise_words(class), want, "{class}");
+        }
+    }
+
+    #[test]
+    fn label_paragraphs() {
+        assert!(is_noise_paragraph("Advertisement banner"));
+        assert!(is_noise_paragraph(" View post on X "));
+        assert!(is_noise_paragraph("Read more »"));
+        assert!(!is_noise_paragraph(
+            "Advertisement revenue fell in Venezuela."
+        ));
+    }
+}

@@ -1,0 +1,357 @@
+//! What each CLI command does, over the library; `main.rs` parses arguments and maps the
+//! errors returned here to exit codes. stdout carries only what a command reports.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::app::{self, Runtime};
+use crate::config::{Config, format_duration};
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::model::{Alert, AlertKind, Article};
+use crate::{clean, parse, scheduler};
+
+/// A mistake in how feedwatch was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = app::open_store(&config)?;
+    let rt = Runtime::build(&config, store)?;
+    scheduler::run(config.file.clone(), rt).await
+}
+
+pub async fn once(config: Config) -> anyhow::Result<()> {
+    let store = app::open_store(&config)?;
+    let rt = Arc::new(Runtime::build(&config, store)?);
+    let polls = scheduler::poll_all(&rt).await?;
+    let failed = polls.iter().filter(|(_, r)| r.error.is_some()).count();
+    let new: usize = polls.iter().map(|(_, r)| r.new_items).sum();
+    let alerts: usize = polls.iter().map(|(_, r)| r.alerts).sum();
+    let delivery = rt.dispatcher().deliver_due().await?;
+    tracing::info!(
+        sources = polls.len(),
+        failed,
+        new_items = new,
+        alerts,
+        delivered = delivery.delivered,
+        retrying = delivery.retrying,
+        delivery_failed = delivery.failed,
+        "poll cycle done"
+    );
+    Ok(())
+}
+
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    // Building the runtime parts proves more than parsing: the matcher compiles, the
+    // notifiers can be constructed.
+    let fetcher = Fetcher::new(&app::fetch_options(config))?;
+    let watchlist = app::watchlist(config)?;
+    app::notifiers(config, &fetcher)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: ok", config.file.display())?;
+    writeln!(out, "store: {}", config.store_path().display())?;
+    for s in app::sources(config) {
+        writeln!(
+            out,
+            "{} \"{}\": {} every {}",
+            s.kind_name(),
+            s.name,
+            s.url,
+            format_duration(s.interval)
+        )?;
+    }
+    for w in watchlist.matcher.watches() {
+        let to = watchlist
+            .routes
+            .get(&w.name)
+            .map(|r| r.join(", "))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "watch \"{}\": {} term(s), {} exclusion(s) -> {}",
+            w.name,
+            w.terms.len(),
+            w.exclude.len(),
+            if to.is_empty() { "(no notifiers)" } else { &to }
+        )?;
+    }
+    for n in &config.notifiers {
+        writeln!(
+            out,
+            "notifier \"{}\": {:?}",
+            n.name.get_ref(),
+            n.kind.get_ref()
+        )?;
+    }
+    for var in app::missing_secrets(config) {
+        tracing::warn!(env = %var, "environment variable named in the config is not set; deliveries that need it will wait");
+    }
+    Ok(())
+}
+
+/// Reads SOURCE: an http(s) URL is fetched, anything else is a file path.
+async fn read_source(
+    source: &str,
+    fetcher: &Fetcher,
+) -> anyhow::Result<(Vec<u8>, Option<String>, url::Url)> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let url = url::Url::parse(source)
+            .map_err(|e| UsageError(format!("invalid URL {source}: {e}")))?;
+        match fetcher.fetch(&url, &Validators::default()).await? {
+            FetchOutcome::Fetched(f) => Ok((f.body, f.content_type, f.final_url)),
+            FetchOutcome::NotModified { .. } => anyhow::bail!("{source}: unexpected 304"),
+        }
+    } else {
+        let path = std::fs::canonicalize(source)
+            .map_err(|e| UsageError(format!("cannot read {source}: {e}")))?;
+        let body = std::fs::read(&path).with_context(|| format!("cannot read {source}"))?;
+        let url = url::Url::from_file_path(&path)
+            .map_err(|_| UsageError(format!("bad path {source}")))?;
+        Ok((body, None, url))
+    }
+}
+
+pub async fn extract(source: &str, json: bool, config: Option<&Config>) -> anyhow::Result<()> {
+    let opts = config
+        .map(app::fetch_options)
+        .unwrap_or_else(|| app::fetch_options(&default_config()));
+    let (body, content_type, url) = read_source(source, &Fetcher::new(&opts)?).await?;
+    let html = crate::fetch::decode_html(&body, content_type.as_deref());
+    let article = tokio::task::spawn_blocking(move || clean::extract_article(&html)).await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            json!({
+                "url": article.canonical_url.clone().unwrap_or_else(|| url.to_string()),
+                "title": article.title, "byline": article.byline, "published": article.published, "text": article.text,
+            })
+        )?;
+    } else {
+        writeln!(out, "{}", article.text)?;
+    }
+    Ok(())
+}
+
+pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(&app::fetch_options(config))?;
+    let watchlist = app::watchlist(config)?;
+    let (body, content_type, url) = read_source(source, &fetcher).await?;
+    let name = source.to_string();
+    let items: Vec<(crate::model::Item, Article)> =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            if parse::looks_like_feed(&body, content_type.as_deref()) {
+                let feed = parse::parse_feed(&body, &url)?;
+                Ok(feed
+                    .items
+                    .into_iter()
+                    .map(|i| {
+                        let text = clean::clean_fragment(&i.html);
+                        let article = Article {
+                            title: i.title.clone(),
+                            text,
+                            ..Default::default()
+                        };
+                        (i, article)
+                    })
+                    .collect())
+            } else {
+                let html = crate::fetch::decode_html(&body, content_type.as_deref());
+                let article = clean::extract_article(&html);
+                let link = article
+                    .canonical_url
+                    .clone()
+                    .unwrap_or_else(|| url.to_string());
+                let item = crate::model::Item {
+                    key: String::new(),
+                    title: article.title.clone(),
+                    url: Some(crate::dedupe::canonical_url(&link)),
+                    published: article
+                        .published
+                        .as_deref()
+                        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                        .map(|d| d.with_timezone(&Utc)),
+                    html: String::new(),
+                };
+                Ok(vec![(item, article)])
+            }
+        })
+        .await??;
+    let mut out = std::io::stdout().lock();
+    for (item, article) in items {
+        let hits = watchlist
+            .matcher
+            .match_article(&article.title, &article.text);
+        let published = item
+            .published
+            .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        if json {
+            let matches: Vec<_> = hits
+                .iter()
+                .map(|h| json!({"watch": h.watch, "terms": h.terms, "snippet": h.snippet}))
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "source": name, "title": article.title, "url": item.url, "published": published,
+                    "text": article.text, "matches": matches,
+                })
+            )?;
+        } else {
+            writeln!(out, "{}", article.title)?;
+            if let Some(u) = &item.url {
+                writeln!(out, "  {u}")?;
+            }
+            if let Some(p) = &published {
+                writeln!(out, "  published {p}")?;
+            }
+            writeln!(out, "  {} characters of text", article.text.chars().count())?;
+            for h in &hits {
+                writeln!(
+                    out,
+                    "  MATCH {} [{}]: {}",
+                    h.watch,
+                    h.terms.join(", "),
+                    h.snippet
+                )?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let rows = store.source_health()?;
+    let mut out = std::io::stdout().lock();
+    for s in rows {
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&json!({
+                    "name": s.name, "kind": s.kind, "url": s.url, "active": s.active,
+                    "last_poll": s.last_poll_at.map(iso), "last_success": s.last_success_at.map(iso),
+                    "status": s.status, "last_error": s.last_error, "consecutive_failures": s.consecutive_failures,
+                    "next_poll": iso(s.next_poll_at), "items": s.items,
+                }))?
+            )?;
+        } else {
+            let state = match (&s.status, s.active) {
+                (_, false) => "removed".to_string(),
+                (None, _) => "never polled".to_string(),
+                (Some(st), _) if st == "error" => format!("FAILING x{}", s.consecutive_failures),
+                (Some(st), _) => st.clone(),
+            };
+            writeln!(
+                out,
+                "{}\t{}\t{}\tlast poll {}\tnext {}\t{} items",
+                s.name,
+                s.kind,
+                state,
+                s.last_poll_at.map(iso).unwrap_or_else(|| "-".into()),
+                iso(s.next_poll_at),
+                s.items
+            )?;
+            if let Some(e) = &s.last_error {
+                writeln!(out, "\terror: {e}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn alerts(
+    config: &Config,
+    json: bool,
+    since: Option<Duration>,
+    watch: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let since = since.map_or(0, |d| crate::store::now_ms() - crate::store::ms(d));
+    let rows = store.recent_alerts(since, watch)?;
+    let mut out = std::io::stdout().lock();
+    for a in rows {
+        if json {
+            let mut v = serde_json::to_value(&a)?;
+            v["created_at"] = json!(iso(a.created_at));
+            v["delivered_at"] = json!(a.delivered_at.map(iso));
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{} ({} attempt(s))\t{}\t{}",
+                iso(a.created_at),
+                a.alert.watch,
+                a.notifier,
+                a.state.as_str(),
+                a.attempts,
+                a.alert.title,
+                a.alert.url.as_deref().unwrap_or("")
+            )?;
+            if let Some(e) = a
+                .last_error
+                .as_deref()
+                .filter(|_| a.state != crate::store::DeliveryState::Delivered)
+            {
+                writeln!(out, "\tlast error: {e}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(&app::fetch_options(config))?;
+    let notifiers = app::notifiers(config, &fetcher)?;
+    let n = notifiers.iter().find(|n| n.name == name).ok_or_else(|| {
+        UsageError(format!(
+            "no notifier named \"{name}\" in {}",
+            config.file.display()
+        ))
+    })?;
+    let alert = Alert {
+        id: format!(
+            "test-{}",
+            crate::dedupe::short_hash(&[name, &crate::store::now_ms().to_string()])
+        ),
+        kind: AlertKind::Test,
+        watch: "test".into(),
+        source: "feedwatch".into(),
+        title: "feedwatch test alert".into(),
+        url: None,
+        published: Some(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        matched: vec!["test".into()],
+        snippet: "This is a test alert sent by `feedwatch test-notify`.".into(),
+    };
+    let answer = n
+        .notifier
+        .send(&alert)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} notifier \"{name}\": {e}", n.notifier.kind()))?;
+    // Console output already went to stdout; report on stderr so it is not mistaken for an alert.
+    eprintln!(
+        "{} notifier \"{name}\": delivered ({answer})",
+        n.notifier.kind()
+    );
+    Ok(())
+}
+
+fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn default_config() -> Config {
+    Config::parse("", std::path::Path::new("(defaults)")).expect("empty config is valid")
+}

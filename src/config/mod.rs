@@ -1,0 +1,304 @@
+//! The TOML schema (see `config/feedwatch.toml`), its defaults, and loading with
+//! file:line:column errors. Secrets are never read from the file: only the names of the
+//! environment variables that hold them.
+
+mod units;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use units::{Dur, Size, format_duration, parse_duration};
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    #[serde(default, rename = "feed")]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default, rename = "page")]
+    pub pages: Vec<PageConfig>,
+    #[serde(default, rename = "watch")]
+    pub watches: Vec<WatchConfig>,
+    #[serde(default, rename = "notifier")]
+    pub notifiers: Vec<NotifierConfig>,
+    /// The file this config was read from (for relative paths and messages).
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Relative to the config file's folder, or to `$STATE_DIRECTORY` when systemd sets it.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Deadline for one whole request, body included (a trickling server cannot hold a worker).
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Dur,
+    /// Largest body accepted, counted after decompression while streaming.
+    #[serde(default = "default_max_body")]
+    pub max_body: Size,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_per_host")]
+    pub per_host: usize,
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: usize,
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    #[serde(default = "default_retry_initial")]
+    pub retry_initial: Dur,
+    #[serde(default = "default_retry_max")]
+    pub retry_max: Dur,
+    #[serde(default = "default_give_up_after")]
+    pub give_up_after: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    #[serde(default = "default_interval")]
+    pub interval: Dur,
+    #[serde(default)]
+    pub full_text: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageMode {
+    /// New article links on a listing page.
+    Links,
+    /// Changes to the page's main text.
+    Content,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageConfig {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    #[serde(default = "default_page_mode")]
+    pub mode: PageMode,
+    pub select: Option<Spanned<String>>,
+    #[serde(default = "default_page_interval")]
+    pub interval: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    pub name: Spanned<String>,
+    pub terms: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+    /// Notifier names; `None` routes to every notifier.
+    pub notify: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierKind {
+    Email,
+    Webhook,
+    Console,
+}
+
+/// One flat table for every notifier type, so that a key that does not belong to the
+/// type can be reported at its own line and column.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierConfig {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<NotifierKind>,
+    // email
+    pub smtp: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<Vec<String>>>,
+    // webhook
+    pub url: Option<Spanned<String>>,
+    pub secret_env: Option<Spanned<String>>,
+}
+
+/// A configuration problem, located in its file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.at {
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message)
+            }
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            at: None,
+            message: format!("cannot read config: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let locate = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+            file: path.to_path_buf(),
+            at: span.map(|s| line_col(text, s.start)),
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| locate(e.span(), e.message().to_string()))?;
+        config.file = path.to_path_buf();
+        validate::validate(&config).map_err(|(span, msg)| locate(span, msg))?;
+        Ok(config)
+    }
+
+    /// The SQLite file: relative paths are taken from `$STATE_DIRECTORY` (systemd) if set,
+    /// else from the config file's folder.
+    pub fn store_path(&self) -> PathBuf {
+        if self.store.path.is_absolute() {
+            return self.store.path.clone();
+        }
+        if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|d| !d.is_empty()) {
+            // systemd may pass several colon-separated folders; the first is ours.
+            let first = dir
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            return Path::new(&first).join(&self.store.path);
+        }
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        base.join(&self.store.path)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("feedwatch.db")
+}
+fn default_timeout() -> Dur {
+    Dur::secs(30)
+}
+fn default_connect_timeout() -> Dur {
+    Dur::secs(10)
+}
+fn default_max_body() -> Size {
+    Size(10 << 20)
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_per_host() -> usize {
+    2
+}
+fn default_max_redirects() -> usize {
+    5
+}
+fn default_user_agent() -> String {
+    format!(
+        "feedwatch/{} (+https://example.org/feedwatch)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+fn default_retry_initial() -> Dur {
+    Dur::secs(10)
+}
+fn default_retry_max() -> Dur {
+    Dur::secs(30 * 60)
+}
+fn default_give_up_after() -> Dur {
+    Dur::secs(24 * 3600)
+}
+fn default_interval() -> Dur {
+    Dur::secs(15 * 60)
+}
+fn default_page_interval() -> Dur {
+    Dur::secs(3600)
+}
+fn default_page_mode() -> PageMode {
+    PageMode::Content
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+        }
+    }
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            timeout: default_timeout(),
+            connect_timeout: default_connect_timeout(),
+            max_body: default_max_body(),
+            concurrency: default_concurrency(),
+            per_host: default_per_host(),
+            max_redirects: default_max_redirects(),
+            user_agent: default_user_agent(),
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            give_up_after: default_give_up_after(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

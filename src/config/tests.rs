@@ -1,0 +1,182 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse(text)
+        .expect_err("config should be rejected")
+        .to_string()
+}
+
+const FEED: &str = "[[feed]]\nname = \"a\"\nurl = \"https://example.org/rss\"\n";
+
+#[test]
+fn empty_config_gets_defaults() {
+    let c = parse("").unwrap();
+    assert_eq!(c.fetch.concurrency, 16);
+    assert_eq!(c.fetch.max_body, Size(10 << 20));
+    assert_eq!(c.delivery.retry_initial, Dur::secs(10));
+    assert!(c.feeds.is_empty());
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    let cases = [
+        // (config, expected "file:line:col: message" fragments)
+        (
+            "[fetch]\ntimeout = \"30s\"\ntimout = \"1m\"\n",
+            "test.toml:3:1: unknown field `timout`",
+        ),
+        (
+            "[fetch]\ntimeout = \"30 parsecs\"\n",
+            "test.toml:2:11: invalid duration",
+        ),
+        (
+            "[fetch]\nmax_body = \"10 lightyears\"\n",
+            "test.toml:2:12: invalid size",
+        ),
+        (
+            &format!("{FEED}[[feed]]\nname = \"a\"\nurl = \"https://e.org/x\"\n"),
+            "test.toml:5:8: duplicate source name \"a\"",
+        ),
+        (
+            "[[feed]]\nname = \"a\"\nurl = \"not a url\"\n",
+            "test.toml:3:7: invalid URL",
+        ),
+        (
+            "[[feed]]\nname = \"a\"\nurl = \"ftp://e.org/x\"\n",
+            "test.toml:3:7: invalid URL \"ftp://e.org/x\": must be http",
+        ),
+        (
+            &format!("{FEED}[[watch]]\nname = \"w\"\nterms = [\"x\"]\nnotify = [\"nope\"]\n"),
+            "test.toml:7:11: watch \"w\" notifies \"nope\", but no [[notifier]] has that name",
+        ),
+        (
+            "[[watch]]\nname = \"w\"\nterms = []\n",
+            "test.toml:3:9: watch \"w\" has no terms",
+        ),
+        (
+            "[[watch]]\nname = \"w\"\nterms = [\"--\"]\n",
+            "test.toml:3:10: term \"--\" has no letters",
+        ),
+        (
+            "[[notifier]]\nname = \"n\"\ntype = \"pager\"\n",
+            "test.toml:3:8: unknown variant `pager`",
+        ),
+        (
+            "[[notifier]]\nname = \"n\"\ntype = \"webhook\"\n",
+            "notifier \"n\" of type webhook needs `url`",
+        ),
+        (
+            "[[notifier]]\nname = \"n\"\ntype = \"console\"\nurl = \"https://e.org\"\n",
+            "test.toml:4:7: key `url` does not apply to notifier \"n\" of type console",
+        ),
+        (
+            "[[notifier]]\nname = \"n\"\ntype = \"email\"\nsmtp = \"imap://x\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+            "test.toml:4:8: invalid smtp URL",
+        ),
+        (
+            "[[page]]\nname = \"p\"\nurl = \"https://e.org\"\nselect = \"main[[\"\n",
+            "test.toml:4:10: invalid CSS selector",
+        ),
+        (
+            "[fetch]\nconcurrency = 0\n",
+            "concurrency must be at least 1",
+        ),
+        (
+            "[[feed]]\nname = \"a\"\nurl = \"https://e.org\"\ninterval = \"0s\"\n",
+            "test.toml:4:12: duration must be greater than zero",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = err(text);
+        assert!(
+            got.contains(want),
+            "config:\n{text}\nwant: {want}\ngot:  {got}"
+        );
+        assert!(!got.contains('\n'), "one line: {got}");
+    }
+}
+
+#[test]
+fn relative_store_path_is_taken_from_the_config_folder() {
+    let c = Config::parse(
+        "[store]\npath = \"data/fw.db\"\n",
+        Path::new("/etc/feedwatch/feedwatch.toml"),
+    )
+    .unwrap();
+    if std::env::var_os("STATE_DIRECTORY").is_none() {
+        assert_eq!(c.store_path(), Path::new("/etc/feedwatch/data/fw.db"));
+    }
+}
+
+/// Every key of the schema, as the example config must show them.
+const SCHEMA_KEYS: &[&str] = &[
+    "[store]",
+    "path",
+    "[fetch]",
+    "timeout",
+    "connect_timeout",
+    "max_body",
+    "concurrency",
+    "per_host",
+    "max_redirects",
+    "user_agent",
+    "[delivery]",
+    "retry_initial",
+    "retry_max",
+    "give_up_after",
+    "[[feed]]",
+    "name",
+    "url",
+    "interval",
+    "full_text",
+    "[[page]]",
+    "mode",
+    "select",
+    "[[watch]]",
+    "terms",
+    "exclude",
+    "notify",
+    "[[notifier]]",
+    "type",
+    "smtp",
+    "password_env",
+    "from",
+    "to",
+    "secret_env",
+];
+
+#[test]
+fn example_config_is_valid_and_mentions_every_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/feedwatch.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = Config::parse(&text, &path).unwrap();
+    for key in SCHEMA_KEYS {
+        let present = if key.starts_with('[') {
+            text.lines().any(|l| l.trim() == *key)
+        } else {
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{key} =")))
+        };
+        assert!(present, "config/feedwatch.toml does not show `{key}`");
+    }
+    for kind in [
+        NotifierKind::Email,
+        NotifierKind::Webhook,
+        NotifierKind::Console,
+    ] {
+        assert!(
+            config.notifiers.iter().any(|n| *n.kind.get_ref() == kind),
+            "{kind:?} notifier missing"
+        );
+    }
+    assert!(
+        config.pages.iter().any(|p| p.mode == PageMode::Links)
+            || config.pages.iter().any(|p| p.mode == PageMode::Content)
+    );
+}

@@ -1,0 +1,215 @@
+//! Checks that serde cannot express: unique names, routes to known notifiers, URLs,
+//! selectors, and the keys each notifier type needs. Each error carries the span it is about.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::{Config, NotifierConfig, NotifierKind};
+
+pub(super) type Invalid = (Option<Range<usize>>, String);
+
+pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
+    check_fetch(config)?;
+    let mut source_names = HashSet::new();
+    for feed in &config.feeds {
+        unique(&mut source_names, &feed.name, "source")?;
+        check_http_url(&feed.url)?;
+    }
+    for page in &config.pages {
+        unique(&mut source_names, &page.name, "source")?;
+        check_http_url(&page.url)?;
+        if let Some(select) = &page.select {
+            scraper::Selector::parse(select.get_ref()).map_err(|e| {
+                at(
+                    select,
+                    format!("invalid CSS selector \"{}\": {e}", select.get_ref()),
+                )
+            })?;
+        }
+    }
+
+    let mut notifier_names = HashSet::new();
+    for notifier in &config.notifiers {
+        unique(&mut notifier_names, &notifier.name, "notifier")?;
+        check_notifier(notifier)?;
+    }
+
+    let mut watch_names = HashSet::new();
+    for watch in &config.watches {
+        unique(&mut watch_names, &watch.name, "watch")?;
+        if watch.terms.get_ref().is_empty() {
+            return Err(at(
+                &watch.terms,
+                format!("watch \"{}\" has no terms", watch.name.get_ref()),
+            ));
+        }
+        for term in watch.terms.get_ref().iter().chain(&watch.exclude) {
+            crate::matcher::check_term(term.get_ref()).map_err(|e| at(term, e))?;
+        }
+        for route in watch.notify.iter().flatten() {
+            if !notifier_names.contains(route.get_ref().as_str()) {
+                return Err(at(
+                    route,
+                    format!(
+                        "watch \"{}\" notifies \"{}\", but no [[notifier]] has that name",
+                        watch.name.get_ref(),
+                        route.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_fetch(config: &Config) -> Result<(), Invalid> {
+    let f = &config.fetch;
+    let problem = if f.concurrency == 0 {
+        Some("[fetch] concurrency must be at least 1")
+    } else if f.per_host == 0 {
+        Some("[fetch] per_host must be at least 1")
+    } else if f.max_body.0 == 0 {
+        Some("[fetch] max_body must be greater than zero")
+    } else {
+        None
+    };
+    match problem {
+        Some(msg) => Err((None, msg.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn at<T>(spanned: &Spanned<T>, message: String) -> Invalid {
+    (Some(spanned.span()), message)
+}
+
+fn unique<'a>(
+    seen: &mut HashSet<&'a str>,
+    name: &'a Spanned<String>,
+    what: &str,
+) -> Result<(), Invalid> {
+    let n = name.get_ref().as_str();
+    if n.trim().is_empty() {
+        return Err(at(name, format!("{what} name must not be empty")));
+    }
+    if !seen.insert(n) {
+        return Err(at(name, format!("duplicate {what} name \"{n}\"")));
+    }
+    Ok(())
+}
+
+fn check_http_url(url: &Spanned<String>) -> Result<(), Invalid> {
+    let parsed = url::Url::parse(url.get_ref())
+        .map_err(|e| at(url, format!("invalid URL \"{}\": {e}", url.get_ref())))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(at(
+            url,
+            format!(
+                "invalid URL \"{}\": must be http:// or https://",
+                url.get_ref()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
+    let name = n.name.get_ref();
+    let kind = *n.kind.get_ref();
+    // Keys that belong to another notifier type are mistakes, not silently ignored.
+    let email_keys = [
+        ("smtp", n.smtp.as_ref().map(|s| s.span())),
+        ("password_env", n.password_env.as_ref().map(|s| s.span())),
+        ("from", n.from.as_ref().map(|s| s.span())),
+        ("to", n.to.as_ref().map(|s| s.span())),
+    ];
+    let webhook_keys = [
+        ("url", n.url.as_ref().map(|s| s.span())),
+        ("secret_env", n.secret_env.as_ref().map(|s| s.span())),
+    ];
+    let foreign: Vec<_> = match kind {
+        NotifierKind::Email => webhook_keys.to_vec(),
+        NotifierKind::Webhook => email_keys.to_vec(),
+        NotifierKind::Console => email_keys.iter().chain(&webhook_keys).cloned().collect(),
+    };
+    if let Some((key, Some(span))) = foreign.into_iter().find(|(_, s)| s.is_some()) {
+        return Err((
+            Some(span),
+            format!(
+                "key `{key}` does not apply to notifier \"{name}\" of type {}",
+                kind_name(kind)
+            ),
+        ));
+    }
+    let missing = |key: &str| {
+        (
+            Some(n.kind.span()),
+            format!(
+                "notifier \"{name}\" of type {} needs `{key}`",
+                kind_name(kind)
+            ),
+        )
+    };
+    match kind {
+        NotifierKind::Email => {
+            let smtp = n.smtp.as_ref().ok_or_else(|| missing("smtp"))?;
+            crate::notify::email::SmtpTarget::parse(smtp.get_ref()).map_err(|e| at(smtp, e))?;
+            let from = n.from.as_ref().ok_or_else(|| missing("from"))?;
+            check_mailbox(from.get_ref()).map_err(|e| at(from, e))?;
+            let to = n.to.as_ref().ok_or_else(|| missing("to"))?;
+            if to.get_ref().is_empty() {
+                return Err(at(
+                    to,
+                    format!("notifier \"{name}\" has no recipients in `to`"),
+                ));
+            }
+            for addr in to.get_ref() {
+                check_mailbox(addr).map_err(|e| at(to, e))?;
+            }
+            if let Some(env) = &n.password_env {
+                check_env_name(env)?;
+            }
+        }
+        NotifierKind::Webhook => {
+            let url = n.url.as_ref().ok_or_else(|| missing("url"))?;
+            check_http_url(url)?;
+            if let Some(env) = &n.secret_env {
+                check_env_name(env)?;
+            }
+        }
+        NotifierKind::Console => {}
+    }
+    Ok(())
+}
+
+fn check_mailbox(addr: &str) -> Result<(), String> {
+    addr.parse::<lettre::message::Mailbox>()
+        .map(|_| ())
+        .map_err(|e| format!("invalid email address \"{addr}\": {e}"))
+}
+
+fn check_env_name(env: &Spanned<String>) -> Result<(), Invalid> {
+    let ok = !env.get_ref().is_empty()
+        && env
+            .get_ref()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(at(
+            env,
+            format!("\"{}\" is not an environment variable name", env.get_ref()),
+        ))
+    }
+}
+
+fn kind_name(kind: NotifierKind) -> &'static str {
+    match kind {
+        NotifierKind::Email => "email",
+        NotifierKind::Webhook => "webhook",
+        NotifierKind::Console => "console",
+    }
+}

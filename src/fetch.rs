@@ -1,0 +1,342 @@
+//! HTTP fetching: one shared client, conditional GET, a body capped while it streams,
+//! charset decoding, and the freshness hints (`Cache-Control`, `Retry-After`) the scheduler reads.
+
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Client, StatusCode};
+use url::Url;
+
+/// Limits and identity of the shared client.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body: u64,
+    pub max_redirects: usize,
+    pub user_agent: String,
+}
+
+/// Cache validators from the last successful response, sent back exactly as given
+/// (servers compare them byte for byte).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A response body and what came with it.
+#[derive(Debug)]
+pub struct Fetched {
+    pub final_url: Url,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub validators: Validators,
+    /// `Cache-Control: max-age`, if the server gave one.
+    pub max_age: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 304: nothing changed since the validators were issued.
+    NotModified {
+        max_age: Option<Duration>,
+    },
+    Fetched(Fetched),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("HTTP {status} from {url}")]
+    Status {
+        url: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("response from {url} exceeds the {limit}-byte limit (max_body)")]
+    TooLarge { url: String, limit: u64 },
+    #[error("timed out fetching {url}")]
+    Timeout { url: String },
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("fetching {url} failed: {message}")]
+    Other { url: String, message: String },
+}
+
+impl FetchError {
+    /// Whether trying again later may succeed (the scheduler backs off either way, but a
+    /// permanent error is reported as such).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => {
+                matches!(status, 408 | 425 | 429) || *status >= 500
+            }
+            FetchError::Timeout { .. } | FetchError::Connect { .. } => true,
+            FetchError::TooLarge { .. } | FetchError::Other { .. } => false,
+        }
+    }
+
+    /// `Retry-After` of a 429/503, if the server sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The shared HTTP client.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: Client,
+    max_body: u64,
+}
+
+impl Fetcher {
+    pub fn new(opts: &FetchOptions) -> Result<Fetcher, reqwest::Error> {
+        crate::init_tls();
+        let client = Client::builder()
+            .user_agent(&opts.user_agent)
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()?;
+        Ok(Fetcher {
+            client,
+            max_body: opts.max_body,
+        })
+    }
+
+    /// The underlying client, for notifiers that POST (webhooks).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// GETs `url`, conditionally when validators are given.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut req = self.client.get(url.clone()).header(
+            header::ACCEPT,
+            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
+        );
+        if let Some(etag) = &validators.etag {
+            req = req.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            req = req.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut resp = req.send().await.map_err(|e| classify(url.as_str(), &e))?;
+        let status = resp.status();
+        let max_age = max_age(resp.headers());
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified { max_age });
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                retry_after: retry_after(resp.headers()),
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            limit: self.max_body,
+        };
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        let final_url = resp.url().clone();
+        let headers = resp.headers().clone();
+        // Read chunk by chunk so an endless or oversized body stops at the cap, not in memory.
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url.as_str(), &e))? {
+            if body.len() as u64 + chunk.len() as u64 > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched(Fetched {
+            final_url,
+            content_type: header_str(&headers, header::CONTENT_TYPE),
+            body,
+            validators: Validators {
+                etag: header_str(&headers, header::ETAG),
+                last_modified: header_str(&headers, header::LAST_MODIFIED),
+            },
+            max_age,
+        }))
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Turns a reqwest error into a typed one, with the whole cause chain in the message
+/// (reqwest's own text alone says little more than "error sending request").
+fn classify(url: &str, e: &reqwest::Error) -> FetchError {
+    let url = url.to_string();
+    if e.is_timeout() {
+        return FetchError::Timeout { url };
+    }
+    let message = error_chain(e);
+    if e.is_connect() {
+        FetchError::Connect { url, message }
+    } else if e.is_redirect() {
+        FetchError::Other {
+            url,
+            message: format!("too many redirects ({message})"),
+        }
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        // A connection cut mid-body is worth a retry like a refused one.
+        FetchError::Connect { url, message }
+    } else {
+        FetchError::Other { url, message }
+    }
+}
+
+/// "outer: inner: innermost", skipping repeats.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// `Cache-Control: max-age=N` (RFC 9111 §5.2.2.1).
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let cc = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    cc.split(',').find_map(|d| {
+        let (k, v) = d.trim().split_once('=')?;
+        k.eq_ignore_ascii_case("max-age").then(|| {
+            v.trim()
+                .trim_matches('"')
+                .parse()
+                .ok()
+                .map(Duration::from_secs)
+        })?
+    })
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    parse_retry_after(headers.get(header::RETRY_AFTER)?)
+}
+
+fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
+    let s = v.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(s).ok()?;
+    let delta = when.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(delta.max(0) as u64))
+}
+
+/// Decodes an HTML body: charset from `Content-Type`, then a BOM, then `<meta charset>` in
+/// the first KiB (the HTML spec's prescan order), else UTF-8 with replacement characters.
+pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
+    let from_header = content_type
+        .and_then(charset_param)
+        .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()));
+    let encoding = encoding_rs::Encoding::for_bom(body)
+        .map(|(e, _)| e)
+        .or(from_header)
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = text.find("charset=")? + "charset=".len();
+    let label: String = text[at..]
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(max_age(&h), Some(Duration::from_secs(600)));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn decodes_charsets_in_order() {
+        let latin1 = b"<p>caf\xe9</p>";
+        assert_eq!(
+            decode_html(latin1, Some("text/html; charset=ISO-8859-1")),
+            "<p>café</p>"
+        );
+        let meta = b"<meta charset=\"windows-1252\"><p>\x93hi\x94</p>";
+        assert!(decode_html(meta, None).contains("\u{201c}hi\u{201d}"));
+        let bom = b"\xef\xbb\xbf<p>caf\xc3\xa9</p>";
+        assert_eq!(
+            decode_html(bom, Some("text/html; charset=latin1")),
+            "<p>café</p>"
+        );
+        assert_eq!(decode_html(b"<p>caf\xc3\xa9</p>", None), "<p>café</p>");
+    }
+
+    #[test]
+    fn transient_errors() {
+        let status = |s| FetchError::Status {
+            url: "u".into(),
+            status: s,
+            retry_after: None,
+        };
+        assert!(status(503).is_transient());
+        assert!(status(429).is_transient());
+        assert!(!status(404).is_transient());
+        assert!(
+            !FetchError::TooLarge {
+                url: "u".into(),
+                limit: 1
+            }
+            .is_transient()
+        );
+    }
+}

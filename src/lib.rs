@@ -1,0 +1,24 @@
+//! feedwatch watches news feeds and web pages for the topics a person cares about and
+//! alerts them, once, when something new matches.
+//!
+//! The pipeline (see `pipeline::poll_source`): fetch → parse → dedupe/store → clean →
+//! match → outbox; the dispatcher (`notify::dispatcher`) delivers the outbox.
+
+pub mod app;
+pub mod clean;
+pub mod commands;
+pub mod config;
+pub mod dedupe;
+pub mod fetch;
+pub mod matcher;
+pub mod model;
+pub mod notify;
+pub mod parse;
+pub mod pipeline;
+pub mod scheduler;
+pub mod store;
+
+/// Installs ring as rustls's crypto provider (reqwest is built without one); idempotent.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,131 @@
+//! The `feedwatch` command: parses arguments, calls into the library, maps errors to exit
+//! codes (0 success, 1 runtime failure, 2 usage or configuration error).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use feedwatch::commands::{self, UsageError};
+use feedwatch::config::{Config, ConfigError, parse_duration};
+
+#[derive(Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watch news feeds and web pages for topics; alert once per new match"
+)]
+struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, then ./config/feedwatch.toml]
+    #[arg(long, global = true, env = "FEEDWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config
+    Run,
+    /// Poll every source once, deliver due alerts, exit
+    Once,
+    /// Validate the config and print what it defines
+    Check,
+    /// Fetch (URL) or read (file) SOURCE, clean and match it, without storing or alerting
+    Preview {
+        source: String,
+        /// One JSON object per item
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the clean main text of one HTML page (URL or file)
+    Extract {
+        source: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each source's health: last poll, status, failures, next poll, items
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent alerts and their delivery state
+    Alerts {
+        #[arg(long)]
+        json: bool,
+        /// Only alerts created within this long (e.g. 24h, 7d)
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// Only alerts of this watch
+        #[arg(long)]
+        watch: Option<String>,
+    },
+    /// Send a test alert through one notifier and report the outcome
+    TestNotify { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Run | Command::Once));
+    // A panic is logged as one line; parser panics are caught and become source errors.
+    std::panic::set_hook(Box::new(
+        |info| tracing::error!(panic = %info, "internal error"),
+    ));
+    feedwatch::init_tls();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("config/feedwatch.toml"));
+    let load = || Config::load(&path);
+    match cli.command {
+        Command::Run => commands::run(load()?).await,
+        Command::Once => commands::once(load()?).await,
+        Command::Check => commands::check(&load()?),
+        Command::Preview { source, json } => commands::preview(&load()?, &source, json).await,
+        Command::Extract { source, json } => {
+            // The config only tunes fetching here; a missing default config is fine.
+            let config = match load() {
+                Ok(c) => Some(c),
+                Err(_) if cli.config.is_none() && !path.exists() => None,
+                Err(e) => return Err(e.into()),
+            };
+            commands::extract(&source, json, config.as_ref()).await
+        }
+        Command::Sources { json } => commands::sources(&load()?, json),
+        Command::Alerts { json, since, watch } => {
+            commands::alerts(&load()?, json, since, watch.as_deref())
+        }
+        Command::TestNotify { name } => commands::test_notify(&load()?, &name).await,
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+    let usage =
+        e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some();
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+fn init_logging(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FEEDWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,94 @@
+//! Plain data passed between the stages: sources, parsed items, clean articles, hits, alerts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// How a source is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// An RSS, Atom or JSON feed; `full_text` fetches each new item's page.
+    Feed { full_text: bool },
+    /// An HTML page, watched as a whole (`mode = "content"`) or for new links (`"links"`).
+    Page {
+        mode: crate::config::PageMode,
+        select: Option<String>,
+    },
+}
+
+/// A configured source, as the runtime sees it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub url: Url,
+    pub interval: Duration,
+    pub kind: SourceKind,
+}
+
+impl Source {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SourceKind::Feed { .. } => "feed",
+            SourceKind::Page { .. } => "page",
+        }
+    }
+}
+
+/// One entry of a parsed feed (or a page taken as one item), before cleaning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Identity within its source: `guid:…`, `url:…` or `hash:…` (see `dedupe::item_key`).
+    pub key: String,
+    pub title: String,
+    /// Canonical link, when the item has one.
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// The richest HTML (or text) body the source gave: content, else summary.
+    pub html: String,
+}
+
+/// Clean text of an article: what watches match against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Article {
+    pub title: String,
+    /// Paragraphs separated by blank lines.
+    pub text: String,
+    pub byline: Option<String>,
+    pub published: Option<String>,
+    pub canonical_url: Option<String>,
+}
+
+/// A watch that matched an article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub watch: String,
+    /// The watch's terms, as written in the config, that matched.
+    pub terms: Vec<String>,
+    pub snippet: String,
+}
+
+/// Why an alert was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    New,
+    Updated,
+    Changed,
+    Test,
+}
+
+/// One alert: the webhook JSON body, field for field (see DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub kind: AlertKind,
+    pub watch: String,
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<String>,
+    pub matched: Vec<String>,
+    pub snippet: String,
+}

@@ -1,0 +1,158 @@
+//! The words of an alert: the console line, the email subject and its text and HTML bodies.
+//! Every field is escaped for where it goes; header text loses control characters.
+
+use crate::model::Alert;
+
+/// `venezuela | Clash Report | Title | https://… | matched: Venezuela, Caracas`
+pub fn one_line(alert: &Alert) -> String {
+    let mut fields = vec![
+        single_line(&alert.watch),
+        single_line(&alert.source),
+        single_line(&alert.title),
+    ];
+    if let Some(url) = &alert.url {
+        fields.push(single_line(url));
+    }
+    fields.push(format!(
+        "matched: {}",
+        single_line(&alert.matched.join(", "))
+    ));
+    fields.join(" | ")
+}
+
+/// `[feedwatch] <watch>: <title>`, safe as a header value.
+pub fn subject(alert: &Alert) -> String {
+    let title = if alert.title.trim().is_empty() {
+        "(untitled)"
+    } else {
+        &alert.title
+    };
+    single_line(&format!("[feedwatch] {}: {}", alert.watch, title))
+}
+
+pub fn text_body(alert: &Alert) -> String {
+    let mut out = String::new();
+    out.push_str(&alert.title);
+    out.push('\n');
+    if let Some(url) = &alert.url {
+        out.push_str(url);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&alert.snippet);
+    out.push_str("\n\n");
+    out.push_str(&format!(
+        "Watch:     {} (matched: {})\n",
+        alert.watch,
+        alert.matched.join(", ")
+    ));
+    out.push_str(&format!("Source:    {}\n", alert.source));
+    if let Some(p) = &alert.published {
+        out.push_str(&format!("Published: {p}\n"));
+    }
+    out.push_str(&format!("Alert id:  {}\n", alert.id));
+    out
+}
+
+pub fn html_body(alert: &Alert) -> String {
+    let title = escape(&alert.title);
+    let heading = match &alert.url {
+        Some(url) => format!("<a href=\"{}\">{title}</a>", escape(url)),
+        None => title,
+    };
+    let mut meta = format!(
+        "Watch: <b>{}</b> (matched: {})<br>Source: {}",
+        escape(&alert.watch),
+        escape(&alert.matched.join(", ")),
+        escape(&alert.source)
+    );
+    if let Some(p) = &alert.published {
+        meta.push_str(&format!("<br>Published: {}", escape(p)));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><body>\n<h2>{heading}</h2>\n<p>{}</p>\n<p style=\"color:#555\">{meta}</p>\n\
+         <p style=\"color:#999;font-size:small\">feedwatch alert {}</p>\n</body></html>\n",
+        highlight(&alert.snippet, &alert.matched),
+        escape(&alert.id)
+    )
+}
+
+/// The snippet, HTML-escaped, with each matched term wrapped in `<mark>`.
+pub fn highlight(snippet: &str, terms: &[String]) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for range in crate::matcher::find_terms(snippet, terms) {
+        out.push_str(&escape(&snippet[last..range.start]));
+        out.push_str("<mark>");
+        out.push_str(&escape(&snippet[range.clone()]));
+        out.push_str("</mark>");
+        last = range.end;
+    }
+    out.push_str(&escape(&snippet[last..]));
+    out
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control characters (CR and LF above all: header injection) become spaces.
+pub fn single_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AlertKind;
+
+    fn alert() -> Alert {
+        Alert {
+            id: "abc".into(),
+            kind: AlertKind::New,
+            watch: "venezuela".into(),
+            source: "Clash <Report>".into(),
+            title: "Evil\r\nBcc: victim@example.org <script>".into(),
+            url: Some("https://e.org/a?x=1&y=\"2\"".into()),
+            published: None,
+            matched: vec!["Nicolas Maduro".into()],
+            snippet: "…said Nicolás Maduro & co <b>…".into(),
+        }
+    }
+
+    #[test]
+    fn subject_has_no_line_breaks() {
+        assert_eq!(
+            subject(&alert()),
+            "[feedwatch] venezuela: Evil Bcc: victim@example.org <script>"
+        );
+    }
+
+    #[test]
+    fn html_escapes_every_field_and_marks_terms() {
+        let html = html_body(&alert());
+        assert!(html.contains("Evil Bcc") || html.contains("Evil\r\nBcc"));
+        assert!(!html.contains("<script>") && !html.contains("<b>…") && !html.contains("<Report>"));
+        assert!(html.contains("href=\"https://e.org/a?x=1&amp;y=&quot;2&quot;\""));
+        assert!(
+            html.contains("said <mark>Nicolás Maduro</mark> &amp; co &lt;b&gt;"),
+            "{html}"
+        );
+    }
+}

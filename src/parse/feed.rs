@@ -1,0 +1,141 @@
+//! feed-rs adapter: RSS 0.9x/1.0/2.0, Atom and JSON Feed into [`Item`]s with stable keys.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use feed_rs::model::{Entry, Link};
+use url::Url;
+
+use super::ParseError;
+use crate::dedupe::{canonical_url, item_key};
+use crate::model::Item;
+
+/// A parsed feed: its items and its `<ttl>` (minutes), a hint to poll no more often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFeed {
+    pub items: Vec<Item>,
+    pub ttl_minutes: Option<u32>,
+}
+
+/// Parses a feed document. A panic inside the parser (quick-xml has some on odd encodings)
+/// becomes [`ParseError::Panicked`] instead of taking the process down.
+pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        // An empty id marks "the feed gave none"; item_key then falls back to link or hash.
+        // feed-rs's own fallback can be a fresh random UUID on every parse.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body)))
+        .map_err(|panic| ParseError::Panicked(panic_message(&panic)))?
+        .map_err(|e| ParseError::Invalid(e.to_string()))?;
+    Ok(ParsedFeed {
+        ttl_minutes: feed.ttl,
+        items: feed.entries.into_iter().map(|e| to_item(e, base)).collect(),
+    })
+}
+
+fn to_item(entry: Entry, base: &Url) -> Item {
+    let link = entry_link(&entry.links, base);
+    let title = entry.title.map(|t| t.content).unwrap_or_default();
+    let title = crate::clean::inline_text(&title);
+    let html = entry
+        .content
+        .and_then(|c| c.body)
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| entry.summary.map(|s| s.content))
+        .or_else(|| {
+            entry
+                .media
+                .into_iter()
+                .find_map(|m| m.description.map(|d| d.content))
+        })
+        .unwrap_or_default();
+    let key = item_key(Some(&entry.id), link.as_deref(), &title, &html);
+    Item {
+        key,
+        title,
+        url: link,
+        published: entry.published.or(entry.updated),
+        html,
+    }
+}
+
+/// The item's page: the first `alternate` (or untyped) link, resolved and canonical.
+fn entry_link(links: &[Link], base: &Url) -> Option<String> {
+    let link = links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| links.first())?;
+    let href = link.href.trim();
+    let absolute = base
+        .join(href)
+        .map(String::from)
+        .unwrap_or_else(|_| href.to_string());
+    Some(canonical_url(&absolute))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://example.org/feed.xml").unwrap()
+    }
+
+    #[test]
+    fn rss_items_get_stable_keys() {
+        let xml = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+            <item><title>With guid</title><guid>g-1</guid><link>/a?utm_source=x</link></item>
+            <item><title>Link only</title><link>https://example.org/b#frag</link></item>
+            <item><title>Nothing</title><description>body</description></item>
+            </channel></rss>"#;
+        let first = parse_feed(xml, &base()).unwrap().items;
+        let keys: Vec<_> = first.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys[0], "guid:g-1");
+        assert_eq!(keys[1], "url:https://example.org/b");
+        assert!(keys[2].starts_with("hash:"));
+        assert_eq!(first[0].url.as_deref(), Some("https://example.org/a"));
+        assert_eq!(
+            parse_feed(xml, &base()).unwrap().items,
+            first,
+            "keys are stable across parses"
+        );
+    }
+
+    #[test]
+    fn atom_and_json_feed() {
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>f</id>
+            <entry><title type="html">A &lt;b&gt;bold&lt;/b&gt; title</title><id>e1</id>
+            <link href="https://example.org/e1"/><content type="html">&lt;p&gt;Hi&lt;/p&gt;</content></entry></feed>"#;
+        let items = parse_feed(atom, &base()).unwrap().items;
+        assert_eq!(items[0].key, "guid:e1");
+        assert_eq!(items[0].title, "A bold title");
+        assert!(items[0].html.contains("<p>Hi</p>"));
+        let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t",
+            "items":[{"id":"j1","url":"https://example.org/j1","content_html":"<p>x</p>","title":"J"}]}"#;
+        let items = parse_feed(json, &base()).unwrap().items;
+        assert_eq!(items[0].key, "guid:j1");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse_feed(b"<html><body>not a feed</body></html>", &base()).is_err());
+        assert!(parse_feed(b"", &base()).is_err());
+        let mut utf16 = vec![0xFE, 0xFF];
+        for c in "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss><channel></channel></rss>"
+            .encode_utf16()
+        {
+            utf16.extend_from_slice(&c.to_be_bytes());
+        }
+        let _ = parse_feed(&utf16, &base());
+    }
+}

@@ -1,0 +1,16 @@
+//! Parsing fetched bytes into items: feeds through feed-rs, HTML pages through scraper.
+//! Pure and synchronous; callers run it on a blocking thread.
+
+mod feed;
+mod page;
+
+pub use feed::{ParsedFeed, parse_feed};
+pub use page::{looks_like_feed, page_links};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed: {0}")]
+    Invalid(String),
+    #[error("the feed parser crashed on this input ({0})")]
+    Panicked(String),
+}

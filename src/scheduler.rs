@@ -1,0 +1,236 @@
+//! The due-queue loop: claims due sources from the store, polls them under a global and a
+//! per-host bound, wakes the dispatcher when alerts are stored, reloads on SIGHUP and stops
+//! cleanly on SIGTERM/SIGINT. All schedule state is in the store, so a restart resumes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::app::Runtime;
+use crate::config::Config;
+use crate::model::Source;
+use crate::pipeline::{PollReport, poll_source};
+use crate::store::{SourceRow, ms, now_ms};
+
+/// Longest the loop sleeps between looks at the store (and between watchdog pings).
+const TICK: Duration = Duration::from_secs(30);
+/// How long in-flight polls may finish after SIGTERM before they are cut short.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Per-host bounds: one semaphore per host name.
+#[derive(Default)]
+struct Hosts(HashMap<String, Arc<Semaphore>>);
+
+impl Hosts {
+    fn permit_for(&mut self, source: &Source, per_host: usize) -> Arc<Semaphore> {
+        let host = source.url.host_str().unwrap_or("").to_ascii_lowercase();
+        self.0
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+            .clone()
+    }
+}
+
+type PollTask = (i64, String, PollReport);
+
+fn spawn_poll(
+    tasks: &mut JoinSet<PollTask>,
+    rt: &Arc<Runtime>,
+    hosts: &mut Hosts,
+    source: Source,
+    row: SourceRow,
+    global: Option<OwnedSemaphorePermit>,
+    global_sem: Arc<Semaphore>,
+) {
+    let host = hosts.permit_for(&source, rt.per_host);
+    let rt = rt.clone();
+    tasks.spawn(async move {
+        let _global = match global {
+            Some(p) => p,
+            None => global_sem
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed"),
+        };
+        let _host = host.acquire_owned().await.expect("semaphore never closed");
+        let report = poll_source(&rt.ctx, &source, &row).await;
+        (row.id, source.name, report)
+    });
+}
+
+/// Polls every active source once (for `once`), within the same bounds as the daemon.
+pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollReport)>> {
+    let rows = rt.ctx.store.blocking(|s| s.active_sources()).await?;
+    let global = Arc::new(Semaphore::new(rt.concurrency));
+    let mut hosts = Hosts::default();
+    let mut tasks = JoinSet::new();
+    for row in rows {
+        if let Some(source) = rt.sources.get(&row.name).cloned() {
+            spawn_poll(
+                &mut tasks,
+                rt,
+                &mut hosts,
+                source,
+                row,
+                None,
+                global.clone(),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (_, name, report) = done?;
+        out.push((name, report));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
+    let mut rt = Arc::new(rt);
+    let store = rt.ctx.store.clone();
+    let shutdown = CancellationToken::new();
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+
+    let (wake_tx, wake_rx) = watch::channel(0u64);
+    let mut dispatcher_stop = shutdown.child_token();
+    let mut dispatcher = tokio::spawn(
+        rt.dispatcher()
+            .run(wake_rx.clone(), dispatcher_stop.clone()),
+    );
+
+    let mut global = Arc::new(Semaphore::new(rt.concurrency));
+    let mut hosts = Hosts::default();
+    let mut tasks: JoinSet<PollTask> = JoinSet::new();
+    let mut in_flight: HashSet<i64> = HashSet::new();
+    let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
+
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    info!(
+        sources = rt.sources.len(),
+        notifiers = rt.notifiers.len(),
+        "feedwatch running"
+    );
+
+    loop {
+        notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        let free = global.available_permits();
+        if free > 0 {
+            let lease = ms(rt.lease);
+            let rows = store
+                .blocking(move |s| s.claim_due(now_ms(), free, lease))
+                .await?;
+            for row in rows {
+                let Some(source) = rt.sources.get(&row.name).cloned() else {
+                    continue;
+                };
+                let permit = global.clone().try_acquire_owned().ok();
+                in_flight.insert(row.id);
+                spawn_poll(
+                    &mut tasks,
+                    &rt,
+                    &mut hosts,
+                    source,
+                    row,
+                    permit,
+                    global.clone(),
+                );
+            }
+        }
+        let sleep = if global.available_permits() == 0 {
+            tick
+        } else {
+            match store.next_poll_at() {
+                Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, ms(tick)) as u64),
+                _ => tick,
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => {
+                notify_systemd(&[sd_notify::NotifyState::Reloading]);
+                match reload(&config_path, &rt) {
+                    Ok(new_rt) => {
+                        rt = Arc::new(new_rt);
+                        global = Arc::new(Semaphore::new(rt.concurrency));
+                        hosts = Hosts::default();
+                        dispatcher_stop.cancel();
+                        let _ = dispatcher.await;
+                        dispatcher_stop = shutdown.child_token();
+                        dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx.clone(), dispatcher_stop.clone()));
+                        info!(sources = rt.sources.len(), "configuration reloaded");
+                    }
+                    Err(e) => error!(error = %format!("{e:#}"), "reload refused; keeping the running configuration"),
+                }
+                notify_systemd(&[sd_notify::NotifyState::Ready]);
+            }
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => match done {
+                Ok((id, _, report)) => {
+                    in_flight.remove(&id);
+                    if report.alerts > 0 {
+                        wake_tx.send_modify(|n| *n += 1);
+                    }
+                }
+                Err(e) => error!(error = %e, "a poll task failed"),
+            },
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    shutdown.cancel();
+    // Let running polls finish (each commits or rolls back its own transaction), briefly.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((id, _, _)) = done {
+                in_flight.remove(&id);
+            }
+        }
+    })
+    .await;
+    tasks.abort_all();
+    if !in_flight.is_empty() {
+        let ids: Vec<i64> = in_flight.into_iter().collect();
+        warn!(
+            count = ids.len(),
+            "polls cut short by shutdown; they run first next time"
+        );
+        store.blocking(move |s| s.release(&ids, now_ms())).await?;
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, dispatcher).await;
+    info!("stopped");
+    Ok(())
+}
+
+fn reload(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {
+    let config = Config::load(path)?;
+    Runtime::build(&config, old.ctx.store.clone())
+}
+
+/// Tells systemd about our state; a no-op outside systemd.
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    let mut states = state.to_vec();
+    if state
+        .iter()
+        .any(|s| matches!(s, sd_notify::NotifyState::Reloading))
+    {
+        // Type=notify-reload wants the time the reload started.
+        if let Ok(t) = sd_notify::NotifyState::monotonic_usec_now() {
+            states.push(t);
+        }
+    }
+    if let Err(e) = sd_notify::notify(&states) {
+        warn!(error = %e, "cannot notify systemd");
+    }
+}

@@ -1,0 +1,270 @@
+//! The alert outbox: one row per alert and notifier, delivered at least once, in order of
+//! creation, with attempts, backoff and the last error kept for `feedwatch alerts`.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::model::Alert;
+
+/// Where an outbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not yet delivered; tried again at `next_attempt_at`.
+    Pending,
+    Delivered,
+    /// Refused for good by the receiver (a 4xx, an SMTP 5xx).
+    Failed,
+    /// Still failing after `give_up_after`: a dead letter.
+    Dead,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> DeliveryState {
+        match s {
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            "dead" => DeliveryState::Dead,
+            _ => DeliveryState::Pending,
+        }
+    }
+}
+
+/// A pending delivery.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub alert: Alert,
+    pub notifier: String,
+    pub attempts: u32,
+    pub created_at: i64,
+}
+
+/// What `feedwatch alerts` shows of one delivery.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertStatus {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub notifier: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Pending deliveries of one notifier that are due, oldest first.
+    pub fn due_alerts(
+        &self,
+        notifier: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, payload, notifier, attempts, created_at FROM alerts
+             WHERE notifier = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![notifier, now, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, payload, notifier, attempts, created_at) = row?;
+            out.push(OutboxRow {
+                seq,
+                alert: serde_json::from_str(&payload)?,
+                notifier,
+                attempts,
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// When the next pending delivery of a notifier is due, if any.
+    pub fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM alerts WHERE notifier = ?1 AND state = 'pending'",
+                [notifier],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    pub fn mark_delivered(&self, seq: i64, attempts: u32, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE alerts SET state = 'delivered', attempts = ?2, delivered_at = ?3, last_error = NULL WHERE seq = ?1",
+            params![seq, attempts, now],
+        )?;
+        Ok(())
+    }
+
+    /// A failed attempt: stays pending until `next_attempt_at`, or ends in `state`.
+    pub fn mark_attempt_failed(
+        &self,
+        seq: i64,
+        attempts: u32,
+        error: &str,
+        next: Result<i64, DeliveryState>,
+    ) -> Result<(), StoreError> {
+        let (state, next_at) = match next {
+            Ok(at) => (DeliveryState::Pending, Some(at)),
+            Err(state) => (state, None),
+        };
+        self.lock().execute(
+            "UPDATE alerts SET state = ?2, attempts = ?3, last_error = ?4,
+                next_attempt_at = COALESCE(?5, next_attempt_at) WHERE seq = ?1",
+            params![seq, state.as_str(), attempts, error, next_at],
+        )?;
+        Ok(())
+    }
+
+    /// Deliveries created since `since`, newest first, optionally of one watch.
+    pub fn recent_alerts(
+        &self,
+        since: i64,
+        watch: Option<&str>,
+    ) -> Result<Vec<AlertStatus>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT payload, notifier, state, attempts, created_at, delivered_at, last_error FROM alerts
+             WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2) ORDER BY seq DESC",
+        )?;
+        let rows = stmt.query_map(params![since, watch], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (payload, notifier, state, attempts, created_at, delivered_at, last_error) = row?;
+            out.push(AlertStatus {
+                alert: serde_json::from_str(&payload)?,
+                notifier,
+                state: DeliveryState::parse(&state),
+                attempts,
+                created_at,
+                delivered_at,
+                last_error,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AlertKind;
+    use crate::store::{NewAlert, NewItem, SourceSpec};
+
+    fn alert(id: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            kind: AlertKind::New,
+            watch: "w".into(),
+            source: "s".into(),
+            title: "t".into(),
+            url: None,
+            published: None,
+            matched: vec!["x".into()],
+            snippet: "x".into(),
+        }
+    }
+
+    #[test]
+    fn outbox_lifecycle_and_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let spec = SourceSpec {
+            name: "s".into(),
+            kind: "feed",
+            url: "http://e.org/f".into(),
+            interval_ms: 1000,
+        };
+        store.sync_sources(&[spec], 0, 0).unwrap();
+        let src = store.active_sources().unwrap()[0].id;
+        let item = |key: &str, id: &str| NewItem {
+            key: key.into(),
+            url: None,
+            title: "t".into(),
+            published_at: None,
+            text: "x".into(),
+            alerts: vec![NewAlert {
+                alert: alert(id),
+                notifier: "n".into(),
+            }],
+        };
+        let r = store
+            .insert_new(src, 10, &[item("k1", "a1"), item("k2", "a2")])
+            .unwrap();
+        assert_eq!(
+            r,
+            crate::store::InsertReport {
+                items: 2,
+                alerts: 2
+            }
+        );
+        // The same items again: nothing new, no alert.
+        let r = store.insert_new(src, 20, &[item("k1", "a1")]).unwrap();
+        assert_eq!(r.items + r.alerts, 0);
+        assert_eq!(
+            store
+                .known_keys(src, &["k1".into(), "k3".into()])
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let due = store.due_alerts("n", 10, 10).unwrap();
+        assert_eq!(
+            due.iter().map(|r| r.alert.id.as_str()).collect::<Vec<_>>(),
+            ["a1", "a2"]
+        );
+        store
+            .mark_attempt_failed(due[0].seq, 1, "HTTP 500", Ok(100))
+            .unwrap();
+        store.mark_delivered(due[1].seq, 1, 30).unwrap();
+        assert!(store.due_alerts("n", 50, 10).unwrap().is_empty());
+        assert_eq!(store.next_attempt_at("n").unwrap(), Some(100));
+        assert_eq!(store.due_alerts("n", 100, 10).unwrap()[0].attempts, 1);
+
+        let all = store.recent_alerts(0, Some("w")).unwrap();
+        let states: Vec<_> = all.iter().map(|a| (a.alert.id.as_str(), a.state)).collect();
+        assert_eq!(
+            states,
+            [
+                ("a2", DeliveryState::Delivered),
+                ("a1", DeliveryState::Pending)
+            ]
+        );
+        assert_eq!(all[1].last_error.as_deref(), Some("HTTP 500"));
+    }
+}

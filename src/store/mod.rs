@@ -1,0 +1,97 @@
+//! SQLite store: sources and their freshness, items, and the alert outbox. One file in WAL
+//! mode; everything that must survive a restart lives here, nothing else does.
+//!
+//! The interface is narrow (due sources, record a poll, insert new items with their alerts,
+//! due alerts, mark delivered) so another backend can stand in without touching the stages.
+
+mod alerts;
+mod items;
+mod schema;
+mod sources;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
+pub use items::{InsertReport, NewAlert, NewItem};
+pub use sources::{PollRecord, SourceHealth, SourceRow, SourceSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error(
+        "database {path} has schema version {found}, newer than this feedwatch knows ({known}); upgrade feedwatch"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("stored alert is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+/// Handle to the database; cheap to clone, one connection shared behind a mutex
+/// (SQLite serialises writers anyway, and our transactions are short).
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Milliseconds since the Unix epoch: every timestamp in the store.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A duration in store units (milliseconds).
+pub fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL: readers (`feedwatch sources` while the daemon runs) never block the writer.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back
+        // on drop), so a poisoned mutex is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs blocking store work off the async runtime.
+    pub async fn blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}

@@ -1,0 +1,80 @@
+//! Schema migrations, versioned by `PRAGMA user_version`: each entry runs once, in order,
+//! inside a transaction.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: sources with their freshness, items, and the alert outbox.
+    r#"
+    CREATE TABLE sources (
+        id                   INTEGER PRIMARY KEY,
+        name                 TEXT NOT NULL UNIQUE,
+        kind                 TEXT NOT NULL,
+        url                  TEXT NOT NULL,
+        interval_ms          INTEGER NOT NULL,
+        active               INTEGER NOT NULL DEFAULT 1,
+        etag                 TEXT,
+        last_modified        TEXT,
+        last_poll_at         INTEGER,
+        last_success_at      INTEGER,
+        last_status          TEXT,
+        last_error           TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_poll_at         INTEGER NOT NULL
+    );
+    CREATE INDEX sources_due ON sources (active, next_poll_at);
+
+    CREATE TABLE items (
+        id           INTEGER PRIMARY KEY,
+        source_id    INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        key          TEXT NOT NULL,
+        url          TEXT,
+        title        TEXT NOT NULL,
+        published_at INTEGER,
+        text         TEXT NOT NULL,
+        fetched_at   INTEGER NOT NULL,
+        UNIQUE (source_id, key)
+    );
+
+    CREATE TABLE alerts (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL,
+        notifier        TEXT NOT NULL,
+        item_id         INTEGER REFERENCES items (id) ON DELETE SET NULL,
+        watch           TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        delivered_at    INTEGER,
+        UNIQUE (id, notifier)
+    );
+    CREATE INDEX alerts_due ON alerts (notifier, state, next_attempt_at);
+    CREATE INDEX alerts_created ON alerts (created_at);
+    "#,
+];
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

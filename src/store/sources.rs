@@ -1,0 +1,233 @@
+//! Sources and their poll state: validators, failures, last error, next poll.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::fetch::Validators;
+
+/// A configured source, as the store keeps it (keyed by name).
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub kind: &'static str,
+    pub url: String,
+    pub interval_ms: i64,
+}
+
+/// A source due for a poll, with what the poll needs from its history.
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    pub id: i64,
+    pub name: String,
+    pub validators: Validators,
+    pub consecutive_failures: u32,
+    pub last_success_at: Option<i64>,
+}
+
+/// The outcome of one poll, written back in one statement.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub at: i64,
+    /// `Ok(status text)` or `Err(error message)`.
+    pub result: Result<String, String>,
+    /// New validators; `None` keeps the stored ones (a 304 or a failure).
+    pub validators: Option<Validators>,
+    pub next_poll_at: i64,
+}
+
+/// What `feedwatch sources` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceHealth {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub active: bool,
+    pub last_poll_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub status: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_poll_at: i64,
+    pub items: i64,
+}
+
+impl Store {
+    /// Makes the stored sources match the config: new ones are added and spread over the
+    /// next `spread_ms` so a thousand sources do not fire at once; known ones keep their
+    /// state (a changed URL drops its validators); removed ones become inactive.
+    pub fn sync_sources(
+        &self,
+        specs: &[SourceSpec],
+        now: i64,
+        spread_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("UPDATE sources SET active = 0", [])?;
+        for spec in specs {
+            let offset = if spread_ms > 0 {
+                fastrand::i64(0..spread_ms.min(spec.interval_ms).max(1))
+            } else {
+                0
+            };
+            tx.execute(
+                "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET
+                    active = 1,
+                    kind = excluded.kind,
+                    interval_ms = excluded.interval_ms,
+                    etag = CASE WHEN url = excluded.url THEN etag END,
+                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                    next_poll_at = CASE WHEN url = excluded.url THEN next_poll_at ELSE excluded.next_poll_at END,
+                    url = excluded.url",
+                params![spec.name, spec.kind, spec.url, spec.interval_ms, now + offset],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Active sources whose next poll is due, earliest first.
+    pub fn due_sources(&self, now: i64, limit: usize) -> Result<Vec<SourceRow>, StoreError> {
+        self.select_sources(
+            "WHERE active = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2",
+            params![now, limit as i64],
+        )
+    }
+
+    /// Takes up to `limit` due sources for polling: each is leased until `now + lease_ms`
+    /// (its next poll moves there), so it is not taken twice, and a crash mid-poll only
+    /// delays it by the lease. [`Store::record_poll`] replaces the lease with the real time.
+    pub fn claim_due(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<SourceRow>, StoreError> {
+        let rows = self.due_sources(now, limit)?;
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?;
+        for row in &rows {
+            stmt.execute(params![row.id, now + lease_ms])?;
+        }
+        Ok(rows)
+    }
+
+    /// Makes sources due now again (polls cut short by shutdown).
+    pub fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?;
+        for id in ids {
+            stmt.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+
+    /// Every active source, regardless of schedule (for `once`).
+    pub fn active_sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        self.select_sources("WHERE active = 1 ORDER BY id", [])
+    }
+
+    fn select_sources(
+        &self,
+        tail: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<SourceRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, name, etag, last_modified, consecutive_failures, last_success_at FROM sources {tail}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
+            Ok(SourceRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                validators: Validators {
+                    etag: r.get(2)?,
+                    last_modified: r.get(3)?,
+                },
+                consecutive_failures: r.get(4)?,
+                last_success_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the next active source is due, if any.
+    pub fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT MIN(next_poll_at) FROM sources WHERE active = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records a poll's outcome: success resets the failure count, failure increments it.
+    pub fn record_poll(&self, source_id: i64, rec: &PollRecord) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let (status, error) = match &rec.result {
+            Ok(s) => (Some(s.as_str()), None),
+            Err(e) => (Some("error"), Some(e.as_str())),
+        };
+        let ok = rec.result.is_ok();
+        let (set_validators, etag, lm) = match &rec.validators {
+            Some(v) => (true, v.etag.clone(), v.last_modified.clone()),
+            None => (false, None, None),
+        };
+        conn.execute(
+            "UPDATE sources SET
+                last_poll_at = ?2,
+                last_success_at = CASE WHEN ?3 THEN ?2 ELSE last_success_at END,
+                last_status = ?4,
+                last_error = ?5,
+                consecutive_failures = CASE WHEN ?3 THEN 0 ELSE consecutive_failures + 1 END,
+                etag = CASE WHEN ?6 THEN ?7 ELSE etag END,
+                last_modified = CASE WHEN ?6 THEN ?8 ELSE last_modified END,
+                next_poll_at = ?9
+             WHERE id = ?1",
+            params![
+                source_id,
+                rec.at,
+                ok,
+                status,
+                error,
+                set_validators,
+                etag,
+                lm,
+                rec.next_poll_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Health of every source, active first.
+    pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT s.name, s.kind, s.url, s.active, s.last_poll_at, s.last_success_at, s.last_status,
+                    s.last_error, s.consecutive_failures, s.next_poll_at,
+                    (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)
+             FROM sources s ORDER BY s.active DESC, s.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceHealth {
+                name: r.get(0)?,
+                kind: r.get(1)?,
+                url: r.get(2)?,
+                active: r.get(3)?,
+                last_poll_at: r.get(4)?,
+                last_success_at: r.get(5)?,
+                status: r.get(6)?,
+                last_error: r.get(7)?,
+                consecutive_failures: r.get(8)?,
+                next_poll_at: r.get(9)?,
+                items: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
