@@ -26,6 +26,8 @@ pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
+    let utf8 = utf16_to_utf8(body);
+    let body = utf8.as_deref().unwrap_or(body);
     let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body)))
         .map_err(|panic| ParseError::Panicked(panic_message(&panic)))?
         .map_err(|e| ParseError::Invalid(e.to_string()))?;
@@ -33,6 +35,33 @@ pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
         ttl_minutes: feed.ttl,
         items: feed.entries.into_iter().map(|e| to_item(e, base)).collect(),
     })
+}
+
+/// UTF-16 with a BOM, re-encoded as UTF-8 with its declaration to match: quick-xml panics
+/// on some UTF-16 input, and every later stage wants UTF-8 anyway.
+fn utf16_to_utf8(body: &[u8]) -> Option<Vec<u8>> {
+    let (encoding, bom_len) = encoding_rs::Encoding::for_bom(body)?;
+    if encoding == encoding_rs::UTF_8 {
+        return None;
+    }
+    let (text, _) = encoding.decode_without_bom_handling(&body[bom_len..]);
+    let mut text = text.into_owned();
+    if text.starts_with("<?xml")
+        && let Some(end) = text.find("?>")
+    {
+        let decl = text[..end].to_ascii_lowercase();
+        if let Some(at) = decl.find("encoding") {
+            // Keep everything but the encoding pseudo-attribute.
+            let rest = &text[at..end];
+            let value_end = rest
+                .char_indices()
+                .filter(|(_, c)| *c == '"' || *c == '\'')
+                .nth(1)
+                .map_or(rest.len(), |(i, _)| i + 1);
+            text.replace_range(at..at + value_end, "encoding=\"UTF-8\"");
+        }
+    }
+    Some(text.into_bytes())
 }
 
 fn to_item(entry: Entry, base: &Url) -> Item {

@@ -1,0 +1,473 @@
+//! Real local servers for integration tests: an HTTP server (feeds, pages, misbehaving
+//! endpoints, a webhook receiver), an SMTP server speaking real SMTP (mailin), and a runner
+//! for the `feedwatch` binary. Nothing here touches the internet.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+pub const WEBHOOK_SECRET: &str = "s3cret";
+
+/// A config for these servers: one feed, the "venezuela" watch, and the given notifiers
+/// (`console`, `email` on `smtp_port`, `webhook`), with short timeouts and retries.
+pub fn config(http: &HttpServer, smtp_port: u16, notifiers: &[&str], extra: &str) -> String {
+    let mut c = format!(
+        r#"
+[store]
+path = "fw.db"
+
+[fetch]
+timeout = "3s"
+connect_timeout = "2s"
+max_body = "1MiB"
+
+[delivery]
+retry_initial = "1s"
+retry_max = "2s"
+
+[[feed]]
+name = "Clash Report"
+url = "{}"
+
+[[watch]]
+name = "venezuela"
+terms = ["Venezuela", "Nicolas Maduro", "Caracas"]
+"#,
+        http.url("/files/feed.xml")
+    );
+    for n in notifiers {
+        c.push_str(&match *n {
+            "console" => "\n[[notifier]]\nname = \"console\"\ntype = \"console\"\n".to_string(),
+            "email" => format!(
+                "\n[[notifier]]\nname = \"email\"\ntype = \"email\"\nsmtp = \"smtp://127.0.0.1:{smtp_port}\"\n\
+                 from = \"feedwatch <alerts@example.org>\"\nto = [\"analyst@example.org\"]\n"
+            ),
+            "webhook" => format!(
+                "\n[[notifier]]\nname = \"webhook\"\ntype = \"webhook\"\nurl = \"{}\"\nsecret_env = \"FW_TEST_SECRET\"\n",
+                http.url("/hook")
+            ),
+            other => panic!("unknown notifier {other}"),
+        });
+    }
+    c.push_str(extra);
+    c
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(FIXTURES).join(name)).unwrap()
+}
+
+/// A request the webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+#[derive(Default)]
+pub struct HttpState {
+    /// Path → body served with an ETag; swapped by tests to change a feed.
+    pub files: Mutex<HashMap<String, (Vec<u8>, &'static str)>>,
+    /// Path → (requests, If-None-Match values seen, 304s sent).
+    pub hits: Mutex<HashMap<String, usize>>,
+    pub if_none_match: Mutex<Vec<Option<String>>>,
+    pub not_modified: AtomicUsize,
+    pub webhook: Mutex<Vec<Received>>,
+    /// The webhook answers 500 this many times before it accepts.
+    pub webhook_failures: AtomicUsize,
+    pub webhook_attempts: AtomicUsize,
+}
+
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    pub state: Arc<HttpState>,
+}
+
+impl HttpServer {
+    pub async fn start() -> HttpServer {
+        let state = Arc::new(HttpState::default());
+        for (name, ct) in [
+            ("feed.xml", "application/rss+xml"),
+            ("syndicated.atom", "application/atom+xml"),
+            ("article.html", "text/html; charset=utf-8"),
+        ] {
+            state
+                .files
+                .lock()
+                .unwrap()
+                .insert(name.to_string(), (fixture(name), ct));
+        }
+        let app = Router::new()
+            .route("/files/{name}", get(serve_file))
+            .route("/status/{code}", get(status).post(status))
+            .route(
+                "/html",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/html")],
+                        "<!DOCTYPE html><html><body><p>Not a feed</p></body></html>",
+                    )
+                }),
+            )
+            .route("/endless", get(endless))
+            .route("/trickle", get(trickle))
+            .route("/hook", post(webhook))
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        HttpServer { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn set_file(&self, name: &str, body: Vec<u8>, content_type: &'static str) {
+        self.state
+            .files
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), (body, content_type));
+    }
+
+    pub fn webhook_received(&self) -> Vec<Received> {
+        self.state.webhook.lock().unwrap().clone()
+    }
+}
+
+fn count(state: &HttpState, path: String) {
+    *state.hits.lock().unwrap().entry(path).or_default() += 1;
+}
+
+async fn serve_file(
+    State(state): State<Arc<HttpState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    count(&state, format!("/files/{name}"));
+    let Some((body, ct)) = state.files.lock().unwrap().get(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!(
+        "\"{:x}\"",
+        body.iter()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(*b)))
+    );
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .map(|v| v.to_str().unwrap().to_string());
+    state.if_none_match.lock().unwrap().push(inm.clone());
+    if inm.as_deref() == Some(etag.as_str()) {
+        state.not_modified.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, ct.to_string()), (header::ETAG, etag)],
+        body,
+    )
+        .into_response()
+}
+
+async fn status(State(state): State<Arc<HttpState>>, UrlPath(code): UrlPath<u16>) -> StatusCode {
+    count(&state, format!("/status/{code}"));
+    StatusCode::from_u16(code).unwrap()
+}
+
+/// A body that never ends.
+async fn endless(State(state): State<Arc<HttpState>>) -> Response {
+    count(&state, "/endless".into());
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// One byte every 200 ms, forever.
+async fn trickle(State(state): State<Arc<HttpState>>) -> Response {
+    count(&state, "/trickle".into());
+    let stream = futures_util::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b"<")), ()))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn webhook(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    state.webhook_attempts.fetch_add(1, Ordering::SeqCst);
+    let fail = state
+        .webhook_failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if fail {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    state
+        .webhook
+        .lock()
+        .unwrap()
+        .push(Received { headers, body });
+    StatusCode::OK
+}
+
+/// A real SMTP server (mailin's state machine over tokio), keeping every message it accepts.
+pub struct SmtpServer {
+    pub addr: SocketAddr,
+    pub messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct Mailbox {
+    current: Vec<u8>,
+    messages: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl mailin::Handler for Mailbox {
+    fn data_start(&mut self, _: &str, _: &str, _: bool, _: &[String]) -> mailin::Response {
+        self.current.clear();
+        mailin::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin::Response {
+        self.messages
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
+        mailin::response::OK
+    }
+}
+
+impl SmtpServer {
+    /// Listens on `addr` (`127.0.0.1:0` for any free port).
+    pub async fn start(addr: &str) -> SmtpServer {
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let mbox = Mailbox {
+            current: Vec::new(),
+            messages: messages.clone(),
+        };
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    return;
+                };
+                let mbox = mbox.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut session =
+                        mailin::SessionBuilder::new("feedwatch-test").build(peer.ip(), mbox);
+                    let mut out = Vec::new();
+                    session.greeting().write_to(&mut out).unwrap();
+                    if write.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    let mut reader = BufReader::new(read);
+                    let mut line = Vec::new();
+                    loop {
+                        line.clear();
+                        if reader.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let resp = session.process(&line);
+                        let mut out = Vec::new();
+                        match resp.action {
+                            mailin::Action::NoReply => continue,
+                            _ => resp.write_to(&mut out).unwrap(),
+                        }
+                        if write.write_all(&out).await.is_err()
+                            || resp.action == mailin::Action::Close
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpServer {
+            addr,
+            messages,
+            task,
+        }
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
+    pub fn messages(&self) -> Vec<mail_parser::Message<'static>> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|raw| {
+                mail_parser::MessageParser::default()
+                    .parse(raw)
+                    .unwrap()
+                    .into_owned()
+            })
+            .collect()
+    }
+}
+
+/// A free local port with nothing listening on it (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temporary folder with a config file in it.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new(config: &str) -> Workdir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("feedwatch.toml"), config).unwrap();
+        Workdir { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("feedwatch.toml")
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.config(), config).unwrap();
+    }
+
+    /// Runs `feedwatch --config <this config> ARGS` to completion (bounded by 60 s).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let child = self.command(args).kill_on_drop(true).output();
+        tokio::time::timeout(Duration::from_secs(60), child)
+            .await
+            .expect("feedwatch did not finish in 60 s")
+            .unwrap()
+    }
+
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+        cmd.arg("--config").arg(self.config()).args(args);
+        cmd.env_remove("FEEDWATCH_CONFIG")
+            .env_remove("STATE_DIRECTORY")
+            .env("FEEDWATCH_LOG", "info");
+        cmd.env("FW_TEST_SECRET", WEBHOOK_SECRET);
+        cmd.stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// `sources --json`, one object per source.
+    pub async fn sources(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["sources", "--json"]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines_json(&out.stdout)
+    }
+
+    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["alerts", "--json"]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines_json(&out.stdout)
+    }
+}
+
+pub fn lines_json(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Waits (up to `limit`) for `cond`, checking every 50 ms. Tests wait for outcomes,
+/// they never assert on timings.
+pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+/// Sends a signal (`TERM`, `HUP`, ...) to a child process.
+pub fn signal(child: &tokio::process::Child, sig: &str) {
+    let pid = child.id().expect("child still running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}

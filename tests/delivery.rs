@@ -1,0 +1,128 @@
+//! Outages: alerts wait in the outbox while a receiver is down, and arrive once it is back,
+//! also across restarts of feedwatch.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_500s_are_retried_with_backoff_until_accepted() {
+    let http = HttpServer::start().await;
+    http.state.webhook_failures.store(2, Ordering::SeqCst);
+    let work = Workdir::new(&config(&http, 0, &["webhook"], ""));
+
+    let mut daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
+    let arrived = wait_for(Duration::from_secs(30), || {
+        !http.webhook_received().is_empty()
+    })
+    .await;
+    signal(&daemon, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), daemon.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(arrived, "the alert never arrived");
+    assert!(status.success());
+
+    assert_eq!(http.webhook_received().len(), 1);
+    assert_eq!(http.state.webhook_attempts.load(Ordering::SeqCst), 3);
+    let alerts = work.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["state"], "delivered");
+    assert_eq!(alerts[0]["attempts"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_outage_keeps_the_alert_until_the_server_is_back_across_restarts() {
+    let http = HttpServer::start().await;
+    let port = free_port();
+    let work = Workdir::new(&config(&http, port, &["email"], ""));
+
+    // SMTP is down: the poll stores the alert, delivery fails and is kept.
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = work.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["state"], "pending");
+    assert!(
+        alerts[0]["last_error"].as_str().unwrap().contains("SMTP"),
+        "{}",
+        alerts[0]
+    );
+
+    // A restart while still down: nothing lost, nothing duplicated.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(work.run(&["once"]).await.status.success());
+    let alerts = work.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["state"], "pending");
+
+    // The server comes back: the next run delivers it, once.
+    let smtp = SmtpServer::start(&format!("127.0.0.1:{port}")).await;
+    let mut delivered = false;
+    for _ in 0..10 {
+        assert!(work.run(&["once"]).await.status.success());
+        if work.alerts().await[0]["state"] == "delivered" {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(delivered, "{:?}", work.alerts().await);
+    assert_eq!(smtp.messages().len(), 1);
+    let attempts = work.alerts().await[0]["attempts"].as_u64().unwrap();
+    assert!(attempts >= 2, "failed attempts are recorded: {attempts}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notifier_that_is_down_does_not_delay_another() {
+    let http = HttpServer::start().await;
+    let work = Workdir::new(&config(&http, free_port(), &["email", "webhook"], ""));
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success());
+    assert_eq!(http.webhook_received().len(), 1);
+    let mut states: Vec<(String, String)> = work
+        .alerts()
+        .await
+        .iter()
+        .map(|a| {
+            (
+                a["notifier"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            ("email".into(), "pending".into()),
+            ("webhook".into(), "delivered".into())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4xx_is_a_permanent_failure_shown_by_alerts() {
+    let http = HttpServer::start().await;
+    let mut cfg = config(&http, 0, &["webhook"], "");
+    cfg = cfg.replace(&http.url("/hook"), &http.url("/status/404"));
+    let work = Workdir::new(&cfg);
+    assert!(work.run(&["once"]).await.status.success());
+    let alerts = work.alerts().await;
+    assert_eq!(alerts[0]["state"], "failed");
+    assert!(
+        alerts[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 404"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!(alerts[0]["attempts"], 1, "a 4xx is not retried");
+    let out = work.run(&["alerts"]).await;
+    assert!(stdout(&out).contains("failed"), "{}", stdout(&out));
+}

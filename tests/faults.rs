@@ -1,0 +1,83 @@
+//! Misbehaving sources: each becomes an error on its own row, visible in `sources`, while
+//! every other source keeps working.
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
+    let http = HttpServer::start().await;
+    // quick-xml panics on a second XML declaration naming another encoding.
+    http.set_file(
+        "panic.xml",
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>t</title></channel></rss>".to_vec(),
+        "application/rss+xml",
+    );
+    // UTF-16BE with a BOM: read, not an error.
+    let xml = String::from_utf8(fixture("feed.xml"))
+        .unwrap()
+        .replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\"");
+    let mut utf16 = vec![0xFE, 0xFF];
+    utf16.extend(xml.encode_utf16().flat_map(|c| c.to_be_bytes()));
+    http.set_file("utf16.xml", utf16, "application/rss+xml");
+
+    let bad = [
+        ("Missing", "/status/404", "HTTP 404"),
+        ("Broken server", "/status/500", "HTTP 500"),
+        ("Homepage", "/html", "expected a feed, got an HTML page"),
+        ("Endless", "/endless", "exceeds the 1048576-byte limit"),
+        ("Trickle", "/trickle", "timed out"),
+        ("Parser panic", "/files/panic.xml", "crashed"),
+    ];
+    let mut extra = String::new();
+    for (name, path, _) in bad {
+        extra.push_str(&format!(
+            "\n[[feed]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            http.url(path)
+        ));
+    }
+    extra.push_str(&format!(
+        "\n[[feed]]\nname = \"UTF-16\"\nurl = \"{}\"\n",
+        http.url("/files/utf16.xml")
+    ));
+    let work = Workdir::new(&config(&http, 0, &["console"], &extra));
+
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        2,
+        "one alert from the good feed, one from its UTF-16 copy:\n{}",
+        stdout(&out)
+    );
+
+    let sources = work.sources().await;
+    let by_name = |n: &str| {
+        sources
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+            .clone()
+    };
+    for (name, _, error) in bad {
+        let s = by_name(name);
+        assert_eq!(s["status"], "error", "{s}");
+        assert_eq!(s["consecutive_failures"], 1, "{s}");
+        assert!(
+            s["last_error"].as_str().unwrap().contains(error),
+            "{name}: want {error:?} in {s}"
+        );
+    }
+    for good in ["Clash Report", "UTF-16"] {
+        let s = by_name(good);
+        assert_eq!(s["status"], "ok: 3 items", "{s}");
+        assert_eq!(s["items"], 3);
+        assert!(s["last_error"].is_null());
+    }
+    let text = stdout(&work.run(&["sources"]).await);
+    assert!(
+        text.contains("FAILING x1") && text.contains("error: HTTP 404"),
+        "{text}"
+    );
+}
