@@ -215,11 +215,19 @@ fn build_notifier(
     })
 }
 
-/// Environment variables the config names that are not set: `check` warns about them.
+/// Environment variables named by notifiers that some watch routes to, and not set:
+/// `check` warns about them (deliveries through those notifiers would wait for them).
 pub fn missing_secrets(config: &Config) -> Vec<String> {
+    let routed = |name: &str| {
+        config.watches.iter().any(|w| match &w.notify {
+            None => true,
+            Some(list) => list.iter().any(|n| n.get_ref() == name),
+        })
+    };
     config
         .notifiers
         .iter()
+        .filter(|n| routed(n.name.get_ref()))
         .flat_map(|n| [&n.password_env, &n.secret_env])
         .flatten()
         .map(|v| Secret::from_env(v.get_ref()))

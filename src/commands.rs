@@ -84,9 +84,9 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     for n in &config.notifiers {
         writeln!(
             out,
-            "notifier \"{}\": {:?}",
+            "notifier \"{}\": {}",
             n.name.get_ref(),
-            n.kind.get_ref()
+            n.kind.get_ref().as_str()
         )?;
     }
     for var in app::missing_secrets(config) {

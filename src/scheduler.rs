@@ -2,7 +2,7 @@
 //! per-host bound, wakes the dispatcher when alerts are stored, reloads on SIGHUP and stops
 //! cleanly on SIGTERM/SIGINT. All schedule state is in the store, so a restart resumes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,10 +48,10 @@ fn spawn_poll(
     row: SourceRow,
     global: Option<OwnedSemaphorePermit>,
     global_sem: Arc<Semaphore>,
-) {
+) -> tokio::task::Id {
     let host = hosts.permit_for(&source, rt.per_host);
     let rt = rt.clone();
-    tasks.spawn(async move {
+    let handle = tasks.spawn(async move {
         let _global = match global {
             Some(p) => p,
             None => global_sem
@@ -63,6 +63,7 @@ fn spawn_poll(
         let report = poll_source(&rt.ctx, &source, &row).await;
         (row.id, source.name, report)
     });
+    handle.id()
 }
 
 /// Polls every active source once (for `once`), within the same bounds as the daemon.
@@ -112,7 +113,8 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     let mut global = Arc::new(Semaphore::new(rt.concurrency));
     let mut hosts = Hosts::default();
     let mut tasks: JoinSet<PollTask> = JoinSet::new();
-    let mut in_flight: HashSet<i64> = HashSet::new();
+    // Source id of each running poll, by task, so a poll that panicked is accounted for too.
+    let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
     let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
 
     notify_systemd(&[sd_notify::NotifyState::Ready]);
@@ -135,8 +137,8 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                     continue;
                 };
                 let permit = global.clone().try_acquire_owned().ok();
-                in_flight.insert(row.id);
-                spawn_poll(
+                let source_id = row.id;
+                let task = spawn_poll(
                     &mut tasks,
                     &rt,
                     &mut hosts,
@@ -145,12 +147,13 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                     permit,
                     global.clone(),
                 );
+                in_flight.insert(task, source_id);
             }
         }
         let sleep = if global.available_permits() == 0 {
             tick
         } else {
-            match store.next_poll_at() {
+            match store.blocking(|s| s.next_poll_at()).await {
                 Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, ms(tick)) as u64),
                 _ => tick,
             }
@@ -175,14 +178,18 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                 }
                 notify_systemd(&[sd_notify::NotifyState::Ready]);
             }
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => match done {
-                Ok((id, _, report)) => {
-                    in_flight.remove(&id);
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => match done {
+                Ok((task, (_, _, report))) => {
+                    in_flight.remove(&task);
                     if report.alerts > 0 {
                         wake_tx.send_modify(|n| *n += 1);
                     }
                 }
-                Err(e) => error!(error = %e, "a poll task failed"),
+                Err(e) => {
+                    // Its lease runs out and the source is polled again then.
+                    let source_id = in_flight.remove(&e.id());
+                    error!(error = %e, ?source_id, "a poll task failed");
+                }
             },
             _ = tokio::time::sleep(sleep) => {}
         }
@@ -192,16 +199,18 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     shutdown.cancel();
     // Let running polls finish (each commits or rolls back its own transaction), briefly.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while let Some(done) = tasks.join_next().await {
-            if let Ok((id, _, _)) = done {
-                in_flight.remove(&id);
-            }
+        while let Some(done) = tasks.join_next_with_id().await {
+            let task = match &done {
+                Ok((task, _)) => *task,
+                Err(e) => e.id(),
+            };
+            in_flight.remove(&task);
         }
     })
     .await;
     tasks.abort_all();
     if !in_flight.is_empty() {
-        let ids: Vec<i64> = in_flight.into_iter().collect();
+        let ids: Vec<i64> = in_flight.into_values().collect();
         warn!(
             count = ids.len(),
             "polls cut short by shutdown; they run first next time"

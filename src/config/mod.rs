@@ -127,6 +127,16 @@ pub enum NotifierKind {
     Console,
 }
 
+impl NotifierKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifierKind::Email => "email",
+            NotifierKind::Webhook => "webhook",
+            NotifierKind::Console => "console",
+        }
+    }
+}
+
 /// One flat table for every notifier type, so that a key that does not belong to the
 /// type can be reported at its own line and column.
 #[derive(Debug, Deserialize)]

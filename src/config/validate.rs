@@ -139,7 +139,7 @@ fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
             Some(span),
             format!(
                 "key `{key}` does not apply to notifier \"{name}\" of type {}",
-                kind_name(kind)
+                kind.as_str()
             ),
         ));
     }
@@ -148,7 +148,7 @@ fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
             Some(n.kind.span()),
             format!(
                 "notifier \"{name}\" of type {} needs `{key}`",
-                kind_name(kind)
+                kind.as_str()
             ),
         )
     };
@@ -203,13 +203,5 @@ fn check_env_name(env: &Spanned<String>) -> Result<(), Invalid> {
             env,
             format!("\"{}\" is not an environment variable name", env.get_ref()),
         ))
-    }
-}
-
-fn kind_name(kind: NotifierKind) -> &'static str {
-    match kind {
-        NotifierKind::Email => "email",
-        NotifierKind::Webhook => "webhook",
-        NotifierKind::Console => "console",
     }
 }

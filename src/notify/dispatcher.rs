@@ -94,7 +94,8 @@ impl Dispatcher {
                     if let Err(e) = this.pass(i, &shutdown).await {
                         warn!(notifier = %name, error = %e, "outbox pass failed; retrying shortly");
                     }
-                    let sleep = match this.store.next_attempt_at(&name) {
+                    let n = name.clone();
+                    let sleep = match this.store.blocking(move |s| s.next_attempt_at(&n)).await {
                         Ok(Some(at)) => {
                             Duration::from_millis((at - now_ms()).clamp(0, ms(IDLE_POLL)) as u64)
                         }
@@ -169,15 +170,16 @@ impl Dispatcher {
                     Ok(now + ms(self.policy.delay(attempts, e.retry_after)))
                 };
                 match next {
+                    // The first failure of an outage is worth a WARN; its retries are not.
+                    Ok(at) if attempts == 1 => {
+                        warn!(alert_id = %id, notifier = %notifier.name, attempts, error = %e, retry_in_ms = at - now, "delivery failed; will retry")
+                    }
                     Ok(at) => {
                         debug!(alert_id = %id, notifier = %notifier.name, attempts, error = %e, retry_in_ms = at - now, "delivery failed; will retry")
                     }
                     Err(state) => {
                         warn!(alert_id = %id, notifier = %notifier.name, attempts, error = %e, state = state.as_str(), "delivery failed for good")
                     }
-                }
-                if next.is_ok() && attempts == 1 {
-                    warn!(alert_id = %id, notifier = %notifier.name, error = %e, "delivery failed; will retry with backoff");
                 }
                 let state = next.err().unwrap_or(DeliveryState::Pending);
                 let message = e.message.clone();
