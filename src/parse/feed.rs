@@ -159,12 +159,29 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse_feed(b"<html><body>not a feed</body></html>", &base()).is_err());
         assert!(parse_feed(b"", &base()).is_err());
-        let mut utf16 = vec![0xFE, 0xFF];
-        for c in "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss><channel></channel></rss>"
-            .encode_utf16()
-        {
-            utf16.extend_from_slice(&c.to_be_bytes());
+        // quick-xml panics on a second declaration naming another encoding.
+        let two = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><?xml version=\"1.0\" encoding=\"UTF-16\"?><rss/>";
+        assert!(matches!(
+            parse_feed(two, &base()),
+            Err(ParseError::Panicked(_))
+        ));
+    }
+
+    #[test]
+    fn utf16_with_bom_is_read() {
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>t</title>\
+                   <item><title>Café</title><guid>1</guid></item></channel></rss>";
+        for be in [true, false] {
+            let mut bytes = if be {
+                vec![0xFE, 0xFF]
+            } else {
+                vec![0xFF, 0xFE]
+            };
+            for c in xml.encode_utf16() {
+                bytes.extend_from_slice(&if be { c.to_be_bytes() } else { c.to_le_bytes() });
+            }
+            let items = parse_feed(&bytes, &base()).unwrap().items;
+            assert_eq!(items[0].title, "Café");
         }
-        let _ = parse_feed(&utf16, &base());
     }
 }
