@@ -101,6 +101,7 @@ pub fn sources(config: &Config) -> Vec<Source> {
         name: f.name.get_ref().clone(),
         url: url(f.url.get_ref()),
         interval: f.interval.0,
+        tags: f.tags.clone(),
         kind: SourceKind::Feed {
             full_text: f.full_text,
         },
@@ -109,6 +110,7 @@ pub fn sources(config: &Config) -> Vec<Source> {
         name: p.name.get_ref().clone(),
         url: url(p.url.get_ref()),
         interval: p.interval.0,
+        tags: p.tags.clone(),
         kind: SourceKind::Page {
             mode: p.mode,
             select: p.select.as_ref().map(|s| s.get_ref().clone()),
@@ -129,13 +131,11 @@ pub fn watchlist(config: &Config) -> anyhow::Result<Watchlist> {
         .iter()
         .map(|w| WatchSpec {
             name: w.name.get_ref().clone(),
-            terms: w
-                .terms
-                .get_ref()
-                .iter()
-                .map(|t| t.get_ref().clone())
-                .collect(),
+            terms: w.terms.iter().map(|t| t.get_ref().clone()).collect(),
             exclude: w.exclude.iter().map(|t| t.get_ref().clone()).collect(),
+            query: w.query.as_ref().map(|q| q.get_ref().clone()),
+            sources: w.sources.iter().map(|s| s.get_ref().clone()).collect(),
+            tags: w.tags.clone(),
         })
         .collect();
     let routes = config

@@ -72,9 +72,14 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
             .get(&w.name)
             .map(|r| r.join(", "))
             .unwrap_or_default();
+        let query = w
+            .query
+            .as_deref()
+            .map(|q| format!(", query {q}"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "watch \"{}\": {} term(s), {} exclusion(s) -> {}",
+            "watch \"{}\": {} term(s){query}, {} exclusion(s) -> {}",
             w.name,
             w.terms.len(),
             w.exclude.len(),
@@ -184,11 +189,21 @@ pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Resul
             }
         })
         .await??;
+    // A configured source's name and tags apply, so watches restricted to it match as they would.
+    let configured = app::sources(config)
+        .into_iter()
+        .find(|s| s.url.as_str() == source || s.name == source);
+    let (scope_name, scope_tags) =
+        configured.map_or((source.to_string(), Vec::new()), |s| (s.name, s.tags));
+    let scope = crate::matcher::Scope {
+        source: &scope_name,
+        tags: &scope_tags,
+    };
     let mut out = std::io::stdout().lock();
     for (item, article) in items {
         let hits = watchlist
             .matcher
-            .match_article(&article.title, &article.text);
+            .match_article(scope, &article.title, &article.text);
         let published = item
             .published
             .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

@@ -25,6 +25,7 @@ pub struct Source {
     pub url: Url,
     pub interval: Duration,
     pub kind: SourceKind,
+    pub tags: Vec<String>,
 }
 
 impl Source {

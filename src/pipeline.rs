@@ -12,7 +12,7 @@ use crate::clean;
 use crate::config::PageMode;
 use crate::dedupe::{alert_id, short_hash};
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
-use crate::matcher::Matcher;
+use crate::matcher::{Matcher, Scope};
 use crate::model::{Alert, AlertKind, Article, Item, Source, SourceKind};
 use crate::parse;
 use crate::store::{NewAlert, NewItem, PollRecord, SourceRow, Store, ms, now_ms};
@@ -198,7 +198,7 @@ async fn poll_feed(
         });
     }
     let wl = ctx.watchlist.clone();
-    let name = source.name.clone();
+    let src = source.clone();
     let batch = blocking(move || {
         new.into_iter()
             .zip(pages)
@@ -216,7 +216,7 @@ async fn poll_feed(
                 } else {
                     article.text
                 };
-                let alerts = alerts_for(&wl, &name, &item, &text, &item.title, AlertKind::New);
+                let alerts = alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::New);
                 to_new_item(item, text, alerts)
             })
             .collect::<Vec<_>>()
@@ -269,7 +269,7 @@ async fn poll_page_content(
             let added = added_paragraphs(prev, &article.text);
             alerts_for(
                 &ctx.watchlist,
-                &source.name,
+                source,
                 &item,
                 &added,
                 "",
@@ -341,7 +341,7 @@ async fn poll_page_links(
             continue;
         };
         let wl = ctx.watchlist.clone();
-        let name = source.name.clone();
+        let src = source.clone();
         batch.push(
             blocking(move || {
                 let article = clean::extract_article(&html);
@@ -351,14 +351,8 @@ async fn poll_page_links(
                     article.title
                 };
                 let item = Item { title, ..item };
-                let alerts = alerts_for(
-                    &wl,
-                    &name,
-                    &item,
-                    &article.text,
-                    &item.title,
-                    AlertKind::New,
-                );
+                let alerts =
+                    alerts_for(&wl, &src, &item, &article.text, &item.title, AlertKind::New);
                 to_new_item(item, article.text, alerts)
             })
             .await?,
@@ -415,19 +409,23 @@ async fn fetch_page(ctx: &PollContext, source: &Source, url: &str) -> Option<Str
 /// The alerts an item raises: one per matching watch and routed notifier.
 fn alerts_for(
     wl: &Watchlist,
-    source: &str,
+    source: &Source,
     item: &Item,
     text: &str,
     title: &str,
     kind: AlertKind,
 ) -> Vec<NewAlert> {
     let mut out = Vec::new();
-    for hit in wl.matcher.match_article(title, text) {
+    let scope = Scope {
+        source: &source.name,
+        tags: &source.tags,
+    };
+    for hit in wl.matcher.match_article(scope, title, text) {
         let alert = Alert {
-            id: alert_id(source, &item.key, &hit.watch),
+            id: alert_id(&source.name, &item.key, &hit.watch),
             kind,
             watch: hit.watch.clone(),
-            source: source.to_string(),
+            source: source.name.clone(),
             title: item.title.clone(),
             url: item.url.clone(),
             published: item

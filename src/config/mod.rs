@@ -85,6 +85,9 @@ pub struct FeedConfig {
     pub interval: Dur,
     #[serde(default)]
     pub full_text: bool,
+    /// Labels that watches can select sources by.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -106,15 +109,27 @@ pub struct PageConfig {
     pub select: Option<Spanned<String>>,
     #[serde(default = "default_page_interval")]
     pub interval: Dur,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
     pub name: Spanned<String>,
-    pub terms: Spanned<Vec<Spanned<String>>>,
+    /// Any of these words, phrases, `prefix*` or `/regex/`.
+    #[serde(default)]
+    pub terms: Vec<Spanned<String>>,
+    /// A boolean query (see `matcher::query`); the watch matches if a term or the query does.
+    pub query: Option<Spanned<String>>,
     #[serde(default)]
     pub exclude: Vec<Spanned<String>>,
+    /// Only articles from these sources (by name).
+    #[serde(default)]
+    pub sources: Vec<Spanned<String>>,
+    /// Only articles from sources with one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Notifier names; `None` routes to every notifier.
     pub notify: Option<Vec<Spanned<String>>>,
 }

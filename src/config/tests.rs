@@ -57,11 +57,19 @@ fn errors_name_file_line_and_column() {
         ),
         (
             "[[watch]]\nname = \"w\"\nterms = []\n",
-            "test.toml:3:9: watch \"w\" has no terms",
+            "test.toml:2:8: watch \"w\" has neither `terms` nor `query`",
+        ),
+        (
+            "[[watch]]\nname = \"w\"\nquery = 'Maduro AND (talks OR'\n",
+            "test.toml:3:30: watch \"w\": query at character 21: the query ends",
+        ),
+        (
+            "[[watch]]\nname = \"w\"\nterms = [\"x\"]\nsources = [\"nope\"]\n",
+            "test.toml:4:12: watch \"w\" names source \"nope\"",
         ),
         (
             "[[watch]]\nname = \"w\"\nterms = [\"--\"]\n",
-            "test.toml:3:10: term \"--\" has no letters",
+            "test.toml:3:10: \"--\" has no letters",
         ),
         (
             "[[notifier]]\nname = \"n\"\ntype = \"pager\"\n",
@@ -140,7 +148,10 @@ const SCHEMA_KEYS: &[&str] = &[
     "select",
     "[[watch]]",
     "terms",
+    "query",
     "exclude",
+    "sources",
+    "tags",
     "notify",
     "[[notifier]]",
     "type",

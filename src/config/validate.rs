@@ -39,14 +39,32 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
     let mut watch_names = HashSet::new();
     for watch in &config.watches {
         unique(&mut watch_names, &watch.name, "watch")?;
-        if watch.terms.get_ref().is_empty() {
+        if watch.terms.is_empty() && watch.query.is_none() {
             return Err(at(
-                &watch.terms,
-                format!("watch \"{}\" has no terms", watch.name.get_ref()),
+                &watch.name,
+                format!(
+                    "watch \"{}\" has neither `terms` nor `query`",
+                    watch.name.get_ref()
+                ),
             ));
         }
-        for term in watch.terms.get_ref().iter().chain(&watch.exclude) {
+        for term in watch.terms.iter().chain(&watch.exclude) {
             crate::matcher::check_term(term.get_ref()).map_err(|e| at(term, e))?;
+        }
+        if let Some(q) = &watch.query {
+            check_query(watch.name.get_ref(), q)?;
+        }
+        for s in &watch.sources {
+            if !source_names.contains(s.get_ref().as_str()) {
+                return Err(at(
+                    s,
+                    format!(
+                        "watch \"{}\" names source \"{}\", but no [[feed]] or [[page]] has that name",
+                        watch.name.get_ref(),
+                        s.get_ref()
+                    ),
+                ));
+            }
         }
         for route in watch.notify.iter().flatten() {
             if !notifier_names.contains(route.get_ref().as_str()) {
@@ -62,6 +80,27 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+/// A query error is reported at its own character when the string has no escapes
+/// (its span in the file is the text plus two delimiters), else at the string's start.
+fn check_query(watch: &str, q: &Spanned<String>) -> Result<(), Invalid> {
+    let Err(e) = crate::matcher::parse_query(q.get_ref()) else {
+        return Ok(());
+    };
+    let span = q.span();
+    let text = q.get_ref();
+    let start = if span.len() == text.len() + 2 {
+        span.start
+            + 1
+            + text
+                .char_indices()
+                .nth(e.pos)
+                .map_or(text.len(), |(i, _)| i)
+    } else {
+        span.start
+    };
+    Err((Some(start..start), format!("watch \"{watch}\": query {e}")))
 }
 
 fn check_fetch(config: &Config) -> Result<(), Invalid> {
