@@ -1,17 +1,17 @@
 //! Evaluating a watch against one article's occurrences: terms, exclusions, and the query
 //! tree with its `NEAR` distances. Regexes run only when a candidate watch asks for them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
-use super::{CompiledWatch, Cond, Matcher, Occ, Pattern, fold};
+use super::{CompiledWatch, Cond, Folded, Matcher, Occ, Pattern, fold};
 
 pub(super) struct Ctx<'m> {
     m: &'m Matcher,
     title: &'m str,
     text: &'m str,
-    occs: HashMap<usize, Vec<Occ>>,
-    /// Word start offsets of the title and the text, built for the first `NEAR`.
-    words: [Option<Vec<usize>>; 2],
+    occs: FxHashMap<usize, Vec<Occ>>,
+    /// Folded title and text with their maps, built for the first regex.
+    folded: [Option<Folded>; 2],
 }
 
 impl<'m> Ctx<'m> {
@@ -19,15 +19,24 @@ impl<'m> Ctx<'m> {
         m: &'m Matcher,
         title: &'m str,
         text: &'m str,
-        occs: HashMap<usize, Vec<Occ>>,
+        occs: FxHashMap<usize, Vec<Occ>>,
     ) -> Self {
         Ctx {
             m,
             title,
             text,
             occs,
-            words: [None, None],
+            folded: [None, None],
         }
+    }
+
+    fn folded(&mut self, in_title: bool) -> &Folded {
+        let (i, hay) = if in_title {
+            (0, self.title)
+        } else {
+            (1, self.text)
+        };
+        self.folded[i].get_or_insert_with(|| fold(hay))
     }
 
     fn occ(&mut self, atom: usize) -> &[Occ] {
@@ -36,13 +45,20 @@ impl<'m> Ctx<'m> {
         {
             let field = self.m.atoms[atom].field;
             let mut found = Vec::new();
-            for (hay, in_title) in [(self.title, true), (self.text, false)] {
+            for in_title in [true, false] {
                 if super::field_ok(field, in_title) {
-                    found.extend(re.find_iter(hay).filter(|m| !m.is_empty()).map(|m| Occ {
-                        in_title,
-                        start: m.start(),
-                        end: m.end(),
-                    }));
+                    let f = self.folded(in_title);
+                    found.extend(
+                        re.find_iter(&f.text)
+                            .filter(|m| !m.is_empty())
+                            .map(|m| Occ {
+                                in_title,
+                                start: m.start(),
+                                end: m.end(),
+                                orig_start: f.original(m.start()),
+                                orig_end: f.original(m.end()),
+                            }),
+                    );
                 }
             }
             self.occs.insert(atom, found);
@@ -74,7 +90,7 @@ impl<'m> Ctx<'m> {
             Cond::And(v) => v.iter().all(|x| self.eval(x)),
             Cond::Or(v) => v.iter().any(|x| self.eval(x)),
             Cond::Not(x) => !self.eval(x),
-            Cond::Near(a, b, n) => self.near_any(a, b, *n),
+            Cond::Near(a, b, n) => a.iter().any(|&x| b.iter().any(|&y| self.near(x, y, *n))),
         }
     }
 
@@ -90,10 +106,7 @@ impl<'m> Ctx<'m> {
                 v.iter().for_each(|x| self.positive_hits(x, negated, out))
             }
             Cond::Not(x) => self.positive_hits(x, !negated, out),
-            Cond::Near(a, b, n) => {
-                if negated {
-                    return;
-                }
+            Cond::Near(a, b, n) if !negated => {
                 for &x in a {
                     for &y in b {
                         if self.near(x, y, *n) {
@@ -102,61 +115,26 @@ impl<'m> Ctx<'m> {
                     }
                 }
             }
+            Cond::Near(..) => {}
         }
-    }
-
-    fn near_any(&mut self, a: &[usize], b: &[usize], n: u32) -> bool {
-        a.iter().any(|&x| b.iter().any(|&y| self.near(x, y, n)))
     }
 
     /// Whether some occurrence of `a` and of `b`, in the same field, have at most `n` words
-    /// between them.
+    /// between them. (NEAR takes no regexes, so both are word occurrences.)
     fn near(&mut self, a: usize, b: usize, n: u32) -> bool {
         let (oa, ob) = (self.occ(a).to_vec(), self.occ(b).to_vec());
-        if oa.is_empty() || ob.is_empty() {
-            return false;
-        }
-        for in_title in [true, false] {
-            let words = self.words(in_title);
-            let span = |o: &Occ| {
-                let first = words.partition_point(|&s| s <= o.start).saturating_sub(1);
-                let last = words.partition_point(|&s| s < o.end).saturating_sub(1);
-                (first, last)
-            };
-            let pa: Vec<_> = oa
-                .iter()
-                .filter(|o| o.in_title == in_title)
-                .map(span)
-                .collect();
-            let pb: Vec<_> = ob
-                .iter()
-                .filter(|o| o.in_title == in_title)
-                .map(span)
-                .collect();
-            for &(a0, a1) in &pa {
-                for &(b0, b1) in &pb {
-                    let gap = if a1 < b0 {
-                        b0 - a1 - 1
-                    } else if b1 < a0 {
-                        a0 - b1 - 1
-                    } else {
-                        0
-                    };
-                    if gap <= n as usize {
-                        return true;
-                    }
-                }
-            }
-        }
-        false
-    }
-
-    fn words(&mut self, in_title: bool) -> Vec<usize> {
-        let i = usize::from(!in_title);
-        let hay = if in_title { self.title } else { self.text };
-        self.words[i]
-            .get_or_insert_with(|| fold::word_starts(hay))
-            .clone()
+        oa.iter().any(|x| {
+            ob.iter().any(|y| {
+                let gap = if x.end < y.start {
+                    y.start - x.end - 1
+                } else if y.end < x.start {
+                    x.start - y.end - 1
+                } else {
+                    0
+                };
+                x.in_title == y.in_title && gap <= n as usize
+            })
+        })
     }
 
     pub(super) fn first_in_text(&self, atom: usize) -> Option<Occ> {
@@ -164,7 +142,15 @@ impl<'m> Ctx<'m> {
             .get(&atom)?
             .iter()
             .filter(|o| !o.in_title)
-            .min_by_key(|o| o.start)
+            .min_by_key(|o| o.orig_start)
             .copied()
+    }
+
+    pub(super) fn all_in_text(&mut self, atom: usize) -> Vec<Occ> {
+        self.occ(atom)
+            .iter()
+            .filter(|o| !o.in_title)
+            .copied()
+            .collect()
     }
 }

@@ -1,16 +1,16 @@
 //! Watches compiled into one matcher: whole words, phrases, prefixes, regexes and boolean
-//! queries, case- and accent-insensitive, over the title and the clean text. One
-//! Aho-Corasick automaton holds every literal of every watch, so a pass costs about the
-//! same for ten terms or ten thousand; only watches whose literals occur are evaluated.
+//! queries, case- and accent-insensitive, over the title and the clean text. Every literal
+//! of every watch sits in one hash index keyed by its first word, so an article is split
+//! and folded into words once and each word costs one lookup, whether there are ten terms
+//! or ten thousand; only watches whose literals occur are evaluated.
 
 mod fold;
 mod query;
+mod scan;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
-pub use fold::{Folded, fold, fold_str, snippet};
+pub use fold::{Folded, Words, fold, fold_str, snippet, words, words_upto};
 pub use query::{Atom, AtomKind, Expr, Field, QueryError, parse_query, parse_term};
 
 use crate::model::Hit;
@@ -40,8 +40,6 @@ pub enum MatcherError {
         what: String,
         error: QueryError,
     },
-    #[error("cannot build the matcher: {0}")]
-    Build(#[from] aho_corasick::BuildError),
 }
 
 /// The source an article came from, for watches restricted by `sources` or `tags`.
@@ -79,8 +77,9 @@ fn build_regex(pattern: &str) -> Result<regex::Regex, String> {
 }
 
 enum Pattern {
-    /// A literal in the Aho-Corasick automaton; `prefix`: its last word may continue.
+    /// Folded words in order; with `prefix`, the last one may continue (`venezuel*`).
     Literal {
+        words: Vec<String>,
         prefix: bool,
     },
     Regex(regex::Regex),
@@ -113,19 +112,21 @@ struct CompiledWatch {
 pub struct Matcher {
     watches: Vec<CompiledWatch>,
     atoms: Vec<CompiledAtom>,
-    automaton: Option<AhoCorasick>,
-    /// Aho-Corasick pattern → atoms that use it.
-    pattern_atoms: Vec<Vec<usize>>,
+    /// Literal atoms by the hash of their first word (or of a one-word prefix).
+    index: scan::Index,
     /// Atom → watch that owns it.
     atom_watch: Vec<usize>,
 }
 
-/// One occurrence of an atom, in folded-text byte offsets.
+/// One occurrence of an atom: word indexes `start..=end` (literals only; for `NEAR`) and
+/// the byte range in the original text (for snippets).
 #[derive(Debug, Clone, Copy)]
 struct Occ {
     in_title: bool,
     start: usize,
     end: usize,
+    orig_start: usize,
+    orig_end: usize,
 }
 
 mod eval;
@@ -140,6 +141,7 @@ impl Matcher {
                 what,
                 error,
             };
+            let first_atom = b.atoms.len();
             let mut terms = Vec::new();
             for t in &spec.terms {
                 let atom = parse_term(t).map_err(|e| invalid(format!("term \"{t}\""), e))?;
@@ -154,11 +156,9 @@ impl Matcher {
                 Some(q) => Some(b.cond(parse_query(q).map_err(|e| invalid("query".into(), e))?, w)),
                 None => None,
             };
-            let always = b
-                .atoms
+            let always = b.atoms[first_atom..]
                 .iter()
-                .zip(&b.atom_watch)
-                .any(|(a, &aw)| aw == w && matches!(a.pattern, Pattern::Regex(_)));
+                .any(|a| matches!(a.pattern, Pattern::Regex(_)));
             watches.push(CompiledWatch {
                 spec,
                 terms,
@@ -167,20 +167,10 @@ impl Matcher {
                 always,
             });
         }
-        let automaton = if b.patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&b.patterns)?,
-            )
-        };
         Ok(Matcher {
             watches,
             atoms: b.atoms,
-            automaton,
-            pattern_atoms: b.pattern_atoms,
+            index: scan::Index::new(b.first, b.prefixes.into_iter().collect()),
             atom_watch: b.atom_watch,
         })
     }
@@ -193,9 +183,9 @@ impl Matcher {
     /// Matches one article from `scope`; returns a hit per watch that matched and was not
     /// excluded, with the terms (as written) that matched and a snippet around the first.
     pub fn match_article(&self, scope: Scope<'_>, title: &str, text: &str) -> Vec<Hit> {
-        let title_f = fold_str(title);
-        let text_f = fold_str(text);
-        let occs = self.occurrences(&title_f, &text_f);
+        let mut occs: FxHashMap<usize, Vec<Occ>> = FxHashMap::default();
+        self.literal_occurrences(title, true, &mut occs);
+        self.literal_occurrences(text, false, &mut occs);
         let mut candidates: Vec<usize> = occs.keys().map(|&a| self.atom_watch[a]).collect();
         candidates.extend(
             self.watches
@@ -204,11 +194,13 @@ impl Matcher {
                 .filter(|(_, w)| w.always)
                 .map(|(i, _)| i),
         );
+        if candidates.is_empty() {
+            return Vec::new();
+        }
         candidates.sort_unstable();
         candidates.dedup();
 
-        let mut ctx = eval::Ctx::new(self, &title_f, &text_f, occs);
-        let mut text_map: Option<Folded> = None;
+        let mut ctx = eval::Ctx::new(self, title, text, occs);
         let mut hits = Vec::new();
         for w in candidates {
             let watch = &self.watches[w];
@@ -221,12 +213,9 @@ impl Matcher {
             let first = matched
                 .iter()
                 .filter_map(|&a| ctx.first_in_text(a))
-                .min_by_key(|o| o.start);
+                .min_by_key(|o| o.orig_start);
             let snippet = match first {
-                Some(o) => {
-                    let map = text_map.get_or_insert_with(|| fold(text));
-                    snippet(text, map.original(o.start), map.original(o.end))
-                }
+                Some(o) => snippet(text, o.orig_start, o.orig_end),
                 None => snippet(text, 0, 0),
             };
             let mut terms: Vec<String> = matched
@@ -243,40 +232,51 @@ impl Matcher {
         hits
     }
 
-    /// Every literal occurrence, by atom, with whole-word checks applied.
-    fn occurrences(&self, title_f: &str, text_f: &str) -> HashMap<usize, Vec<Occ>> {
-        let mut occs: HashMap<usize, Vec<Occ>> = HashMap::new();
-        let Some(ac) = &self.automaton else {
-            return occs;
-        };
-        for (hay, in_title) in [(title_f, true), (text_f, false)] {
-            for m in ac.find_overlapping_iter(hay) {
-                if !fold::is_word_start(hay, m.start()) {
+    /// Every occurrence of a literal atom in `text`: one hashed pass over the text, then an
+    /// exact check of the words where a hash hit.
+    fn literal_occurrences(
+        &self,
+        text: &str,
+        in_title: bool,
+        occs: &mut FxHashMap<usize, Vec<Occ>>,
+    ) {
+        let mut candidates = Vec::new();
+        scan::scan(text, &self.index, |c| candidates.push(c));
+        let mut found = Words::default();
+        for c in candidates {
+            for &a in c.atoms {
+                let atom = &self.atoms[a];
+                let Pattern::Literal { words: aw, prefix } = &atom.pattern else {
+                    continue;
+                };
+                if !field_ok(atom.field, in_title) {
                     continue;
                 }
-                let whole = fold::is_word_end(hay, m.end());
-                for &a in &self.pattern_atoms[m.pattern().as_usize()] {
-                    let atom = &self.atoms[a];
-                    let Pattern::Literal { prefix, .. } = atom.pattern else {
-                        continue;
-                    };
-                    if !(whole || prefix) || !field_ok(atom.field, in_title) {
-                        continue;
-                    }
-                    let end = if prefix {
-                        fold::word_end(hay, m.end())
+                fold::words_into(&text[c.orig_start..], aw.len(), &mut found);
+                if found.len() < aw.len() {
+                    continue;
+                }
+                let last = aw.len() - 1;
+                let exact = (0..aw.len()).all(|k| {
+                    let w = found.get(k);
+                    if k == last && *prefix {
+                        w.starts_with(aw[k].as_str())
                     } else {
-                        m.end()
-                    };
+                        w == aw[k]
+                    }
+                });
+                if exact {
+                    let (s, e) = found.original(0, last);
                     occs.entry(a).or_default().push(Occ {
                         in_title,
-                        start: m.start(),
-                        end,
+                        start: c.word,
+                        end: c.word + last,
+                        orig_start: c.orig_start + s,
+                        orig_end: c.orig_start + e,
                     });
                 }
             }
         }
-        occs
     }
 }
 
@@ -293,28 +293,39 @@ fn in_scope(spec: &WatchSpec, scope: Scope<'_>) -> bool {
         && (spec.tags.is_empty() || spec.tags.iter().any(|t| scope.tags.contains(t)))
 }
 
-/// Collects atoms and literal patterns while watches compile.
+/// Collects atoms into the indexes while watches compile.
 #[derive(Default)]
 struct Builder {
     atoms: Vec<CompiledAtom>,
     atom_watch: Vec<usize>,
-    patterns: Vec<String>,
-    pattern_ids: HashMap<String, usize>,
-    pattern_atoms: Vec<Vec<usize>>,
+    first: FxHashMap<u64, Vec<usize>>,
+    prefixes: std::collections::BTreeMap<usize, FxHashMap<u64, Vec<usize>>>,
 }
 
 impl Builder {
     fn atom(&mut self, atom: Atom, watch: usize) -> usize {
         let id = self.atoms.len();
+        let prefix = matches!(atom.kind, AtomKind::Prefix(_));
         let pattern = match atom.kind {
             AtomKind::Regex(r) => Pattern::Regex(build_regex(&r).expect("checked when parsed")),
-            AtomKind::Words(s) => {
-                self.literal(s, id);
-                Pattern::Literal { prefix: false }
-            }
-            AtomKind::Prefix(s) => {
-                self.literal(s, id);
-                Pattern::Literal { prefix: true }
+            AtomKind::Words(s) | AtomKind::Prefix(s) => {
+                let w = words(&s);
+                let list: Vec<String> = (0..w.len()).map(|i| w.get(i).to_string()).collect();
+                let key = scan::hash_word(&list[0]);
+                if prefix && list.len() == 1 {
+                    self.prefixes
+                        .entry(list[0].len())
+                        .or_default()
+                        .entry(key)
+                        .or_default()
+                        .push(id);
+                } else {
+                    self.first.entry(key).or_default().push(id);
+                }
+                Pattern::Literal {
+                    words: list,
+                    prefix,
+                }
             }
         };
         self.atoms.push(CompiledAtom {
@@ -324,16 +335,6 @@ impl Builder {
         });
         self.atom_watch.push(watch);
         id
-    }
-
-    fn literal(&mut self, folded: String, atom: usize) {
-        let next = self.patterns.len();
-        let id = *self.pattern_ids.entry(folded.clone()).or_insert(next);
-        if id == next {
-            self.patterns.push(folded);
-            self.pattern_atoms.push(Vec::new());
-        }
-        self.pattern_atoms[id].push(atom);
     }
 
     fn cond(&mut self, e: Expr, watch: usize) -> Cond {
@@ -351,36 +352,31 @@ impl Builder {
     }
 }
 
-/// Where `terms` occur in `text` as whole words (byte ranges of the original text, sorted,
-/// not overlapping): for highlighting a snippet. Terms are as written in the config.
+/// Where `terms` (as written in the config) occur in `text`: byte ranges of the original,
+/// sorted, not overlapping; for highlighting a snippet.
 pub fn find_terms(text: &str, terms: &[String]) -> Vec<std::ops::Range<usize>> {
-    let folded = fold(text);
-    let hay = folded.text.as_str();
+    let specs = terms
+        .iter()
+        .filter(|t| parse_term(t.trim_matches('"')).is_ok())
+        .map(|t| WatchSpec {
+            name: String::new(),
+            terms: vec![t.trim_matches('"').to_string()],
+            ..Default::default()
+        })
+        .collect();
+    let Ok(m) = Matcher::new(specs) else {
+        return Vec::new();
+    };
+    let mut occs = FxHashMap::default();
+    m.literal_occurrences(text, false, &mut occs);
+    let mut ctx = eval::Ctx::new(&m, "", text, occs);
     let mut found: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut push = |s: usize, e: usize| found.push(folded.original(s)..folded.original(e));
-    for term in terms {
-        let written = term.trim_matches('"');
-        let Ok(atom) = parse_term(written) else {
-            continue;
-        };
-        match atom.kind {
-            AtomKind::Words(needle) | AtomKind::Prefix(needle) => {
-                let prefix = written.ends_with('*');
-                for (s, _) in hay.match_indices(needle.as_str()) {
-                    let e = s + needle.len();
-                    if fold::is_word_start(hay, s) && (prefix || fold::is_word_end(hay, e)) {
-                        push(s, if prefix { fold::word_end(hay, e) } else { e });
-                    }
-                }
-            }
-            AtomKind::Regex(r) => {
-                if let Ok(re) = build_regex(&r) {
-                    re.find_iter(hay)
-                        .filter(|m| !m.is_empty())
-                        .for_each(|m| push(m.start(), m.end()));
-                }
-            }
-        }
+    for a in 0..m.atoms.len() {
+        found.extend(
+            ctx.all_in_text(a)
+                .into_iter()
+                .map(|o| o.orig_start..o.orig_end),
+        );
     }
     found.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
     let mut merged: Vec<std::ops::Range<usize>> = Vec::new();

@@ -1,0 +1,186 @@
+//! Benchmarks (never part of the test suite). `cargo run --release --bin feedwatch-bench -- help`.
+//!
+//! Each subcommand prints a Markdown table row per measurement; corpora paths are arguments.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use feedwatch::matcher::{Matcher, Scope, WatchSpec};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let corpora = args
+        .get(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/corpora"));
+    match args.first().map(String::as_str) {
+        Some("match") => bench_match(&corpora),
+        Some("store") => bench_store(),
+        _ => {
+            eprintln!(
+                "usage: feedwatch-bench <match|store> [CORPORA_DIR (default ../shared/corpora)]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Article texts: the Zyte set's ground-truth bodies (real news prose).
+fn article_texts(corpora: &Path) -> Vec<String> {
+    let dir = corpora.join("extraction/zyte/expected");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// A deterministic generator (xorshift), so every run uses the same terms.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `n` watch terms, 20 per watch: one in `every` a word of the corpus (so some match, as
+/// real watches do), the rest invented names (which mostly do not).
+fn watches(n: usize, every: usize, vocabulary: &[&str]) -> Vec<WatchSpec> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let syllables = [
+        "ka", "ro", "mi", "zu", "tel", "van", "dor", "ish", "por", "lek", "sa", "qui", "bran", "ot",
+    ];
+    let mut terms = Vec::with_capacity(n);
+    for i in 0..n {
+        if i % every == 0 {
+            terms.push(vocabulary[rng.below(vocabulary.len())].to_string());
+        } else {
+            let len = 2 + rng.below(3);
+            let word: String = (0..len)
+                .map(|_| syllables[rng.below(syllables.len())])
+                .collect();
+            terms.push(if i % 3 == 0 {
+                format!("{word} {}", syllables[rng.below(syllables.len())])
+            } else {
+                word
+            });
+        }
+    }
+    terms
+        .chunks(20)
+        .enumerate()
+        .map(|(i, chunk)| WatchSpec {
+            name: format!("w{i}"),
+            terms: chunk.to_vec(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn bench_match(corpora: &Path) {
+    let texts = article_texts(corpora);
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let all = texts.join(" ");
+    let mut vocabulary: Vec<&str> = all
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.len() >= 7)
+        .collect();
+    vocabulary.sort_unstable();
+    vocabulary.dedup();
+    println!(
+        "| terms | watches | corpus words among terms | watch hits per article | MB/s (1 core) |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    let sizes: Vec<usize> = match std::env::var("TERMS") {
+        Ok(v) => vec![v.parse().expect("TERMS is a number")],
+        Err(_) => vec![10, 1_000, 10_000],
+    };
+    for (n, every) in sizes.into_iter().flat_map(|n| [(n, 10), (n, 100)]) {
+        let specs = watches(n, every, &vocabulary);
+        let count = specs.len();
+        let matcher = Matcher::new(specs).expect("generated watches compile");
+        let scope = Scope {
+            source: "bench",
+            tags: &[],
+        };
+        let mut hits = 0;
+        let rounds = 40;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            for t in &texts {
+                hits += matcher.match_article(scope, "", t).len();
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let mb_s = (bytes * rounds) as f64 / secs / 1e6;
+        let per_article = hits as f64 / rounds as f64 / texts.len() as f64;
+        println!("| {n} | {count} | 1 in {every} | {per_article:.2} | {mb_s:.0} |");
+    }
+    println!(
+        "\n{} articles, {:.1} MB of text, 40 rounds",
+        texts.len(),
+        bytes as f64 / 1e6
+    );
+}
+
+fn bench_store() {
+    use feedwatch::store::{NewItem, SourceSpec, Store};
+    let dir = tempfile_dir();
+    let store = Store::open(&dir.join("bench.db")).unwrap();
+    store
+        .sync_sources(
+            &[SourceSpec {
+                name: "s".into(),
+                kind: "feed",
+                url: "http://e.org/f".into(),
+                interval_ms: 1000,
+            }],
+            0,
+            0,
+        )
+        .unwrap();
+    let src = store.active_sources().unwrap()[0].id;
+    let n = 20_000;
+    let text = "Lorem ipsum dolor sit amet. ".repeat(60);
+    let items: Vec<NewItem> = (0..n)
+        .map(|i| NewItem {
+            key: format!("guid:item-{i}"),
+            url: Some(format!("https://example.org/a/{i}")),
+            title: format!("Item {i}"),
+            published_at: Some(i as i64),
+            text: text.clone(),
+            alerts: Vec::new(),
+        })
+        .collect();
+    let start = Instant::now();
+    for chunk in items.chunks(20) {
+        store.insert_new(src, 1, chunk).unwrap();
+    }
+    let insert = n as f64 / start.elapsed().as_secs_f64();
+    let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+    let start = Instant::now();
+    for chunk in keys.chunks(20) {
+        assert_eq!(store.known_keys(src, chunk).unwrap().len(), chunk.len());
+    }
+    let known = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "| store | items/s |\n|---|---:|\n| new items inserted (20 per poll) | {insert:.0} |\n| known items skipped | {known:.0} |"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("feedwatch-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
