@@ -28,6 +28,8 @@ pub struct Runtime {
     pub per_host: usize,
     /// How long a claimed source stays leased to a poll that never reports back.
     pub lease: Duration,
+    /// Retention of article text (`[store] keep`).
+    pub keep: Duration,
 }
 
 /// Spread of first polls for new sources: 50 ms per new source, at most their interval,
@@ -70,7 +72,27 @@ impl Runtime {
             concurrency: config.fetch.concurrency,
             per_host: config.fetch.per_host,
             lease: config.fetch.timeout.0 * 4 + Duration::from_secs(60),
+            keep: config.store.keep.0,
         })
+    }
+
+    /// Applies retention; logs what it pruned.
+    pub async fn prune(&self) -> anyhow::Result<()> {
+        let keep = ms(self.keep);
+        let r = self
+            .ctx
+            .store
+            .blocking(move |s| s.prune(now_ms(), keep))
+            .await?;
+        if r.items + r.alerts + r.stories > 0 {
+            tracing::info!(
+                items = r.items,
+                alerts = r.alerts,
+                stories = r.stories,
+                "pruned past retention"
+            );
+        }
+        Ok(())
     }
 
     pub fn dispatcher(&self) -> Dispatcher {

@@ -34,6 +34,7 @@ pub async fn once(config: Config) -> anyhow::Result<()> {
     let new: usize = polls.iter().map(|(_, r)| r.new_items).sum();
     let alerts: usize = polls.iter().map(|(_, r)| r.alerts).sum();
     let delivery = rt.dispatcher().deliver_due().await?;
+    rt.prune().await?;
     tracing::info!(
         sources = polls.len(),
         failed,
@@ -176,6 +177,7 @@ pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Resul
                     .unwrap_or_else(|| url.to_string());
                 let item = crate::model::Item {
                     key: String::new(),
+                    guid: None,
                     title: article.title.clone(),
                     url: Some(crate::dedupe::canonical_url(&link)),
                     published: article
@@ -242,6 +244,40 @@ pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// Runs a watch query over stored articles, so a watch can be tried on past news.
+pub fn search(
+    config: &Config,
+    query: &str,
+    since: Option<Duration>,
+    json: bool,
+) -> anyhow::Result<()> {
+    crate::matcher::parse_query(query).map_err(|e| UsageError(format!("query {e}")))?;
+    let spec = crate::matcher::WatchSpec {
+        name: "search".into(),
+        query: Some(query.to_string()),
+        ..Default::default()
+    };
+    let matcher = crate::matcher::Matcher::new(vec![spec])?;
+    let store = app::open_store(config)?;
+    let since = since.map_or(0, |d| crate::store::now_ms() - crate::store::ms(d));
+    let mut out = std::io::stdout().lock();
+    let mut result = Ok(());
+    store.each_article(since, |a| {
+        let scope = crate::matcher::Scope { source: &a.source, tags: &[] };
+        let Some(hit) = matcher.match_article(scope, &a.title, &a.text).pop() else { return };
+        let when = iso(a.published_at.unwrap_or(a.fetched_at));
+        let line = if json {
+            json!({"source": a.source, "title": a.title, "url": a.url, "published": when, "matched": hit.terms, "snippet": hit.snippet}).to_string()
+        } else {
+            format!("{when}\t{}\t{}\t{}\n\t{}", a.source, a.title, a.url.as_deref().unwrap_or(""), hit.snippet)
+        };
+        if result.is_ok() {
+            result = writeln!(out, "{line}");
+        }
+    })?;
+    Ok(result?)
 }
 
 pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
@@ -319,6 +355,9 @@ pub fn alerts(
                 .filter(|_| a.state != crate::store::DeliveryState::Delivered)
             {
                 writeln!(out, "\tlast error: {e}")?;
+            }
+            if a.sources.len() > 1 {
+                writeln!(out, "\tcarried by: {}", a.sources.join(", "))?;
             }
         }
     }

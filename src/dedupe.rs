@@ -72,6 +72,100 @@ pub fn item_key(guid: Option<&str>, link: Option<&str>, title: &str, content: &s
     format!("hash:{}", short_hash(&[title, content]))
 }
 
+/// A second identity for items whose GUIDs churn: the folded title and the publication day.
+/// `None` without a title or a date (too weak to identify anything).
+pub fn title_date_key(
+    title: &str,
+    published: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<String> {
+    let day = published?.format("%Y-%m-%d").to_string();
+    let words = crate::matcher::words(title);
+    if words.is_empty() {
+        return None;
+    }
+    let folded: Vec<&str> = (0..words.len()).map(|i| words.get(i)).collect();
+    Some(short_hash(&[&folded.join(" "), &day]))
+}
+
+/// Words per shingle for near-duplicate fingerprints.
+const SHINGLE: usize = 3;
+/// Below this many words a text is too short to fingerprint reliably.
+const MIN_FINGERPRINT_WORDS: usize = 25;
+
+/// A 64-bit SimHash of the text's word 3-shingles (folded words), or `None` for texts too
+/// short to tell copies from look-alikes. Copies of one story differ in a few bits.
+pub fn fingerprint(text: &str) -> Option<u64> {
+    let words = crate::matcher::words(text);
+    if words.len() < MIN_FINGERPRINT_WORDS {
+        return None;
+    }
+    let mut counts = [0i32; 64];
+    for start in 0..=words.len() - SHINGLE {
+        let mut h = Sha256::new();
+        for i in start..start + SHINGLE {
+            h.update(words.get(i).as_bytes());
+            h.update([0]);
+        }
+        let digest = h.finalize();
+        let bits = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        for (b, c) in counts.iter_mut().enumerate() {
+            *c += if bits >> b & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    Some(
+        counts
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (b, &c)| if c > 0 { acc | 1 << b } else { acc }),
+    )
+}
+
+/// Bits that differ between two fingerprints.
+pub fn distance(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// Fingerprints at most this many bits apart may be the same story (unrelated texts differ
+/// in about 32); [`containment`] then decides.
+pub const SAME_STORY_BITS: u32 = 12;
+
+/// Copies of one story: most shingles of the shorter text occur in the longer one (a
+/// republished story with an added line or a trimmed footer still counts).
+pub const SAME_STORY_CONTAINMENT: f64 = 0.7;
+
+fn shingles(t: &str) -> std::collections::HashSet<String> {
+    let w = crate::matcher::words(t);
+    let list: Vec<&str> = (0..w.len()).map(|i| w.get(i)).collect();
+    if list.len() < SHINGLE {
+        return std::iter::once(list.join(" ")).collect();
+    }
+    list.windows(SHINGLE).map(|s| s.join(" ")).collect()
+}
+
+/// Word 3-shingle Jaccard similarity of two texts, from 0 (nothing shared) to 1 (same).
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let (sa, sb) = (shingles(a), shingles(b));
+    let union = sa.union(&sb).count();
+    if union == 0 {
+        return 1.0;
+    }
+    sa.intersection(&sb).count() as f64 / union as f64
+}
+
+/// Share of the smaller text's shingles found in the other, from 0 to 1.
+pub fn containment(a: &str, b: &str) -> f64 {
+    let (sa, sb) = (shingles(a), shingles(b));
+    let smaller = sa.len().min(sb.len());
+    if smaller == 0 {
+        return 0.0;
+    }
+    sa.intersection(&sb).count() as f64 / smaller as f64
+}
+
+/// An edit is material when less than this share of the text's shingles stay the same: a
+/// fixed typo or a changed timestamp stays above it.
+pub const MATERIAL_EDIT_SIMILARITY: f64 = 0.85;
+
 /// The stable id of the alert raised for one item and one watch: the same inputs always give
 /// the same id, which receivers use to drop repeats.
 pub fn alert_id(source: &str, item_key: &str, watch: &str) -> String {
@@ -129,6 +223,64 @@ mod tests {
         assert!(a.starts_with("hash:"));
         assert_eq!(a, item_key(None, None, "t", "c"));
         assert_ne!(a, item_key(None, None, "tc", ""));
+    }
+
+    #[test]
+    fn fingerprints_link_copies_not_different_stories() {
+        let story = "Venezuelan President Nicolás Maduro struck a conciliatory but guarded tone toward the \
+            United States, signaling openness to negotiations even as Washington's pressure campaign \
+            intensifies. Speaking in an interview aired on Jan. 2, 2026, Maduro said Venezuela is prepared \
+            to discuss agreements on drug trafficking, oil, and migration, while avoiding confirmation of a \
+            reported US strike on Venezuelan territory days earlier.";
+        let copy = format!("This story was first published by Clash Report. {story}");
+        let other = "A US carrier strike group entered the Caribbean Sea on Thursday, the Navy said, in the \
+            largest deployment to the region in decades. Officials declined to say how long the group would \
+            remain, and did not comment on reports that a second group was being prepared for the region.";
+        let (a, b, c) = (
+            fingerprint(story).unwrap(),
+            fingerprint(&copy).unwrap(),
+            fingerprint(other).unwrap(),
+        );
+        assert!(
+            distance(a, b) <= SAME_STORY_BITS,
+            "copy is {} bits away",
+            distance(a, b)
+        );
+        assert!(
+            distance(a, c) > SAME_STORY_BITS,
+            "other story is only {} bits away",
+            distance(a, c)
+        );
+        assert!(containment(story, &copy) > 0.95);
+        assert!(containment(story, other) < 0.1);
+        assert_eq!(fingerprint("Too short to tell."), None);
+    }
+
+    #[test]
+    fn material_edits() {
+        let text = "Maduro said Venezuela is prepared to discuss agreements on drug trafficking, oil and migration with Washington this week.";
+        let typo = text.replace("prepared", "prepard");
+        let rewrite = "Maduro rejected any talks with Washington and ordered the army to the border on Friday.";
+        assert!(similarity(text, &typo) > 0.6);
+        assert!(similarity(text, rewrite) < MATERIAL_EDIT_SIMILARITY);
+        assert_eq!(similarity(text, text), 1.0);
+    }
+
+    #[test]
+    fn title_date_keys() {
+        let day = chrono::DateTime::parse_from_rfc3339("2026-01-02T14:05:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let later = day + chrono::Duration::hours(3);
+        assert_eq!(
+            title_date_key("Maduro Signals Talks", Some(day)),
+            title_date_key("maduro  signals talks!", Some(later))
+        );
+        assert_eq!(title_date_key("Maduro", None), None);
+        assert_ne!(
+            title_date_key("A", Some(day)),
+            title_date_key("B", Some(day))
+        );
     }
 
     #[test]

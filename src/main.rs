@@ -62,6 +62,15 @@ enum Command {
     },
     /// Send a test alert through one notifier and report the outcome
     TestNotify { name: String },
+    /// Run a watch query over stored articles (try a watch on past news)
+    Search {
+        query: String,
+        /// Only articles stored within this long (e.g. 30d)
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +117,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             commands::alerts(&load()?, json, since, watch.as_deref())
         }
         Command::TestNotify { name } => commands::test_notify(&load()?, &name).await,
+        Command::Search { query, since, json } => commands::search(&load()?, &query, since, json),
     }
 }
 

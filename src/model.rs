@@ -42,6 +42,8 @@ impl Source {
 pub struct Item {
     /// Identity within its source: `guid:…`, `url:…` or `hash:…` (see `dedupe::item_key`).
     pub key: String,
+    /// The feed's GUID/id, when it gave one.
+    pub guid: Option<String>,
     pub title: String,
     /// Canonical link, when the item has one.
     pub url: Option<String>,

@@ -21,6 +21,8 @@ use crate::store::{SourceRow, ms, now_ms};
 
 /// Longest the loop sleeps between looks at the store (and between watchdog pings).
 const TICK: Duration = Duration::from_secs(30);
+/// How often retention runs in the daemon.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long in-flight polls may finish after SIGTERM before they are cut short.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -124,8 +126,15 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
         "feedwatch running"
     );
 
+    let mut next_prune = tokio::time::Instant::now();
     loop {
         notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        if tokio::time::Instant::now() >= next_prune {
+            if let Err(e) = rt.prune().await {
+                warn!(error = %format!("{e:#}"), "pruning failed; will try again");
+            }
+            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+        }
         let free = global.available_permits();
         if free > 0 {
             let lease = ms(rt.lease);

@@ -32,9 +32,17 @@ async fn run_alerts_reloads_on_sighup_and_exits_zero_on_sigterm() {
     );
 
     // Add a second feed and reload: it gets polled without a restart.
+    http.set_file(
+        "extra.xml",
+        b"<rss version=\"2.0\"><channel><title>Andes Daily</title><item><title>Caracas Metro Reopens</title>\
+          <guid>ad-1</guid><description>The Caracas metro reopened on Monday after repairs.</description></item>\
+          </channel></rss>"
+            .to_vec(),
+        "application/rss+xml",
+    );
     work.write_config(&format!(
-        "{base}\n[[feed]]\nname = \"Hemisphere Wire\"\nurl = \"{}\"\n",
-        http.url("/files/syndicated.atom")
+        "{base}\n[[feed]]\nname = \"Andes Daily\"\nurl = \"{}\"\n",
+        http.url("/files/extra.xml")
     ));
     signal(&daemon, "HUP");
     let second = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -42,7 +50,7 @@ async fn run_alerts_reloads_on_sighup_and_exits_zero_on_sigterm() {
         .expect("reloaded feed never alerted");
     let second = second.unwrap().unwrap();
     assert!(
-        second.starts_with("venezuela | Hemisphere Wire |"),
+        second.starts_with("venezuela | Andes Daily | Caracas Metro Reopens"),
         "{second}"
     );
 

@@ -42,6 +42,9 @@ pub struct StoreConfig {
     /// Relative to the config file's folder, or to `$STATE_DIRECTORY` when systemd sets it.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// Articles older than this lose their text but keep their identity (a tombstone).
+    #[serde(default = "default_keep")]
+    pub keep: Dur,
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,6 +253,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 fn default_store_path() -> PathBuf {
     PathBuf::from("feedwatch.db")
 }
+fn default_keep() -> Dur {
+    Dur::secs(90 * 86_400)
+}
 fn default_timeout() -> Dur {
     Dur::secs(30)
 }
@@ -297,6 +303,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: default_store_path(),
+            keep: default_keep(),
         }
     }
 }

@@ -126,6 +126,7 @@ fn relative_store_path_is_taken_from_the_config_folder() {
 const SCHEMA_KEYS: &[&str] = &[
     "[store]",
     "path",
+    "keep",
     "[fetch]",
     "timeout",
     "connect_timeout",

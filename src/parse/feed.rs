@@ -81,8 +81,10 @@ fn to_item(entry: Entry, base: &Url) -> Item {
         })
         .unwrap_or_default();
     let key = item_key(Some(&entry.id), link.as_deref(), &title, &html);
+    let guid = Some(entry.id.trim().to_string()).filter(|g| !g.is_empty());
     Item {
         key,
+        guid,
         title,
         url: link,
         published: entry.published.or(entry.updated),

@@ -60,6 +60,8 @@ pub struct AlertStatus {
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     pub last_error: Option<String>,
+    /// Every source that carried the alert's story, first first (the story alerts once).
+    pub sources: Vec<String>,
 }
 
 impl Store {
@@ -148,8 +150,11 @@ impl Store {
     ) -> Result<Vec<AlertStatus>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT payload, notifier, state, attempts, created_at, delivered_at, last_error FROM alerts
-             WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2) ORDER BY seq DESC",
+            "SELECT payload, notifier, state, attempts, created_at, delivered_at, last_error,
+               (SELECT GROUP_CONCAT(name, char(31)) FROM
+                  (SELECT s.name FROM items i JOIN sources s ON s.id = i.source_id
+                   WHERE i.story_id = alerts.story_id GROUP BY s.name ORDER BY MIN(i.id)))
+             FROM alerts WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2) ORDER BY seq DESC",
         )?;
         let rows = stmt.query_map(params![since, watch], |r| {
             Ok((
@@ -160,13 +165,21 @@ impl Store {
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (payload, notifier, state, attempts, created_at, delivered_at, last_error) = row?;
+            let (payload, notifier, state, attempts, created_at, delivered_at, last_error, sources) =
+                row?;
+            let alert: Alert = serde_json::from_str(&payload)?;
+            let sources = match sources {
+                Some(list) => list.split('\u{1f}').map(str::to_string).collect(),
+                None => vec![alert.source.clone()],
+            };
             out.push(AlertStatus {
-                alert: serde_json::from_str(&payload)?,
+                alert,
+                sources,
                 notifier,
                 state: DeliveryState::parse(&state),
                 attempts,
@@ -183,7 +196,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::AlertKind;
-    use crate::store::{NewAlert, NewItem, SourceSpec};
+    use crate::store::{Identity, NewAlert, NewItem, Seen, SourceSpec};
 
     fn alert(id: &str) -> Alert {
         Alert {
@@ -212,35 +225,42 @@ mod tests {
         store.sync_sources(&[spec], 0, 0).unwrap();
         let src = store.active_sources().unwrap()[0].id;
         let item = |key: &str, id: &str| NewItem {
-            key: key.into(),
-            url: None,
+            id: Identity {
+                key: key.into(),
+                raw_hash: "h".into(),
+                ..Default::default()
+            },
             title: "t".into(),
-            published_at: None,
             text: "x".into(),
             alerts: vec![NewAlert {
                 alert: alert(id),
                 notifier: "n".into(),
             }],
+            ..Default::default()
         };
         let r = store
-            .insert_new(src, 10, &[item("k1", "a1"), item("k2", "a2")])
+            .commit_poll(src, 10, &[item("k1", "a1"), item("k2", "a2")], &[])
             .unwrap();
-        assert_eq!(
-            r,
-            crate::store::InsertReport {
-                items: 2,
-                alerts: 2
-            }
-        );
+        assert_eq!((r.items, r.alerts), (2, 2));
         // The same items again: nothing new, no alert.
-        let r = store.insert_new(src, 20, &[item("k1", "a1")]).unwrap();
+        let r = store
+            .commit_poll(src, 20, &[item("k1", "a1")], &[])
+            .unwrap();
         assert_eq!(r.items + r.alerts, 0);
+        let ids = [
+            Identity {
+                key: "k1".into(),
+                raw_hash: "h".into(),
+                ..Default::default()
+            },
+            Identity {
+                key: "k3".into(),
+                ..Default::default()
+            },
+        ];
         assert_eq!(
-            store
-                .known_keys(src, &["k1".into(), "k3".into()])
-                .unwrap()
-                .len(),
-            1
+            store.classify(src, &ids).unwrap(),
+            [Seen::Unchanged, Seen::New]
         );
 
         let due = store.due_alerts("n", 10, 10).unwrap();

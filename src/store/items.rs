@@ -1,21 +1,56 @@
-//! Items: which of a poll's items are new, and inserting them with their alerts in one
-//! transaction, so a crash can neither lose an alert nor invent one.
+//! Items: which of a poll's items are new or changed, and committing them with their alerts
+//! in one transaction, so a crash can neither lose an alert nor invent one. A watch alerts
+//! once per story: copies of an article from other sources join its story and stay quiet.
 
-use std::collections::HashSet;
-
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::Alert;
 
-/// An item to store, with the alerts it raises (one per watch and notifier).
-#[derive(Debug, Clone)]
-pub struct NewItem {
+/// How an item is recognised: its key, and the other identities that survive GUID churn.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
     pub key: String,
+    pub guid: Option<String>,
+    /// Canonical URL (left out when several items of the feed share it).
     pub url: Option<String>,
+    /// `dedupe::title_date_key` (left out when several items of the feed share it).
+    pub title_date: Option<String>,
+    /// Hash of the item as the source gave it: unchanged means nothing to do.
+    pub raw_hash: String,
+}
+
+/// What the store knows of an item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    New,
+    Unchanged,
+    /// Known, but its content changed since it was stored.
+    Changed {
+        item_id: i64,
+        old_text: String,
+    },
+}
+
+/// A new item to store, with the alerts it raises (one per watch and notifier).
+#[derive(Debug, Clone, Default)]
+pub struct NewItem {
+    pub id: Identity,
     pub title: String,
     pub published_at: Option<i64>,
     pub text: String,
+    pub fingerprint: Option<u64>,
+    pub alerts: Vec<NewAlert>,
+}
+
+/// A known item whose content changed.
+#[derive(Debug, Clone)]
+pub struct ChangedItem {
+    pub item_id: i64,
+    pub raw_hash: String,
+    /// A material change: the text becomes a new version and `alerts` are considered.
+    /// Otherwise only the raw hash is updated (the stored text stays the reference).
+    pub material: Option<(String, Option<u64>)>,
     pub alerts: Vec<NewAlert>,
 }
 
@@ -25,77 +60,112 @@ pub struct NewAlert {
     pub notifier: String,
 }
 
+/// An article as stored, for `search`.
+#[derive(Debug, Clone)]
+pub struct StoredArticle {
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published_at: Option<i64>,
+    pub fetched_at: i64,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InsertReport {
     pub items: usize,
+    pub updated: usize,
+    /// Outbox rows created.
     pub alerts: usize,
+    /// Alerts not raised because the story (or item) already alerted that watch.
+    pub repeats: usize,
 }
 
 impl Store {
-    /// The subset of `keys` already stored for this source. Checked before any expensive
-    /// work (full-text fetch, extraction) is done for an item.
-    pub fn known_keys(
-        &self,
-        source_id: i64,
-        keys: &[String],
-    ) -> Result<HashSet<String>, StoreError> {
+    /// Classifies a poll's items against what is stored: by key, then GUID, canonical URL,
+    /// and title+day. Checked before any expensive work (full-text fetch, extraction).
+    pub fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT 1 FROM items WHERE source_id = ?1 AND key = ?2")?;
-        let mut known = HashSet::new();
-        for key in keys {
-            if stmt.exists(params![source_id, key])? {
-                known.insert(key.clone());
-            }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND
+               (key = ?2 OR guid = ?3 OR url = ?4 OR title_date = ?5)
+             ORDER BY key = ?2 DESC LIMIT 1",
+        )?;
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            let found = stmt
+                .query_row(
+                    params![source_id, it.key, it.guid, it.url, it.title_date],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, bool>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            out.push(match found {
+                None => Seen::New,
+                // A tombstone is known for good: pruned items never come back as new.
+                Some((_, _, _, true)) => Seen::Unchanged,
+                Some((_, Some(h), _, _)) if h == it.raw_hash => Seen::Unchanged,
+                Some((_, None, _, _)) => Seen::Unchanged,
+                Some((item_id, Some(_), old_text, false)) => Seen::Changed { item_id, old_text },
+            });
         }
-        Ok(known)
+        Ok(out)
     }
 
-    /// Inserts the items that are still new and, for each, its alerts; one transaction.
-    /// An item another poll stored meanwhile is skipped with its alerts.
-    pub fn insert_new(
+    /// Commits a poll: new items (each joined to its story), changed items, and the alerts
+    /// of both, in one transaction. An alert is left out when its watch already alerted for
+    /// the same story or item.
+    pub fn commit_poll(
         &self,
         source_id: i64,
         now: i64,
-        items: &[NewItem],
+        new: &[NewItem],
+        changed: &[ChangedItem],
     ) -> Result<InsertReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let mut report = InsertReport::default();
-        {
-            let mut insert_item = tx.prepare_cached(
-                "INSERT INTO items (source_id, key, url, title, published_at, text, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-            )?;
-            let mut insert_alert = tx.prepare_cached(
-                "INSERT INTO alerts (id, notifier, item_id, watch, payload, created_at, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
-            )?;
-            for item in items {
-                let inserted = insert_item.execute(params![
-                    source_id,
-                    item.key,
-                    item.url,
-                    item.title,
-                    item.published_at,
-                    item.text,
-                    now
-                ])?;
-                if inserted == 0 {
-                    continue;
+        for item in new {
+            let inserted = tx.prepare_cached(
+                "INSERT INTO items (source_id, key, guid, url, title_date, raw_hash, title, published_at, text, fingerprint, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                source_id, item.id.key, item.id.guid, item.id.url, item.id.title_date, item.id.raw_hash,
+                item.title, item.published_at, item.text, item.fingerprint.map(|f| f as i64), now
+            ])?;
+            if inserted == 0 {
+                continue;
+            }
+            report.items += 1;
+            let item_id = tx.last_insert_rowid();
+            let story_id = self.join_story(&tx, item_id, item.fingerprint, &item.text, now)?;
+            insert_alerts(&tx, item_id, story_id, &item.alerts, now, &mut report)?;
+        }
+        for item in changed {
+            match &item.material {
+                Some((text, fingerprint)) => {
+                    tx.prepare_cached(
+                        "UPDATE items SET raw_hash = ?2, text = ?3, fingerprint = ?4, version = version + 1 WHERE id = ?1",
+                    )?
+                    .execute(params![item.item_id, item.raw_hash, text, fingerprint.map(|f| f as i64)])?;
+                    report.updated += 1;
+                    let story_id: Option<i64> = tx.query_row(
+                        "SELECT story_id FROM items WHERE id = ?1",
+                        [item.item_id],
+                        |r| r.get(0),
+                    )?;
+                    insert_alerts(&tx, item.item_id, story_id, &item.alerts, now, &mut report)?;
                 }
-                report.items += 1;
-                let item_id = tx.last_insert_rowid();
-                for a in &item.alerts {
-                    let payload = serde_json::to_string(&a.alert)?;
-                    report.alerts += insert_alert.execute(params![
-                        a.alert.id,
-                        a.notifier,
-                        item_id,
-                        a.alert.watch,
-                        payload,
-                        now
-                    ])?;
+                None => {
+                    tx.prepare_cached("UPDATE items SET raw_hash = ?2 WHERE id = ?1")?
+                        .execute(params![item.item_id, item.raw_hash])?;
                 }
             }
         }
@@ -103,15 +173,83 @@ impl Store {
         Ok(report)
     }
 
+    /// Stored articles (not pruned) fetched since `since`, newest first, for `search`.
+    pub fn each_article(
+        &self,
+        since: i64,
+        mut f: impl FnMut(StoredArticle),
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT s.name, i.title, i.url, i.published_at, i.fetched_at, i.text FROM items i
+             JOIN sources s ON s.id = i.source_id
+             WHERE i.pruned = 0 AND i.fetched_at >= ?1 AND i.text != '' ORDER BY i.id DESC",
+        )?;
+        let mut rows = stmt.query([since])?;
+        while let Some(r) = rows.next()? {
+            f(StoredArticle {
+                source: r.get(0)?,
+                title: r.get(1)?,
+                url: r.get(2)?,
+                published_at: r.get(3)?,
+                fetched_at: r.get(4)?,
+                text: r.get(5)?,
+            });
+        }
+        Ok(())
+    }
+
     /// Text of the newest stored item of a source (a watched page's last version).
     pub fn latest_text(&self, source_id: i64) -> Result<Option<String>, StoreError> {
         let conn = self.lock();
         Ok(conn
             .query_row(
-                "SELECT text FROM items WHERE source_id = ?1 ORDER BY id DESC LIMIT 1",
+                "SELECT text FROM items WHERE source_id = ?1 AND pruned = 0 ORDER BY id DESC LIMIT 1",
                 [source_id],
                 |r| r.get(0),
             )
             .optional()?)
     }
+}
+
+/// Inserts the outbox rows of one item, watch by watch, unless that watch already alerted
+/// for the item's story (or the item itself).
+fn insert_alerts(
+    tx: &Transaction<'_>,
+    item_id: i64,
+    story_id: Option<i64>,
+    alerts: &[NewAlert],
+    now: i64,
+    report: &mut InsertReport,
+) -> Result<(), StoreError> {
+    let mut decided: Vec<(&str, bool)> = Vec::new();
+    for a in alerts {
+        let watch = a.alert.watch.as_str();
+        let allowed = match decided.iter().find(|(w, _)| *w == watch) {
+            Some((_, allowed)) => *allowed,
+            None => {
+                let seen: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM alerts WHERE watch = ?1 AND (item_id = ?2 OR (?3 IS NOT NULL AND story_id = ?3)))",
+                    )?
+                    .query_row(params![watch, item_id, story_id], |r| r.get(0))?;
+                decided.push((watch, !seen));
+                if seen {
+                    report.repeats += 1;
+                }
+                !seen
+            }
+        };
+        if !allowed {
+            continue;
+        }
+        let payload = serde_json::to_string(&a.alert)?;
+        report.alerts += tx
+            .prepare_cached(
+                "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![a.alert.id, a.notifier, item_id, story_id, watch, payload, now])?;
+    }
+    Ok(())
 }

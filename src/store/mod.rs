@@ -6,8 +6,10 @@
 
 mod alerts;
 mod items;
+mod prune;
 mod schema;
 mod sources;
+mod stories;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +18,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
-pub use items::{InsertReport, NewAlert, NewItem};
+pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
+pub use prune::PruneReport;
 pub use sources::{PollRecord, SourceHealth, SourceRow, SourceSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Recent story fingerprints (see `stories.rs`); `None` until first needed.
+    stories: Arc<Mutex<Option<Vec<stories::StoryFingerprint>>>>,
 }
 
 /// Milliseconds since the Unix epoch: every timestamp in the store.
@@ -74,6 +79,7 @@ impl Store {
         schema::migrate(&mut conn, path)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            stories: Arc::new(Mutex::new(None)),
         })
     }
 

@@ -58,6 +58,34 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_due ON alerts (notifier, state, next_attempt_at);
     CREATE INDEX alerts_created ON alerts (created_at);
     "#,
+    // 2: identities beyond the key (GUID churn), versions, tombstones, and stories that link
+    // copies of one article across sources.
+    r#"
+    CREATE TABLE stories (
+        id          INTEGER PRIMARY KEY,
+        fingerprint INTEGER,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL
+    );
+    CREATE INDEX stories_last_seen ON stories (last_seen);
+
+    ALTER TABLE items ADD COLUMN guid TEXT;
+    ALTER TABLE items ADD COLUMN title_date TEXT;
+    ALTER TABLE items ADD COLUMN raw_hash TEXT;
+    ALTER TABLE items ADD COLUMN fingerprint INTEGER;
+    ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories (id) ON DELETE SET NULL;
+    ALTER TABLE items ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE items ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX items_guid ON items (source_id, guid) WHERE guid IS NOT NULL;
+    CREATE INDEX items_url ON items (source_id, url) WHERE url IS NOT NULL;
+    CREATE INDEX items_title_date ON items (source_id, title_date) WHERE title_date IS NOT NULL;
+    CREATE INDEX items_story ON items (story_id);
+    CREATE INDEX items_fetched ON items (fetched_at);
+
+    ALTER TABLE alerts ADD COLUMN story_id INTEGER;
+    CREATE INDEX alerts_story_watch ON alerts (story_id, watch);
+    CREATE INDEX alerts_item_watch ON alerts (item_id, watch);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -1,0 +1,119 @@
+//! Feed sources: parse, classify each item (new, changed, known), fetch pages of new items
+//! when `full_text` is on, clean and match, commit.
+
+use std::time::Duration;
+
+use super::{
+    PollContext, PollError, Polled, alerts_for, blocking, commit, distinct, fetch_page, identities,
+    new_item,
+};
+use crate::clean;
+use crate::dedupe::{MATERIAL_EDIT_SIMILARITY, canonical_url, fingerprint, similarity};
+use crate::fetch::Fetched;
+use crate::model::{AlertKind, Source};
+use crate::parse;
+use crate::store::{ChangedItem, Seen, SourceRow};
+
+pub(super) async fn poll_feed(
+    ctx: &PollContext,
+    source: &Source,
+    row: &SourceRow,
+    fetched: Fetched,
+    full_text: bool,
+) -> Result<Polled, PollError> {
+    if !parse::looks_like_feed(&fetched.body, fetched.content_type.as_deref()) {
+        return Err(PollError::NotAFeed);
+    }
+    let base = fetched.final_url.clone();
+    let feed = blocking(move || parse::parse_feed(&fetched.body, &base)).await??;
+    let total = feed.items.len();
+    let items = distinct(feed.items);
+    let ids = identities(&items);
+    let lookup = ids.clone();
+    let source_id = row.id;
+    let seen = ctx
+        .store
+        .blocking(move |s| s.classify(source_id, &lookup))
+        .await?;
+
+    let mut new = Vec::new();
+    let mut changed = Vec::new();
+    for ((item, id), seen) in items.into_iter().zip(ids).zip(seen) {
+        match seen {
+            Seen::New => new.push((item, id)),
+            Seen::Unchanged => {}
+            // With full text the stored text is the page's, not the feed's: comparing the
+            // two would see an edit on every change of the feed entry.
+            Seen::Changed { item_id, .. } if full_text => {
+                changed.push((item, id, item_id, None));
+            }
+            Seen::Changed { item_id, old_text } => {
+                changed.push((item, id, item_id, Some(old_text)))
+            }
+        }
+    }
+
+    // Cheap checks done: only new items get their pages fetched.
+    let mut pages = Vec::with_capacity(new.len());
+    for (item, _) in &new {
+        pages.push(match (&item.url, full_text) {
+            (Some(url), true) => fetch_page(ctx, source, url).await,
+            _ => None,
+        });
+    }
+    let wl = ctx.watchlist.clone();
+    let src = source.clone();
+    let (new, changed) = blocking(move || {
+        let new: Vec<_> = new
+            .into_iter()
+            .zip(pages)
+            .map(|((mut item, id), page)| {
+                let article = page.map(|html| clean::extract_article(&html));
+                let mut text = article.as_ref().map(|a| a.text.clone()).unwrap_or_default();
+                if text.is_empty() {
+                    text = clean::clean_fragment(&item.html);
+                }
+                // The page's own canonical link is the better URL for the alert.
+                if let Some(canonical) = article.and_then(|a| a.canonical_url) {
+                    item.url = Some(canonical_url(&canonical));
+                }
+                let alerts = alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::New);
+                let fp = fingerprint(&text);
+                new_item(&item, id, text, fp, alerts)
+            })
+            .collect();
+        let changed: Vec<_> = changed
+            .into_iter()
+            .map(|(item, id, item_id, old_text)| {
+                let text = clean::clean_fragment(&item.html);
+                // Typos, timestamps and rotated boilerplate stay below the threshold: they
+                // update nothing but the raw hash, and never alert.
+                let material =
+                    old_text.is_some_and(|old| similarity(&old, &text) < MATERIAL_EDIT_SIMILARITY);
+                let alerts = if material {
+                    alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::Updated)
+                } else {
+                    Vec::new()
+                };
+                let fp = fingerprint(&text);
+                ChangedItem {
+                    item_id,
+                    raw_hash: id.raw_hash,
+                    material: material.then_some((text, fp)),
+                    alerts,
+                }
+            })
+            .collect();
+        (new, changed)
+    })
+    .await?;
+    let stored = commit(ctx, row.id, new, changed).await?;
+    let ttl = feed
+        .ttl_minutes
+        .map(|m| Duration::from_secs(u64::from(m) * 60));
+    Ok(Polled {
+        hint: ttl,
+        stored,
+        ..Polled::status(format!("ok: {total} items"))
+    })
+}

@@ -1,0 +1,370 @@
+//! `poll_source`: the one linear path of a poll. fetch → parse → which items are new or
+//! changed (store) → clean → match → items and alerts committed together; then the outcome
+//! on the source's row. Stages never call each other; these files call them in order.
+
+mod feed;
+mod page;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
+
+use crate::config::PageMode;
+use crate::dedupe::{alert_id, short_hash, title_date_key};
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::matcher::{Matcher, Scope};
+use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
+use crate::parse;
+use crate::store::{
+    ChangedItem, Identity, InsertReport, NewAlert, NewItem, PollRecord, SourceRow, Store, ms,
+    now_ms,
+};
+
+/// Longest a source is left alone after failures (doubling from its interval).
+const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
+/// Longest a server's freshness hint (ttl, max-age, Retry-After) may push the next poll.
+const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
+
+/// Compiled watches and where each one's alerts go.
+pub struct Watchlist {
+    pub matcher: Matcher,
+    /// Watch name → notifier names.
+    pub routes: HashMap<String, Vec<String>>,
+}
+
+/// Everything a poll needs, built once by `app`.
+#[derive(Clone)]
+pub struct PollContext {
+    pub fetcher: Fetcher,
+    pub store: Store,
+    pub watchlist: Arc<Watchlist>,
+}
+
+/// What one poll did, for logs and `once`.
+#[derive(Debug, Clone, Default)]
+pub struct PollReport {
+    pub new_items: usize,
+    pub alerts: usize,
+    pub error: Option<String>,
+}
+
+/// A successful poll, before it is recorded.
+struct Polled {
+    status: String,
+    validators: Option<Validators>,
+    /// The longest freshness hint the server or feed gave.
+    hint: Option<Duration>,
+    stored: InsertReport,
+}
+
+impl Polled {
+    fn status(status: impl Into<String>) -> Polled {
+        Polled {
+            status: status.into(),
+            validators: None,
+            hint: None,
+            stored: InsertReport::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PollError {
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("expected a feed, got an HTML page")]
+    NotAFeed,
+    #[error("internal error while processing: {0}")]
+    Task(String),
+}
+
+/// Polls one source and records the outcome on its row. Never fails: a failure is data.
+pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
+    let started = now_ms();
+    let result = poll(ctx, source, row).await;
+    let elapsed_ms = now_ms() - started;
+    let interval = source.interval;
+    let (record, report) = match result {
+        Ok(p) => {
+            let wait = p.hint.map_or(interval, |h| h.min(MAX_HINT).max(interval));
+            let s = p.stored;
+            if s.items + s.updated + s.alerts > 0 {
+                info!(source = %source.name, status = %p.status, new_items = s.items, updated = s.updated,
+                      alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
+            } else {
+                debug!(source = %source.name, status = %p.status, elapsed_ms, "polled");
+            }
+            let at = now_ms();
+            let record = PollRecord {
+                at,
+                result: Ok(p.status),
+                validators: p.validators,
+                next_poll_at: at + ms(wait),
+            };
+            (
+                record,
+                PollReport {
+                    new_items: s.items,
+                    alerts: s.alerts,
+                    error: None,
+                },
+            )
+        }
+        Err(e) => {
+            let failures = row.consecutive_failures + 1;
+            let retry_after = match &e {
+                PollError::Fetch(f) => f.retry_after(),
+                _ => None,
+            };
+            let wait =
+                backoff(interval, failures).max(retry_after.unwrap_or_default().min(MAX_HINT));
+            warn!(source = %source.name, url = %source.url, error = %e, failures, retry_in_s = wait.as_secs(), "poll failed");
+            let message = e.to_string();
+            let at = now_ms();
+            let record = PollRecord {
+                at,
+                result: Err(message.clone()),
+                validators: None,
+                next_poll_at: at + ms(wait),
+            };
+            (
+                record,
+                PollReport {
+                    error: Some(message),
+                    ..Default::default()
+                },
+            )
+        }
+    };
+    let id = row.id;
+    if let Err(e) = ctx
+        .store
+        .blocking(move |s| s.record_poll(id, &record))
+        .await
+    {
+        warn!(source = %source.name, error = %e, "cannot record the poll outcome");
+    }
+    report
+}
+
+/// Interval doubled per consecutive failure, capped, with ±10% jitter so failing sources
+/// drift apart rather than retrying in lockstep.
+fn backoff(interval: Duration, failures: u32) -> Duration {
+    let doubled = interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    doubled
+        .min(MAX_BACKOFF.max(interval))
+        .mul_f64(0.9 + 0.2 * fastrand::f64())
+}
+
+async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Polled, PollError> {
+    let fetched = match ctx.fetcher.fetch(&source.url, &row.validators).await? {
+        FetchOutcome::NotModified { max_age } => {
+            return Ok(Polled {
+                hint: max_age,
+                ..Polled::status("not modified")
+            });
+        }
+        FetchOutcome::Fetched(f) => f,
+    };
+    let validators = Some(fetched.validators.clone());
+    let max_age = fetched.max_age;
+    let mut polled = match &source.kind {
+        SourceKind::Feed { full_text } => {
+            feed::poll_feed(ctx, source, row, fetched, *full_text).await?
+        }
+        SourceKind::Page {
+            mode: PageMode::Content,
+            ..
+        } => page::poll_content(ctx, source, row, fetched).await?,
+        SourceKind::Page {
+            mode: PageMode::Links,
+            select,
+        } => page::poll_links(ctx, source, row, fetched, select.clone()).await?,
+    };
+    polled.validators = validators;
+    polled.hint = polled.hint.max(max_age);
+    Ok(polled)
+}
+
+/// The identities of a poll's items. A URL or a title+day that several items of the same
+/// feed share identifies none of them (feeds that link every item to their home page).
+fn identities(items: &[Item]) -> Vec<Identity> {
+    let count = |values: Vec<Option<String>>| {
+        let mut n: HashMap<String, usize> = HashMap::new();
+        for v in values.iter().flatten() {
+            *n.entry(v.clone()).or_default() += 1;
+        }
+        values
+            .into_iter()
+            .map(|v| v.filter(|v| n[v] == 1))
+            .collect::<Vec<_>>()
+    };
+    let urls = count(items.iter().map(|i| i.url.clone()).collect());
+    let title_dates = count(
+        items
+            .iter()
+            .map(|i| title_date_key(&i.title, i.published))
+            .collect(),
+    );
+    items
+        .iter()
+        .zip(urls.into_iter().zip(title_dates))
+        .map(|(i, (url, title_date))| Identity {
+            key: i.key.clone(),
+            guid: i.guid.clone(),
+            url,
+            title_date,
+            raw_hash: short_hash(&[&i.title, &i.html]),
+        })
+        .collect()
+}
+
+/// The first item of each key (feeds sometimes repeat an item).
+fn distinct(items: Vec<Item>) -> Vec<Item> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|i| seen.insert(i.key.clone()))
+        .collect()
+}
+
+/// An item's page for full-text extraction; a failure falls back to the feed's content.
+async fn fetch_page(ctx: &PollContext, source: &Source, url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match ctx.fetcher.fetch(&parsed, &Validators::default()).await {
+        Ok(FetchOutcome::Fetched(f)) => Some(crate::fetch::decode_html(
+            &f.body,
+            f.content_type.as_deref(),
+        )),
+        Ok(FetchOutcome::NotModified { .. }) => None,
+        Err(e) => {
+            warn!(source = %source.name, url, error = %e, "cannot fetch the article page; using the feed's text");
+            None
+        }
+    }
+}
+
+/// The alerts an item raises: one per matching watch and routed notifier.
+fn alerts_for(
+    wl: &Watchlist,
+    source: &Source,
+    item: &Item,
+    text: &str,
+    title: &str,
+    kind: AlertKind,
+) -> Vec<NewAlert> {
+    let mut out = Vec::new();
+    let scope = Scope {
+        source: &source.name,
+        tags: &source.tags,
+    };
+    for hit in wl.matcher.match_article(scope, title, text) {
+        let alert = Alert {
+            id: alert_id(&source.name, &item.key, &hit.watch),
+            kind,
+            watch: hit.watch.clone(),
+            source: source.name.clone(),
+            title: item.title.clone(),
+            url: item.url.clone(),
+            published: item
+                .published
+                .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            matched: hit.terms,
+            snippet: hit.snippet,
+        };
+        for notifier in wl.routes.get(&hit.watch).into_iter().flatten() {
+            out.push(NewAlert {
+                alert: alert.clone(),
+                notifier: notifier.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn new_item(
+    item: &Item,
+    id: Identity,
+    text: String,
+    fingerprint: Option<u64>,
+    alerts: Vec<NewAlert>,
+) -> NewItem {
+    NewItem {
+        id,
+        title: item.title.clone(),
+        published_at: item.published.map(|p| p.timestamp_millis()),
+        text,
+        fingerprint,
+        alerts,
+    }
+}
+
+async fn commit(
+    ctx: &PollContext,
+    source_id: i64,
+    new: Vec<NewItem>,
+    changed: Vec<ChangedItem>,
+) -> Result<InsertReport, PollError> {
+    if new.is_empty() && changed.is_empty() {
+        return Ok(InsertReport::default());
+    }
+    Ok(ctx
+        .store
+        .blocking(move |s| s.commit_poll(source_id, now_ms(), &new, &changed))
+        .await?)
+}
+
+/// Runs CPU work (parsing, extraction) off the async workers; a panic in it becomes an error.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, PollError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PollError::Task(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let i = Duration::from_secs(600);
+        assert!(
+            backoff(i, 1) >= Duration::from_secs(540) && backoff(i, 1) <= Duration::from_secs(660)
+        );
+        assert!(backoff(i, 3) >= Duration::from_secs(2160));
+        assert!(backoff(i, 30) <= MAX_BACKOFF.mul_f64(1.1));
+        let day = Duration::from_secs(86_400);
+        assert!(
+            backoff(day, 5) >= day.mul_f64(0.9),
+            "never sooner than the interval's cap"
+        );
+    }
+
+    #[test]
+    fn shared_urls_identify_nothing() {
+        let item = |key: &str, url: &str| Item {
+            key: key.into(),
+            guid: None,
+            title: key.into(),
+            url: Some(url.into()),
+            published: None,
+            html: String::new(),
+        };
+        let ids = identities(&[
+            item("a", "https://e.org/"),
+            item("b", "https://e.org/"),
+            item("c", "https://e.org/c"),
+        ]);
+        assert_eq!(ids[0].url, None);
+        assert_eq!(ids[1].url, None);
+        assert_eq!(ids[2].url.as_deref(), Some("https://e.org/c"));
+    }
+}
