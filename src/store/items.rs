@@ -86,26 +86,29 @@ impl Store {
     /// and title+day. Checked before any expensive work (full-text fetch, extraction).
     pub fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND
-               (key = ?2 OR guid = ?3 OR url = ?4 OR title_date = ?5)
-             ORDER BY key = ?2 DESC LIMIT 1",
-        )?;
+        // One indexed lookup per identity, strongest first; most known items stop at the key.
+        let lookups = [
+            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND key = ?2",
+            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND guid = ?2 LIMIT 1",
+            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND url = ?2 LIMIT 1",
+            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND title_date = ?2 LIMIT 1",
+        ];
         let mut out = Vec::with_capacity(items.len());
         for it in items {
-            let found = stmt
-                .query_row(
-                    params![source_id, it.key, it.guid, it.url, it.title_date],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, bool>(3)?,
-                        ))
-                    },
-                )
-                .optional()?;
+            let values = [Some(&it.key), it.guid.as_ref(), it.url.as_ref(), it.title_date.as_ref()];
+            let mut found = None;
+            for (sql, value) in lookups.iter().zip(values) {
+                let Some(value) = value else { continue };
+                found = conn
+                    .prepare_cached(sql)?
+                    .query_row(params![source_id, value], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+                    })
+                    .optional()?;
+                if found.is_some() {
+                    break;
+                }
+            }
             out.push(match found {
                 None => Seen::New,
                 // A tombstone is known for good: pruned items never come back as new.
