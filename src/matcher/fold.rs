@@ -306,17 +306,16 @@ pub fn snippet(text: &str, start: usize, end: usize) -> String {
     if from > 0 {
         s.push('…');
     }
-    let mut space = false;
-    for c in text[from..to].trim().chars() {
-        if c.is_whitespace() {
-            space = true;
-            continue;
-        }
-        if space {
+    // Runs between whitespace are copied whole; each whitespace run becomes one space.
+    for (i, run) in text[from..to]
+        .split(char::is_whitespace)
+        .filter(|r| !r.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
             s.push(' ');
-            space = false;
         }
-        s.push(c);
+        s.push_str(run);
     }
     if to < text.len() {
         s.push('…');

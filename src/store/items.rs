@@ -95,14 +95,24 @@ impl Store {
         ];
         let mut out = Vec::with_capacity(items.len());
         for it in items {
-            let values = [Some(&it.key), it.guid.as_ref(), it.url.as_ref(), it.title_date.as_ref()];
+            let values = [
+                Some(&it.key),
+                it.guid.as_ref(),
+                it.url.as_ref(),
+                it.title_date.as_ref(),
+            ];
             let mut found = None;
             for (sql, value) in lookups.iter().zip(values) {
                 let Some(value) = value else { continue };
                 found = conn
                     .prepare_cached(sql)?
                     .query_row(params![source_id, value], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, bool>(3)?,
+                        ))
                     })
                     .optional()?;
                 if found.is_some() {
