@@ -13,6 +13,9 @@ use crate::matcher::{Matcher, WatchSpec};
 use crate::model::{Source, SourceKind};
 use crate::notify::dispatcher::{Dispatcher, RetryPolicy};
 use crate::notify::email::{EmailNotifier, SmtpTarget};
+use crate::notify::format::WebhookFormat;
+use crate::notify::schedule::{self, SendPolicy};
+use crate::notify::template::Templates;
 use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::{PollContext, Watchlist};
@@ -182,14 +185,64 @@ pub fn notifiers(config: &Config, fetcher: &Fetcher) -> anyhow::Result<Vec<Named
         .notifiers
         .iter()
         .map(|n| {
-            let notifier = build_notifier(n, fetcher, config.fetch.timeout.0)
-                .with_context(|| format!("notifier \"{}\"", n.name.get_ref()))?;
+            let context = || format!("notifier \"{}\"", n.name.get_ref());
+            let notifier =
+                build_notifier(n, fetcher, config.fetch.timeout.0).with_context(context)?;
+            let policy = send_policy(n)
+                .map_err(anyhow::Error::msg)
+                .with_context(context)?;
             Ok(NamedNotifier {
                 name: n.name.get_ref().clone(),
                 notifier,
+                policy,
             })
         })
         .collect()
+}
+
+fn send_policy(n: &NotifierConfig) -> Result<SendPolicy, String> {
+    Ok(SendPolicy {
+        digest: n
+            .digest
+            .as_ref()
+            .map(|d| schedule::parse_digest(d.get_ref()))
+            .transpose()?,
+        max_per_hour: n.max_per_hour.as_ref().map(|m| *m.get_ref()),
+        quiet: n
+            .quiet_hours
+            .as_ref()
+            .map(|q| schedule::parse_quiet(q.get_ref()))
+            .transpose()?,
+        tz: n
+            .timezone
+            .as_ref()
+            .map(|t| {
+                t.get_ref()
+                    .parse()
+                    .map_err(|_| format!("unknown time zone {}", t.get_ref()))
+            })
+            .transpose()?,
+    })
+}
+
+fn templates(n: &NotifierConfig) -> anyhow::Result<Option<Templates>> {
+    let slots = [
+        ("subject_template", &n.subject_template),
+        ("text_template", &n.text_template),
+        ("html_template", &n.html_template),
+        ("body_template", &n.body_template),
+    ];
+    let sources: Vec<(&'static str, String)> = slots
+        .into_iter()
+        .filter_map(|(key, t)| {
+            t.as_ref()
+                .map(|t| (crate::config::template_name(key), t.get_ref().clone()))
+        })
+        .collect();
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Templates::new(sources).map_err(anyhow::Error::msg)?))
 }
 
 fn build_notifier(
@@ -199,17 +252,34 @@ fn build_notifier(
 ) -> anyhow::Result<Notifier> {
     let secret =
         |s: &Option<toml::Spanned<String>>| s.as_ref().map(|v| Secret::from_env(v.get_ref()));
+    let templates = templates(n)?;
     Ok(match n.kind.get_ref() {
         NotifierKind::Console => Notifier::Console(ConsoleNotifier),
         NotifierKind::Webhook => {
             let url = n
                 .url
                 .as_ref()
-                .map(|u| u.get_ref().as_str())
+                .map(|u| u.get_ref().clone())
                 .unwrap_or_default();
+            let format = n.format.as_ref().map(|f| *f.get_ref()).unwrap_or_default();
+            let extra = match format {
+                // ntfy: the topic is the URL's last path segment.
+                WebhookFormat::Ntfy => url
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_string),
+                WebhookFormat::Telegram => n.chat_id.as_ref().map(|c| c.get_ref().clone()),
+                _ => None,
+            };
+            let headers = n.headers.iter().flat_map(|h| h.get_ref().clone()).collect();
             Notifier::Webhook(WebhookNotifier::new(
                 fetcher.client().clone(),
-                url.parse()?,
+                url,
+                format,
+                extra,
+                headers,
+                templates,
                 secret(&n.secret_env),
             ))
         }
@@ -230,8 +300,15 @@ fn build_notifier(
                     .map(|t| t.get_ref().clone())
                     .unwrap_or_default();
             Notifier::Email(
-                EmailNotifier::new(&target, secret(&n.password_env), from, &to, timeout)
-                    .map_err(anyhow::Error::msg)?,
+                EmailNotifier::new(
+                    &target,
+                    secret(&n.password_env),
+                    from,
+                    &to,
+                    timeout,
+                    templates,
+                )
+                .map_err(anyhow::Error::msg)?,
             )
         }
     })

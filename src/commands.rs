@@ -389,7 +389,10 @@ pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
     };
     let answer = n
         .notifier
-        .send(&alert)
+        .send(&crate::notify::Message {
+            id: &alert.id,
+            alerts: std::slice::from_ref(&alert),
+        })
         .await
         .map_err(|e| anyhow::anyhow!("{} notifier \"{name}\": {e}", n.notifier.kind()))?;
     // Console output already went to stdout; report on stderr so it is not mistaken for an alert.

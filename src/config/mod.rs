@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use units::{Dur, Size, format_duration, parse_duration};
+pub(crate) use validate::template_name;
 
 /// The whole configuration file.
 #[derive(Debug, Deserialize)]
@@ -23,6 +24,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
     #[serde(default, rename = "feed")]
     pub feeds: Vec<FeedConfig>,
     #[serde(default, rename = "page")]
@@ -168,9 +171,55 @@ pub struct NotifierConfig {
     pub password_env: Option<Spanned<String>>,
     pub from: Option<Spanned<String>>,
     pub to: Option<Spanned<Vec<String>>>,
+    /// Email subject, text and HTML templates (minijinja; see `notify::template`).
+    pub subject_template: Option<Spanned<String>>,
+    pub text_template: Option<Spanned<String>>,
+    pub html_template: Option<Spanned<String>>,
     // webhook
+    /// May name environment variables as `${VAR}` (a Telegram bot token).
     pub url: Option<Spanned<String>>,
     pub secret_env: Option<Spanned<String>>,
+    /// `json` (default), `slack`, `discord`, `ntfy` or `telegram`.
+    pub format: Option<Spanned<crate::notify::format::WebhookFormat>>,
+    /// Telegram's chat to post to.
+    pub chat_id: Option<Spanned<String>>,
+    /// Extra request headers; values may name environment variables as `${VAR}`.
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// A custom JSON body (minijinja), instead of `format`.
+    pub body_template: Option<Spanned<String>>,
+    // sending rules, any type
+    /// `"1h"` or `"daily 08:00"`: alerts wait and go out together.
+    pub digest: Option<Spanned<String>>,
+    /// Messages per hour at most; the rest roll into a digest, never dropped.
+    pub max_per_hour: Option<Spanned<u32>>,
+    /// `"22:00-07:00"`: nothing is sent then; what waited goes as one digest.
+    pub quiet_hours: Option<Spanned<String>>,
+    /// IANA time zone for `daily HH:MM` and quiet hours (default UTC).
+    pub timezone: Option<Spanned<String>>,
+}
+
+/// Alerts about sources themselves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// A source failing this long raises one `source_down` alert (and `source_up` after).
+    #[serde(default = "default_alert_after")]
+    pub alert_after: Dur,
+    /// Notifiers for health alerts (default: every notifier).
+    pub notify: Option<Vec<Spanned<String>>>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            alert_after: default_alert_after(),
+            notify: None,
+        }
+    }
+}
+
+fn default_alert_after() -> Dur {
+    Dur::secs(6 * 3600)
 }
 
 /// A configuration problem, located in its file.

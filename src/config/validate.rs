@@ -36,6 +36,18 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         check_notifier(notifier)?;
     }
 
+    for route in config.health.notify.iter().flatten() {
+        if !notifier_names.contains(route.get_ref().as_str()) {
+            return Err(at(
+                route,
+                format!(
+                    "[health] notifies \"{}\", but no [[notifier]] has that name",
+                    route.get_ref()
+                ),
+            ));
+        }
+    }
+
     let mut watch_names = HashSet::new();
     for watch in &config.watches {
         unique(&mut watch_names, &watch.name, "watch")?;
@@ -157,16 +169,27 @@ fn check_http_url(url: &Spanned<String>) -> Result<(), Invalid> {
 fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
     let name = n.name.get_ref();
     let kind = *n.kind.get_ref();
+    let span = |o: Option<std::ops::Range<usize>>| o;
     // Keys that belong to another notifier type are mistakes, not silently ignored.
     let email_keys = [
-        ("smtp", n.smtp.as_ref().map(|s| s.span())),
+        ("smtp", span(n.smtp.as_ref().map(|s| s.span()))),
         ("password_env", n.password_env.as_ref().map(|s| s.span())),
         ("from", n.from.as_ref().map(|s| s.span())),
         ("to", n.to.as_ref().map(|s| s.span())),
+        (
+            "subject_template",
+            n.subject_template.as_ref().map(|s| s.span()),
+        ),
+        ("text_template", n.text_template.as_ref().map(|s| s.span())),
+        ("html_template", n.html_template.as_ref().map(|s| s.span())),
     ];
     let webhook_keys = [
         ("url", n.url.as_ref().map(|s| s.span())),
         ("secret_env", n.secret_env.as_ref().map(|s| s.span())),
+        ("format", n.format.as_ref().map(|s| s.span())),
+        ("chat_id", n.chat_id.as_ref().map(|s| s.span())),
+        ("headers", n.headers.as_ref().map(|s| s.span())),
+        ("body_template", n.body_template.as_ref().map(|s| s.span())),
     ];
     let foreign: Vec<_> = match kind {
         NotifierKind::Email => webhook_keys.to_vec(),
@@ -213,14 +236,90 @@ fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
         }
         NotifierKind::Webhook => {
             let url = n.url.as_ref().ok_or_else(|| missing("url"))?;
-            check_http_url(url)?;
+            // `${VAR}` placeholders are filled at send time; the rest must be a URL now.
+            let filled = Spanned::new(url.span(), placeholder_free(url.get_ref()));
+            check_http_url(&filled)?;
             if let Some(env) = &n.secret_env {
                 check_env_name(env)?;
+            }
+            let format = n.format.as_ref().map(|f| *f.get_ref()).unwrap_or_default();
+            if format == crate::notify::format::WebhookFormat::Telegram && n.chat_id.is_none() {
+                return Err(missing("chat_id"));
+            }
+            for (header, _) in n.headers.iter().flat_map(|h| h.get_ref()) {
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    let h = n.headers.as_ref().expect("iterating it");
+                    return Err(at(
+                        h,
+                        format!("\"{header}\" is not a valid HTTP header name"),
+                    ));
+                }
             }
         }
         NotifierKind::Console => {}
     }
+    for (key, t) in [
+        ("subject_template", &n.subject_template),
+        ("text_template", &n.text_template),
+        ("html_template", &n.html_template),
+        ("body_template", &n.body_template),
+    ] {
+        if let Some(t) = t {
+            crate::notify::template::Templates::new(vec![(
+                template_name(key),
+                t.get_ref().clone(),
+            )])
+            .map_err(|e| at(t, format!("notifier \"{name}\" {key}: {e}")))?;
+        }
+    }
+    if let Some(d) = &n.digest {
+        crate::notify::schedule::parse_digest(d.get_ref()).map_err(|e| at(d, e))?;
+    }
+    if let Some(q) = &n.quiet_hours {
+        crate::notify::schedule::parse_quiet(q.get_ref()).map_err(|e| at(q, e))?;
+    }
+    if let Some(m) = &n.max_per_hour
+        && *m.get_ref() == 0
+    {
+        return Err(at(m, "max_per_hour must be at least 1".into()));
+    }
+    if let Some(tz) = &n.timezone {
+        tz.get_ref().parse::<chrono_tz::Tz>().map_err(|_| {
+            at(
+                tz,
+                format!(
+                    "unknown time zone \"{}\"; use an IANA name such as \"Europe/Madrid\"",
+                    tz.get_ref()
+                ),
+            )
+        })?;
+    }
     Ok(())
+}
+
+/// The template slot a config key fills.
+pub(crate) fn template_name(key: &str) -> &'static str {
+    match key {
+        "subject_template" => "subject",
+        "text_template" => "text",
+        "html_template" => "html",
+        _ => "body",
+    }
+}
+
+/// The URL with each `${VAR}` replaced by a harmless stand-in, for validation.
+pub(crate) fn placeholder_free(url: &str) -> String {
+    let mut out = String::new();
+    let mut rest = url;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        out.push('x');
+        rest = rest[start..]
+            .find('}')
+            .map_or("", |e| &rest[start + e + 1..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn check_mailbox(addr: &str) -> Result<(), String> {

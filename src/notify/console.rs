@@ -2,16 +2,19 @@
 
 use std::io::Write;
 
-use super::DeliveryError;
-use crate::model::Alert;
+use super::{DeliveryError, Message};
 
 pub struct ConsoleNotifier;
 
 impl ConsoleNotifier {
-    pub fn send(&self, alert: &Alert) -> Result<String, DeliveryError> {
-        let line = super::render::one_line(alert);
+    pub fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")
+        let lines: String = msg
+            .alerts
+            .iter()
+            .map(|a| super::render::one_line(a) + "\n")
+            .collect();
+        out.write_all(lines.as_bytes())
             .and_then(|_| out.flush())
             .map_err(|e| DeliveryError::transient(format!("cannot write to stdout: {e}")))?;
         Ok("printed".into())

@@ -9,7 +9,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::NamedNotifier;
+use super::schedule::Plan;
+use super::{Message, NamedNotifier};
+use crate::dedupe::short_hash;
+use crate::model::Alert;
 use crate::store::{DeliveryState, OutboxRow, Store, StoreError, ms, now_ms};
 
 /// How failed deliveries are retried.
@@ -17,7 +20,8 @@ use crate::store::{DeliveryState, OutboxRow, Store, StoreError, ms, now_ms};
 pub struct RetryPolicy {
     pub initial: Duration,
     pub max: Duration,
-    /// After this long since the alert was created, a still-failing delivery is a dead letter.
+    /// Attempts continue for about this long (counted in attempts, so quiet hours and
+    /// digests do not eat into it); then the alert is a dead letter.
     pub give_up_after: Duration,
 }
 
@@ -26,12 +30,26 @@ impl RetryPolicy {
     /// ±20% jitter so a recovered receiver is not hit by every sender at once; a longer
     /// `Retry-After` from the receiver wins.
     pub fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
-        let base = exp.min(self.max);
+        let base = self.base_delay(attempts);
         let jittered = base.mul_f64(0.8 + 0.4 * fastrand::f64());
         retry_after.map_or(jittered, |ra| ra.min(self.max).max(jittered))
+    }
+
+    fn base_delay(&self, attempts: u32) -> Duration {
+        self.initial
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
+            .min(self.max)
+    }
+
+    /// Attempts whose delays add up to `give_up_after`: after that many, a dead letter.
+    pub fn max_attempts(&self) -> u32 {
+        let mut total = Duration::ZERO;
+        let mut n = 1;
+        while total < self.give_up_after && n < 10_000 {
+            total += self.base_delay(n);
+            n += 1;
+        }
+        n
     }
 }
 
@@ -41,12 +59,17 @@ pub struct PassReport {
     pub delivered: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// The notifier sends nothing before this time (digest, cap, quiet hours, backoff).
+    pub wait_until: Option<i64>,
 }
 
 /// Rows taken per query; a pass keeps going until none are due.
 const BATCH: usize = 100;
+/// Most alerts in one digest message; more make several.
+const MAX_DIGEST: usize = 100;
 /// Upper bound on how long an idle notifier task sleeps before looking again.
 const IDLE_POLL: Duration = Duration::from_secs(60);
+const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -91,19 +114,25 @@ impl Dispatcher {
             tasks.spawn(async move {
                 let name = this.notifiers[i].name.clone();
                 while !shutdown.is_cancelled() {
-                    if let Err(e) = this.pass(i, &shutdown).await {
-                        warn!(notifier = %name, error = %e, "outbox pass failed; retrying shortly");
-                    }
-                    let n = name.clone();
-                    let sleep = match this.store.blocking(move |s| s.next_attempt_at(&n)).await {
-                        Ok(Some(at)) => {
-                            Duration::from_millis((at - now_ms()).clamp(0, ms(IDLE_POLL)) as u64)
+                    let wait_until = match this.pass(i, &shutdown).await {
+                        Ok(r) => r.wait_until,
+                        Err(e) => {
+                            warn!(notifier = %name, error = %e, "outbox pass failed; retrying shortly");
+                            Some(now_ms() + 5_000)
                         }
-                        _ => IDLE_POLL,
                     };
+                    let next = match wait_until {
+                        Some(at) => Some(at),
+                        None => {
+                            let n = name.clone();
+                            this.store.blocking(move |s| s.next_attempt_at(&n)).await.ok().flatten()
+                        }
+                    };
+                    let sleep = next.map_or(IDLE_POLL, |at| Duration::from_millis((at - now_ms()).clamp(0, ms(IDLE_POLL)) as u64));
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = wake.changed() => {}
+                        // New alerts cannot jump a wait decided by the send rules or a backoff.
+                        _ = wake.changed(), if wait_until.is_none() => {}
                         _ = tokio::time::sleep(sleep) => {}
                     }
                 }
@@ -112,32 +141,62 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Delivers the due rows of notifier `i`, oldest first. Stops at the first transient
-    /// failure: the receiver is likely down, and the rows after it keep their order.
+    /// Delivers what notifier `i` may send now, oldest first, as its send rules decide.
+    /// Stops at the first transient failure: the receiver is likely down, and the rows
+    /// behind it wait with it, keeping their order.
     async fn pass(&self, i: usize, shutdown: &CancellationToken) -> Result<PassReport, StoreError> {
         let notifier = &self.notifiers[i];
         let mut report = PassReport::default();
         loop {
             let name = notifier.name.clone();
+            let now = now_ms();
             let rows = self
                 .store
-                .blocking(move |s| s.due_alerts(&name, now_ms(), BATCH))
+                .blocking(move |s| s.due_alerts(&name, now, BATCH))
                 .await?;
-            if rows.is_empty() {
+            let Some(oldest) = rows.first().map(|r| r.created_at) else {
                 return Ok(report);
-            }
-            for row in rows {
-                let sent = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(report),
-                    r = notifier.notifier.send(&row.alert) => r,
-                };
-                match self.record(notifier, row, sent).await? {
-                    DeliveryState::Delivered => report.delivered += 1,
-                    DeliveryState::Pending => {
-                        report.retrying += 1;
+            };
+            let sent = if notifier.policy.max_per_hour.is_some() {
+                let name = notifier.name.clone();
+                self.store
+                    .blocking(move |s| s.messages_since(&name, now - HOUR_MS))
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let messages: Vec<Vec<OutboxRow>> =
+                match notifier.policy.plan(now, rows.len(), oldest, &sent) {
+                    Plan::WaitUntil(at) => {
+                        report.wait_until = Some(at);
                         return Ok(report);
                     }
-                    DeliveryState::Failed | DeliveryState::Dead => report.failed += 1,
+                    Plan::Each(k) => rows.into_iter().take(k).map(|r| vec![r]).collect(),
+                    Plan::Digest => vec![rows.into_iter().take(MAX_DIGEST).collect()],
+                };
+            for rows in messages {
+                let alerts: Vec<Alert> = rows.iter().map(|r| r.alert.clone()).collect();
+                let id = if alerts.len() == 1 {
+                    alerts[0].id.clone()
+                } else {
+                    short_hash(&alerts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+                };
+                let msg = Message {
+                    id: &id,
+                    alerts: &alerts,
+                };
+                let sent = tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(report),
+                    r = notifier.notifier.send(&msg) => r,
+                };
+                match self.record(notifier, &id, &rows, sent).await? {
+                    Outcome::Delivered => report.delivered += rows.len(),
+                    Outcome::Failed => report.failed += rows.len(),
+                    Outcome::Retry(at) => {
+                        report.retrying += rows.len();
+                        report.wait_until = Some(at);
+                        return Ok(report);
+                    }
                 }
             }
         }
@@ -146,25 +205,27 @@ impl Dispatcher {
     async fn record(
         &self,
         notifier: &NamedNotifier,
-        row: OutboxRow,
+        id: &str,
+        rows: &[OutboxRow],
         sent: Result<String, super::DeliveryError>,
-    ) -> Result<DeliveryState, StoreError> {
-        let attempts = row.attempts + 1;
+    ) -> Result<Outcome, StoreError> {
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let now = now_ms();
-        let (seq, id) = (row.seq, row.alert.id.clone());
+        let batch = id.to_string();
+        let alerts = rows.len();
         match sent {
             Ok(answer) => {
-                info!(alert_id = %id, notifier = %notifier.name, attempts, answer = %answer, "alert delivered");
+                info!(alert_id = %id, notifier = %notifier.name, alerts, attempts, answer = %answer, "delivered");
                 self.store
-                    .blocking(move |s| s.mark_delivered(seq, attempts, now))
+                    .blocking(move |s| s.mark_delivered(&seqs, &batch, now))
                     .await?;
-                Ok(DeliveryState::Delivered)
+                Ok(Outcome::Delivered)
             }
             Err(e) => {
-                let age = Duration::from_millis((now - row.created_at).max(0) as u64);
                 let next = if !e.transient {
                     Err(DeliveryState::Failed)
-                } else if age >= self.policy.give_up_after {
+                } else if attempts >= self.policy.max_attempts() {
                     Err(DeliveryState::Dead)
                 } else {
                     Ok(now + ms(self.policy.delay(attempts, e.retry_after)))
@@ -181,15 +242,23 @@ impl Dispatcher {
                         warn!(alert_id = %id, notifier = %notifier.name, attempts, error = %e, state = state.as_str(), "delivery failed for good")
                     }
                 }
-                let state = next.err().unwrap_or(DeliveryState::Pending);
                 let message = e.message.clone();
                 self.store
-                    .blocking(move |s| s.mark_attempt_failed(seq, attempts, &message, next))
+                    .blocking(move |s| s.mark_attempt_failed(&seqs, &message, next))
                     .await?;
-                Ok(state)
+                Ok(match next {
+                    Ok(at) => Outcome::Retry(at),
+                    Err(_) => Outcome::Failed,
+                })
             }
         }
     }
+}
+
+enum Outcome {
+    Delivered,
+    Failed,
+    Retry(i64),
 }
 
 #[cfg(test)]
@@ -215,5 +284,7 @@ mod tests {
             assert!(p.delay(1, Some(Duration::from_secs(600))) >= Duration::from_secs(600));
             assert!(p.delay(1, Some(Duration::from_secs(99_999))) <= Duration::from_secs(1800));
         }
+        // 10s, 20s, ... up to 30m, then 30m each: about 55 attempts span 24 hours.
+        assert!((50..60).contains(&p.max_attempts()), "{}", p.max_attempts());
     }
 }

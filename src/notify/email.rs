@@ -7,10 +7,11 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Message_, Tokio1Executor};
 
+use super::format::Message;
+use super::template::Templates;
 use super::{DeliveryError, Secret, render};
-use crate::model::Alert;
 
 /// How to reach the SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,7 @@ pub struct EmailNotifier {
     to: Vec<Mailbox>,
     /// Checked at send time so a missing secret delays alerts instead of losing them.
     password: Option<Secret>,
+    templates: Option<Templates>,
 }
 
 impl EmailNotifier {
@@ -81,6 +83,7 @@ impl EmailNotifier {
         from: &str,
         to: &[String],
         timeout: Duration,
+        templates: Option<Templates>,
     ) -> Result<EmailNotifier, String> {
         let tls = || TlsParameters::new(target.host.clone()).map_err(|e| e.to_string());
         let mut builder =
@@ -109,15 +112,16 @@ impl EmailNotifier {
                 })
                 .collect::<Result<_, String>>()?,
             password,
+            templates,
         })
     }
 
-    pub async fn send(&self, alert: &Alert) -> Result<String, DeliveryError> {
+    pub async fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
         if let Some(p) = &self.password {
             p.get()?;
         }
-        let message = build_message(alert, &self.from, &self.to)
-            .map_err(|e| DeliveryError::permanent(format!("cannot build the message: {e}")))?;
+        let message = build_message(msg, &self.from, &self.to, self.templates.as_ref())
+            .map_err(DeliveryError::permanent)?;
         match self.transport.send(message).await {
             Ok(resp) => Ok(format!(
                 "SMTP {} {}",
@@ -155,27 +159,41 @@ impl Header for AlertIdHeader {
     }
 }
 
-/// The message for one alert: subject `[feedwatch] <watch>: <title>`, plain text and HTML.
+/// The email for one message: subject `[feedwatch] <watch>: <title>` (or the digest's),
+/// plain text and HTML, each from its template when one is configured.
 pub fn build_message(
-    alert: &Alert,
+    msg: &Message<'_>,
     from: &Mailbox,
     to: &[Mailbox],
-) -> Result<Message, lettre::error::Error> {
-    let mut builder = Message::builder()
+    templates: Option<&Templates>,
+) -> Result<Message_, String> {
+    let pick = |name: &str, default: &dyn Fn() -> String| -> Result<String, String> {
+        match templates.filter(|t| t.has(name)) {
+            Some(t) => t.render(name, msg),
+            None => Ok(default()),
+        }
+    };
+    let subject = pick("subject", &|| super::format::header(msg))?;
+    let text = pick("text", &|| {
+        msg.alerts
+            .iter()
+            .map(render::text_body)
+            .collect::<Vec<_>>()
+            .join("\n----\n\n")
+    })?;
+    let html = pick("html", &|| render::html_document(msg))?;
+    let id = render::single_line(msg.id).replace(' ', "");
+    let mut builder = Message_::builder()
         .from(from.clone())
-        .subject(render::subject(alert))
-        .message_id(Some(format!(
-            "<{}@feedwatch>",
-            render::single_line(&alert.id).replace(' ', "")
-        )))
-        .header(AlertIdHeader(render::single_line(&alert.id)));
+        .subject(render::single_line(&subject))
+        .message_id(Some(format!("<{id}@feedwatch>")))
+        .header(AlertIdHeader(id));
     for rcpt in to {
         builder = builder.to(rcpt.clone());
     }
-    builder.multipart(MultiPart::alternative_plain_html(
-        render::text_body(alert),
-        render::html_body(alert),
-    ))
+    builder
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| format!("cannot build the message: {e}"))
 }
 
 #[cfg(test)]

@@ -4,12 +4,15 @@
 pub mod console;
 pub mod dispatcher;
 pub mod email;
+pub mod format;
 pub mod render;
+pub mod schedule;
+pub mod template;
 pub mod webhook;
 
 use std::time::Duration;
 
-use crate::model::Alert;
+pub use format::Message;
 
 /// Why a delivery failed, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,19 +50,20 @@ pub enum Notifier {
     Console(console::ConsoleNotifier),
 }
 
-/// A configured notifier and its name (the name routes watches to it).
+/// A configured notifier, its name (the name routes watches to it) and its sending rules.
 pub struct NamedNotifier {
     pub name: String,
     pub notifier: Notifier,
+    pub policy: schedule::SendPolicy,
 }
 
 impl Notifier {
-    /// Delivers one alert; on success returns the receiver's answer (SMTP reply, HTTP status).
-    pub async fn send(&self, alert: &Alert) -> Result<String, DeliveryError> {
+    /// Delivers one message; on success returns the receiver's answer (SMTP reply, HTTP status).
+    pub async fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
         match self {
-            Notifier::Email(n) => n.send(alert).await,
-            Notifier::Webhook(n) => n.send(alert).await,
-            Notifier::Console(n) => n.send(alert),
+            Notifier::Email(n) => n.send(msg).await,
+            Notifier::Webhook(n) => n.send(msg).await,
+            Notifier::Console(n) => n.send(msg),
         }
     }
 

@@ -54,7 +54,21 @@ pub fn text_body(alert: &Alert) -> String {
     out
 }
 
-pub fn html_body(alert: &Alert) -> String {
+/// The HTML email: one block per alert (a digest has several).
+pub fn html_document(msg: &super::format::Message<'_>) -> String {
+    let blocks: Vec<String> = msg.alerts.iter().map(html_block).collect();
+    let heading = if msg.is_digest() {
+        format!("<h1>{}</h1>\n", escape(&super::format::header(msg)))
+    } else {
+        String::new()
+    };
+    format!(
+        "<!DOCTYPE html>\n<html><body>\n{heading}{}</body></html>\n",
+        blocks.join("<hr>\n")
+    )
+}
+
+fn html_block(alert: &Alert) -> String {
     let title = escape(&alert.title);
     let heading = match &alert.url {
         Some(url) => format!("<a href=\"{}\">{title}</a>", escape(url)),
@@ -70,8 +84,8 @@ pub fn html_body(alert: &Alert) -> String {
         meta.push_str(&format!("<br>Published: {}", escape(p)));
     }
     format!(
-        "<!DOCTYPE html>\n<html><body>\n<h2>{heading}</h2>\n<p>{}</p>\n<p style=\"color:#555\">{meta}</p>\n\
-         <p style=\"color:#999;font-size:small\">feedwatch alert {}</p>\n</body></html>\n",
+        "<h2>{heading}</h2>\n<p>{}</p>\n<p style=\"color:#555\">{meta}</p>\n\
+         <p style=\"color:#999;font-size:small\">feedwatch alert {}</p>\n",
         highlight(&alert.snippet, &alert.matched),
         escape(&alert.id)
     )
@@ -146,7 +160,11 @@ mod tests {
 
     #[test]
     fn html_escapes_every_field_and_marks_terms() {
-        let html = html_body(&alert());
+        let one = [alert()];
+        let html = html_document(&crate::notify::format::Message {
+            id: "abc",
+            alerts: &one,
+        });
         assert!(html.contains("Evil Bcc") || html.contains("Evil\r\nBcc"));
         assert!(!html.contains("<script>") && !html.contains("<b>…") && !html.contains("<Report>"));
         assert!(html.contains("href=\"https://e.org/a?x=1&amp;y=&quot;2&quot;\""));

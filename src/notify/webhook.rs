@@ -1,17 +1,26 @@
-//! Webhook notifier: one JSON `POST` per alert with an `Idempotency-Key`, signed with
-//! HMAC-SHA256 when a secret is configured.
+//! Webhook notifier: one `POST` per message (an alert, or a digest) with an
+//! `Idempotency-Key`, in the configured format or template, signed with HMAC-SHA256 when a
+//! secret is configured, with optional extra headers whose values may name environment
+//! variables (`${TOKEN}`).
 
 use hmac::{Hmac, Mac};
 use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 use url::Url;
 
+use super::format::{Message, WebhookFormat, webhook_body};
+use super::template::Templates;
 use super::{DeliveryError, Secret};
-use crate::model::Alert;
 
 pub struct WebhookNotifier {
     client: reqwest::Client,
-    url: Url,
+    /// With `${VAR}` placeholders still in it (a Telegram token lives in the URL).
+    url: String,
+    format: WebhookFormat,
+    /// ntfy topic or Telegram chat id.
+    extra: Option<String>,
+    headers: Vec<(String, String)>,
+    templates: Option<Templates>,
     secret: Option<Secret>,
 }
 
@@ -23,31 +32,86 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Replaces `${VAR}` with the variable's value; a missing variable is a transient error
+/// (set it and restart: the alert waits).
+pub fn expand_env(s: &str) -> Result<String, DeliveryError> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e)
+            .ok_or_else(|| DeliveryError::permanent(format!("unclosed ${{ in \"{s}\"")))?;
+        out.push_str(&rest[..start]);
+        let var = &rest[start + 2..end];
+        out.push_str(Secret::from_env(var).get()?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 impl WebhookNotifier {
-    pub fn new(client: reqwest::Client, url: Url, secret: Option<Secret>) -> Self {
+    pub fn new(
+        client: reqwest::Client,
+        url: String,
+        format: WebhookFormat,
+        extra: Option<String>,
+        headers: Vec<(String, String)>,
+        templates: Option<Templates>,
+        secret: Option<Secret>,
+    ) -> Self {
         WebhookNotifier {
             client,
             url,
+            format,
+            extra,
+            headers,
+            templates,
             secret,
         }
     }
 
-    pub async fn send(&self, alert: &Alert) -> Result<String, DeliveryError> {
-        let body =
-            serde_json::to_vec(alert).map_err(|e| DeliveryError::permanent(e.to_string()))?;
+    pub async fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
+        let (body, content_type) = match self.templates.as_ref().filter(|t| t.has("body")) {
+            Some(t) => (
+                t.render("body", msg)
+                    .map_err(DeliveryError::permanent)?
+                    .into_bytes(),
+                "application/json",
+            ),
+            None => {
+                let value = webhook_body(self.format, msg, self.extra.as_deref());
+                (
+                    serde_json::to_vec(&value)
+                        .map_err(|e| DeliveryError::permanent(e.to_string()))?,
+                    "application/json",
+                )
+            }
+        };
+        let mut url: Url = expand_env(&self.url)?
+            .parse()
+            .map_err(|e| DeliveryError::permanent(format!("invalid webhook URL: {e}")))?;
+        if self.format == WebhookFormat::Ntfy {
+            // ntfy takes JSON with the topic at its root URL.
+            url.set_path("/");
+        }
+        let shown = redact(&url);
         let mut req = self
             .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", &alert.id);
+            .post(url)
+            .header(CONTENT_TYPE, content_type)
+            .header("Idempotency-Key", msg.id);
+        for (name, value) in &self.headers {
+            req = req.header(name.as_str(), expand_env(value)?);
+        }
         if let Some(secret) = &self.secret {
             req = req.header("X-Feedwatch-Signature", signature(secret.get()?, &body));
         }
         let resp = req.body(body).send().await.map_err(|e| {
             DeliveryError::transient(format!(
-                "POST {}: {}",
-                self.url,
-                crate::fetch::error_chain(&e)
+                "POST {shown}: {}",
+                crate::fetch::error_chain(&e).replace(&self.url, &shown)
             ))
         })?;
         let status = resp.status();
@@ -68,11 +132,33 @@ impl WebhookNotifier {
         }
         let transient = matches!(status.as_u16(), 408 | 429) || status.is_server_error();
         Err(DeliveryError {
-            message: format!("POST {}: {answer}", self.url),
+            message: format!("POST {shown}: {answer}"),
             transient,
             retry_after,
         })
     }
+}
+
+/// The URL without secrets for logs and errors: path segments that look like tokens hidden.
+fn redact(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    let path: Vec<String> = url
+        .path_segments()
+        .map(|s| {
+            s.map(|seg| {
+                if seg.len() > 20 || seg.contains(':') {
+                    "REDACTED".to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    shown.set_path(&path.join("/"));
+    shown.set_query(None);
+    shown.to_string()
 }
 
 async fn read_excerpt(mut resp: reqwest::Response) -> String {
@@ -90,12 +176,34 @@ async fn read_excerpt(mut resp: reqwest::Response) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn signature_matches_a_known_vector() {
         // RFC 4231 test case 2.
         assert_eq!(
-            super::signature("Jefe", b"what do ya want for nothing?"),
+            signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn env_expansion_and_redaction() {
+        // SAFETY of the test: PATH is always set in the test environment.
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(expand_env("a${PATH}b").unwrap(), format!("a{path}b"));
+        assert!(
+            expand_env("${FEEDWATCH_SURELY_UNSET_VAR}")
+                .unwrap_err()
+                .transient
+        );
+        let url: Url =
+            "https://api.telegram.org/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ/sendMessage?x=1"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            redact(&url),
+            "https://api.telegram.org/REDACTED/sendMessage"
         );
     }
 }

@@ -114,19 +114,25 @@ impl Store {
             .flatten())
     }
 
-    pub fn mark_delivered(&self, seq: i64, attempts: u32, now: i64) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE alerts SET state = 'delivered', attempts = ?2, delivered_at = ?3, last_error = NULL WHERE seq = ?1",
-            params![seq, attempts, now],
-        )?;
+    /// The rows of one message (a single alert or a digest) were accepted by the receiver.
+    pub fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for seq in seqs {
+            tx.prepare_cached(
+                "UPDATE alerts SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2,
+                    batch = ?3, last_error = NULL WHERE seq = ?1",
+            )?
+            .execute(params![seq, now, batch])?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
-    /// A failed attempt: stays pending until `next_attempt_at`, or ends in `state`.
+    /// A failed attempt at a message: its rows stay pending until `next`, or end in a state.
     pub fn mark_attempt_failed(
         &self,
-        seq: i64,
-        attempts: u32,
+        seqs: &[i64],
         error: &str,
         next: Result<i64, DeliveryState>,
     ) -> Result<(), StoreError> {
@@ -134,12 +140,37 @@ impl Store {
             Ok(at) => (DeliveryState::Pending, Some(at)),
             Err(state) => (state, None),
         };
-        self.lock().execute(
-            "UPDATE alerts SET state = ?2, attempts = ?3, last_error = ?4,
-                next_attempt_at = COALESCE(?5, next_attempt_at) WHERE seq = ?1",
-            params![seq, state.as_str(), attempts, error, next_at],
-        )?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for seq in seqs {
+            tx.prepare_cached(
+                "UPDATE alerts SET state = ?2, attempts = attempts + 1, last_error = ?3,
+                    next_attempt_at = COALESCE(?4, next_attempt_at) WHERE seq = ?1",
+            )?
+            .execute(params![seq, state.as_str(), error, next_at])?;
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// When each message this notifier delivered since `since` went out (rate limits).
+    pub fn messages_since(&self, notifier: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT MIN(delivered_at) FROM alerts WHERE notifier = ?1 AND delivered_at >= ?2 GROUP BY batch ORDER BY 1",
+        )?;
+        let rows = stmt.query_map(params![notifier, since], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Puts failed and dead deliveries (all, or those of one alert id) back in the queue
+    /// with a fresh count of attempts. Returns how many rows.
+    pub fn retry_failed(&self, id: Option<&str>, now: i64) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?1
+             WHERE state IN ('failed', 'dead') AND (?2 IS NULL OR id = ?2)",
+            params![now, id],
+        )?)
     }
 
     /// Deliveries created since `since`, newest first, optionally of one watch.
@@ -269,9 +300,10 @@ mod tests {
             ["a1", "a2"]
         );
         store
-            .mark_attempt_failed(due[0].seq, 1, "HTTP 500", Ok(100))
+            .mark_attempt_failed(&[due[0].seq], "HTTP 500", Ok(100))
             .unwrap();
-        store.mark_delivered(due[1].seq, 1, 30).unwrap();
+        store.mark_delivered(&[due[1].seq], "a2", 30).unwrap();
+        assert_eq!(store.messages_since("n", 0).unwrap(), [30]);
         assert!(store.due_alerts("n", 50, 10).unwrap().is_empty());
         assert_eq!(store.next_attempt_at("n").unwrap(), Some(100));
         assert_eq!(store.due_alerts("n", 100, 10).unwrap()[0].attempts, 1);

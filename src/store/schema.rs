@@ -86,6 +86,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_story_watch ON alerts (story_id, watch);
     CREATE INDEX alerts_item_watch ON alerts (item_id, watch);
     "#,
+    // 3: messages (a single alert or a digest) for rate limits, and source health alerts.
+    r#"
+    ALTER TABLE alerts ADD COLUMN batch TEXT;
+    CREATE INDEX alerts_delivered ON alerts (notifier, delivered_at);
+    ALTER TABLE sources ADD COLUMN failing_since INTEGER;
+    ALTER TABLE sources ADD COLUMN down_alerted INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

@@ -1,0 +1,165 @@
+//! User templates (minijinja) for email subjects and bodies and custom webhook bodies.
+//! Compiled and trial-rendered at load, so a typo is a config error, not a lost alert;
+//! rendering is bounded by fuel, so no template can loop forever.
+//!
+//! Variables: `alert` (the first alert: id, kind, watch, source, title, url, published,
+//! matched, snippet), `alerts` (all of them), `digest` (true for several), `count`, `id`
+//! (the message id). The `html` template escapes what it prints; the `tojson` filter
+//! writes JSON.
+
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+
+use super::format::Message;
+use crate::model::{Alert, AlertKind};
+
+/// Instructions a template may run per render.
+const FUEL: u64 = 200_000;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// Compiles `(name, source)` pairs; names are `subject`, `text`, `html` or `body`.
+    pub fn new(sources: Vec<(&'static str, String)>) -> Result<Templates, String> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_auto_escape_callback(|name| {
+            if name == "html" {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        for (name, source) in sources {
+            env.add_template_owned(name, source)
+                .map_err(|e| describe(name, &e))?;
+        }
+        let templates = Templates { env };
+        // A trial render finds unknown variables and filters now rather than at 3 a.m.
+        let sample = [sample_alert(), sample_alert()];
+        for (name, _) in templates.env.templates() {
+            for alerts in [&sample[..1], &sample[..]] {
+                templates
+                    .render(
+                        name,
+                        &Message {
+                            id: "sample",
+                            alerts,
+                        },
+                    )
+                    .map_err(|e| e.replace("template error", "template"))?;
+            }
+        }
+        Ok(templates)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
+    pub fn render(&self, name: &str, msg: &Message<'_>) -> Result<String, String> {
+        let t = self
+            .env
+            .get_template(name)
+            .map_err(|e| describe(name, &e))?;
+        t.render(context! {
+            alert => Value::from(Serde(msg.first())),
+            alerts => Value::from(Serde(msg.alerts)),
+            digest => msg.is_digest(),
+            count => msg.alerts.len(),
+            id => msg.id,
+        })
+        .map_err(|e| describe(name, &e))
+    }
+}
+
+fn describe(name: &str, e: &minijinja::Error) -> String {
+    let line = e.line().map(|l| format!(" line {l}")).unwrap_or_default();
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("template error in `{name}`{line}: {}{detail}", e.kind())
+}
+
+fn sample_alert() -> Alert {
+    Alert {
+        id: "sample".into(),
+        kind: AlertKind::New,
+        watch: "watch".into(),
+        source: "source".into(),
+        title: "title".into(),
+        url: Some("https://example.org/".into()),
+        published: Some("2026-01-01T00:00:00Z".into()),
+        matched: vec!["term".into()],
+        snippet: "snippet".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_with_escaping_only_in_html() {
+        let t = Templates::new(vec![
+            (
+                "subject",
+                "{{ alert.watch }}: {{ alert.title }}{% if digest %} (+{{ count - 1 }}){% endif %}"
+                    .into(),
+            ),
+            ("html", "<p>{{ alert.title }}</p>".into()),
+            ("body", "{\"text\": {{ alert.title|tojson }}}".into()),
+        ])
+        .unwrap();
+        let mut a = sample_alert();
+        a.title = "A <b> & \"q\"".into();
+        let one = [a.clone()];
+        let msg = Message {
+            id: "x",
+            alerts: &one,
+        };
+        assert_eq!(t.render("subject", &msg).unwrap(), "watch: A <b> & \"q\"");
+        assert_eq!(
+            t.render("html", &msg).unwrap(),
+            "<p>A &lt;b&gt; &amp; &quot;q&quot;</p>"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(&t.render("body", &msg).unwrap()).unwrap();
+        assert_eq!(body["text"], "A <b> & \"q\"");
+        let two = [a.clone(), a];
+        assert!(
+            t.render(
+                "subject",
+                &Message {
+                    id: "d",
+                    alerts: &two
+                }
+            )
+            .unwrap()
+            .ends_with("(+1)")
+        );
+    }
+
+    #[test]
+    fn errors_are_found_at_load() {
+        let err = Templates::new(vec![("subject", "{{ alert.titel }}".into())])
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("`subject`") && err.contains("undefined"),
+            "{err}"
+        );
+        let err = Templates::new(vec![("text", "{% if %}".into())])
+            .err()
+            .unwrap();
+        assert!(err.contains("`text` line 1"), "{err}");
+        let err = Templates::new(vec![(
+            "body",
+            "{% for i in range(1000000) %}{{ i }}{% endfor %}".into(),
+        )])
+        .err()
+        .unwrap();
+        assert!(err.contains("fuel") || err.contains("range"), "{err}");
+    }
+}
