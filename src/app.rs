@@ -19,7 +19,7 @@ use crate::notify::template::Templates;
 use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::{PollContext, Watchlist};
-use crate::store::{SourceSpec, Store, ms, now_ms};
+use crate::store::{HealthRule, SourceSpec, Store, ms, now_ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
 pub struct Runtime {
@@ -64,6 +64,7 @@ impl Runtime {
                 fetcher,
                 store,
                 watchlist,
+                health: Arc::new(health_rule(config)),
             },
             sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
             notifiers,
@@ -100,6 +101,22 @@ impl Runtime {
 
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher::new(self.ctx.store.clone(), self.notifiers.clone(), self.policy)
+    }
+}
+
+/// Health alerts go to `[health] notify`, else to every notifier.
+fn health_rule(config: &Config) -> HealthRule {
+    let notifiers = match &config.health.notify {
+        Some(list) => list.iter().map(|n| n.get_ref().clone()).collect(),
+        None => config
+            .notifiers
+            .iter()
+            .map(|n| n.name.get_ref().clone())
+            .collect(),
+    };
+    HealthRule {
+        alert_after_ms: ms(config.health.alert_after.0),
+        notifiers,
     }
 }
 

@@ -326,10 +326,19 @@ pub fn alerts(
     json: bool,
     since: Option<Duration>,
     watch: Option<&str>,
+    failed_only: bool,
 ) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
     let since = since.map_or(0, |d| crate::store::now_ms() - crate::store::ms(d));
-    let rows = store.recent_alerts(since, watch)?;
+    let mut rows = store.recent_alerts(since, watch)?;
+    if failed_only {
+        rows.retain(|a| {
+            matches!(
+                a.state,
+                crate::store::DeliveryState::Failed | crate::store::DeliveryState::Dead
+            )
+        });
+    }
     let mut out = std::io::stdout().lock();
     for a in rows {
         if json {
@@ -361,6 +370,21 @@ pub fn alerts(
             }
         }
     }
+    Ok(())
+}
+
+/// Puts failed and dead deliveries back in the queue (`alerts --retry ID|all`); the
+/// running daemon (or the next `once`) delivers them.
+pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
+    let store = app::open_store(config)?;
+    let id = (id != "all").then_some(id);
+    let n = store.retry_failed(id, crate::store::now_ms())?;
+    if n == 0
+        && let Some(id) = id
+    {
+        return Err(UsageError(format!("no failed delivery of an alert with id {id}")).into());
+    }
+    writeln!(std::io::stdout(), "{n} deliveries queued again")?;
     Ok(())
 }
 

@@ -59,6 +59,12 @@ enum Command {
         /// Only alerts of this watch
         #[arg(long)]
         watch: Option<String>,
+        /// Only deliveries that failed for good or gave up (dead letters)
+        #[arg(long)]
+        failed: bool,
+        /// Queue failed deliveries again: one alert id, or `all`
+        #[arg(long, value_name = "ID|all")]
+        retry: Option<String>,
     },
     /// Send a test alert through one notifier and report the outcome
     TestNotify { name: String },
@@ -113,9 +119,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             commands::extract(&source, json, config.as_ref()).await
         }
         Command::Sources { json } => commands::sources(&load()?, json),
-        Command::Alerts { json, since, watch } => {
-            commands::alerts(&load()?, json, since, watch.as_deref())
-        }
+        Command::Alerts {
+            json,
+            since,
+            watch,
+            failed,
+            retry,
+        } => match retry {
+            Some(id) => commands::retry_alerts(&load()?, &id),
+            None => commands::alerts(&load()?, json, since, watch.as_deref(), failed),
+        },
         Command::TestNotify { name } => commands::test_notify(&load()?, &name).await,
         Command::Search { query, since, json } => commands::search(&load()?, &query, since, json),
     }

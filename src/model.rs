@@ -74,12 +74,29 @@ pub struct Hit {
 
 /// Why an alert was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     New,
     Updated,
     Changed,
     Test,
+    /// A source has failed for longer than `[health] alert_after`.
+    SourceDown,
+    /// ...and has recovered.
+    SourceUp,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::New => "new",
+            AlertKind::Updated => "updated",
+            AlertKind::Changed => "changed",
+            AlertKind::Test => "test",
+            AlertKind::SourceDown => "source_down",
+            AlertKind::SourceUp => "source_up",
+        }
+    }
 }
 
 /// One alert: the webhook JSON body, field for field (see DESIGN.md).

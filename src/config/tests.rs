@@ -161,6 +161,19 @@ const SCHEMA_KEYS: &[&str] = &[
     "from",
     "to",
     "secret_env",
+    "format",
+    "chat_id",
+    "headers",
+    "body_template",
+    "subject_template",
+    "text_template",
+    "html_template",
+    "digest",
+    "max_per_hour",
+    "quiet_hours",
+    "timezone",
+    "[health]",
+    "alert_after",
 ];
 
 #[test]

@@ -42,15 +42,13 @@ impl Templates {
         let sample = [sample_alert(), sample_alert()];
         for (name, _) in templates.env.templates() {
             for alerts in [&sample[..1], &sample[..]] {
-                templates
-                    .render(
-                        name,
-                        &Message {
-                            id: "sample",
-                            alerts,
-                        },
-                    )
-                    .map_err(|e| e.replace("template error", "template"))?;
+                templates.render(
+                    name,
+                    &Message {
+                        id: "sample",
+                        alerts,
+                    },
+                )?;
             }
         }
         Ok(templates)

@@ -18,8 +18,8 @@ use crate::matcher::{Matcher, Scope};
 use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
 use crate::parse;
 use crate::store::{
-    ChangedItem, Identity, InsertReport, NewAlert, NewItem, PollRecord, SourceRow, Store, ms,
-    now_ms,
+    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, SourceRow,
+    Store, ms, now_ms,
 };
 
 /// Longest a source is left alone after failures (doubling from its interval).
@@ -40,6 +40,7 @@ pub struct PollContext {
     pub fetcher: Fetcher,
     pub store: Store,
     pub watchlist: Arc<Watchlist>,
+    pub health: Arc<HealthRule>,
 }
 
 /// What one poll did, for logs and `once`.
@@ -143,9 +144,10 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
         }
     };
     let id = row.id;
+    let health = ctx.health.clone();
     if let Err(e) = ctx
         .store
-        .blocking(move |s| s.record_poll(id, &record))
+        .blocking(move |s| s.record_poll(id, &record, &health))
         .await
     {
         warn!(source = %source.name, error = %e, "cannot record the poll outcome");

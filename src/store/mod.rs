@@ -20,7 +20,7 @@ use rusqlite::Connection;
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use prune::PruneReport;
-pub use sources::{PollRecord, SourceHealth, SourceRow, SourceSpec};
+pub use sources::{HealthRule, PollRecord, SourceHealth, SourceRow, SourceSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

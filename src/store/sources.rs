@@ -3,7 +3,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
+use crate::dedupe::short_hash;
 use crate::fetch::Validators;
+use crate::model::{Alert, AlertKind};
 
 /// A configured source, as the store keeps it (keyed by name).
 #[derive(Debug, Clone)]
@@ -33,6 +35,20 @@ pub struct PollRecord {
     /// New validators; `None` keeps the stored ones (a 304 or a failure).
     pub validators: Option<Validators>,
     pub next_poll_at: i64,
+}
+
+/// Who hears about sources that go down, and after how long.
+#[derive(Debug, Clone, Default)]
+pub struct HealthRule {
+    pub alert_after_ms: i64,
+    /// Empty: no health alerts.
+    pub notifiers: Vec<String>,
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 /// What `feedwatch sources` shows.
@@ -167,8 +183,14 @@ impl Store {
     }
 
     /// Records a poll's outcome: success resets the failure count, failure increments it.
-    pub fn record_poll(&self, source_id: i64, rec: &PollRecord) -> Result<(), StoreError> {
-        let conn = self.lock();
+    pub fn record_poll(
+        &self,
+        source_id: i64,
+        rec: &PollRecord,
+        health: &HealthRule,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
         let (status, error) = match &rec.result {
             Ok(s) => (Some(s.as_str()), None),
             Err(e) => (Some("error"), Some(e.as_str())),
@@ -178,7 +200,7 @@ impl Store {
             Some(v) => (true, v.etag.clone(), v.last_modified.clone()),
             None => (false, None, None),
         };
-        conn.execute(
+        tx.execute(
             "UPDATE sources SET
                 last_poll_at = ?2,
                 last_success_at = CASE WHEN ?3 THEN ?2 ELSE last_success_at END,
@@ -187,7 +209,8 @@ impl Store {
                 consecutive_failures = CASE WHEN ?3 THEN 0 ELSE consecutive_failures + 1 END,
                 etag = CASE WHEN ?6 THEN ?7 ELSE etag END,
                 last_modified = CASE WHEN ?6 THEN ?8 ELSE last_modified END,
-                next_poll_at = ?9
+                next_poll_at = ?9,
+                failing_since = CASE WHEN ?3 THEN NULL ELSE COALESCE(failing_since, ?2) END
              WHERE id = ?1",
             params![
                 source_id,
@@ -201,6 +224,69 @@ impl Store {
                 rec.next_poll_at
             ],
         )?;
+        self.health_alerts(&tx, source_id, rec, health)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One `source_down` alert once a source has failed for `alert_after`, and one
+    /// `source_up` when it recovers: never one per failed poll.
+    fn health_alerts(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        source_id: i64,
+        rec: &PollRecord,
+        health: &HealthRule,
+    ) -> Result<(), StoreError> {
+        if health.notifiers.is_empty() {
+            return Ok(());
+        }
+        let (name, url, failing_since, down_alerted, last_success): (String, String, Option<i64>, bool, Option<i64>) = tx.query_row(
+            "SELECT name, url, failing_since, down_alerted, last_success_at FROM sources WHERE id = ?1",
+            [source_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+        let (kind, title, snippet, since) = match (&rec.result, failing_since, down_alerted) {
+            (Err(e), Some(since), false) if rec.at - since >= health.alert_after_ms => (
+                AlertKind::SourceDown,
+                format!("Source down: {name}"),
+                format!("Failing since {}: {e}", iso(since)),
+                since,
+            ),
+            (Ok(_), _, true) => {
+                let since = last_success.unwrap_or(rec.at);
+                (
+                    AlertKind::SourceUp,
+                    format!("Source back: {name}"),
+                    format!("Polled successfully again at {}.", iso(rec.at)),
+                    since,
+                )
+            }
+            _ => return Ok(()),
+        };
+        tx.execute(
+            "UPDATE sources SET down_alerted = ?2 WHERE id = ?1",
+            params![source_id, kind == AlertKind::SourceDown],
+        )?;
+        let alert = Alert {
+            id: short_hash(&[&name, kind.as_str(), &since.to_string()]),
+            kind,
+            watch: "health".into(),
+            source: name,
+            title,
+            url: Some(url),
+            published: Some(iso(rec.at)),
+            matched: Vec::new(),
+            snippet,
+        };
+        let payload = serde_json::to_string(&alert)?;
+        for notifier in &health.notifiers {
+            tx.prepare_cached(
+                "INSERT INTO alerts (id, notifier, watch, payload, created_at, next_attempt_at)
+                 VALUES (?1, ?2, 'health', ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![alert.id, notifier, payload, rec.at])?;
+        }
         Ok(())
     }
 

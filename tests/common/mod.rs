@@ -139,6 +139,8 @@ impl HttpServer {
             .route("/endless", get(endless))
             .route("/trickle", get(trickle))
             .route("/hook", post(webhook))
+            // ntfy publishes JSON to the server's root.
+            .route("/", post(webhook))
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
