@@ -126,3 +126,42 @@ async fn a_4xx_is_a_permanent_failure_shown_by_alerts() {
     let out = work.run(&["alerts"]).await;
     assert!(stdout(&out).contains("failed"), "{}", stdout(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_delays_delivery_in_order_without_hammering_the_receiver() {
+    let http = HttpServer::start().await;
+    let items: String = (1..=3)
+        .map(|i| format!("<item><title>Caracas report {i}</title><guid>cr-{i}</guid><description>Caracas {i}.</description></item>"))
+        .collect();
+    http.set_file(
+        "andes.xml",
+        format!("<rss version=\"2.0\"><channel><title>A</title>{items}</channel></rss>")
+            .into_bytes(),
+        "application/rss+xml",
+    );
+    http.state.webhook_failures.store(3, Ordering::SeqCst);
+    let cfg = config(&http, 0, &["webhook"], "")
+        .replace(&http.url("/files/feed.xml"), &http.url("/files/andes.xml"));
+    let work = Workdir::new(&cfg);
+    let mut daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
+    let arrived = wait_for(Duration::from_secs(30), || {
+        http.webhook_received().len() == 3
+    })
+    .await;
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().await.unwrap().success());
+    assert!(arrived, "not all alerts arrived");
+    let titles: Vec<String> = http
+        .webhook_received()
+        .iter()
+        .map(|h| h.json()["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Caracas report 1", "Caracas report 2", "Caracas report 3"],
+        "in order of creation"
+    );
+    // Three failures, each followed by a backoff that holds the whole queue: no burst of
+    // attempts for the alerts behind the failing one.
+    assert_eq!(http.state.webhook_attempts.load(Ordering::SeqCst), 6);
+}

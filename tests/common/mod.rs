@@ -103,6 +103,11 @@ pub struct HttpState {
     /// The webhook answers 500 this many times before it accepts.
     pub webhook_failures: AtomicUsize,
     pub webhook_attempts: AtomicUsize,
+    /// The webhook takes this long to answer (a slow receiver).
+    pub webhook_delay_ms: AtomicUsize,
+    /// `/gen`: every request adds two items to the generated feed, until frozen.
+    pub generated: AtomicUsize,
+    pub generator_frozen: std::sync::atomic::AtomicBool,
 }
 
 pub struct HttpServer {
@@ -139,6 +144,7 @@ impl HttpServer {
             .route("/endless", get(endless))
             .route("/trickle", get(trickle))
             .route("/hook", post(webhook))
+            .route("/gen", get(generated_feed))
             // ntfy publishes JSON to the server's root.
             .route("/", post(webhook))
             .with_state(state.clone());
@@ -239,12 +245,33 @@ async fn trickle(State(state): State<Arc<HttpState>>) -> Response {
         .into_response()
 }
 
+/// A feed that grows by two matching items on every request (the last 30 are shown).
+async fn generated_feed(State(state): State<Arc<HttpState>>) -> Response {
+    count(&state, "/gen".into());
+    let n = if state.generator_frozen.load(Ordering::SeqCst) {
+        state.generated.load(Ordering::SeqCst)
+    } else {
+        state.generated.fetch_add(2, Ordering::SeqCst) + 2
+    };
+    let items: String = (n.saturating_sub(30)..n)
+        .rev()
+        .map(|i| format!("<item><title>Caracas bulletin {i}</title><guid>gen-{i}</guid><description>Bulletin {i} from Caracas.</description></item>"))
+        .collect();
+    let body =
+        format!("<rss version=\"2.0\"><channel><title>Generator</title>{items}</channel></rss>");
+    ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+}
+
 async fn webhook(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
     state.webhook_attempts.fetch_add(1, Ordering::SeqCst);
+    let delay = state.webhook_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
     let fail = state
         .webhook_failures
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
