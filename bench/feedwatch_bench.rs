@@ -16,9 +16,10 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("match") => bench_match(&corpora),
         Some("store") => bench_store(&corpora),
+        Some("deliver") => bench_deliver(),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <match|store> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <match|store|deliver> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -207,6 +208,168 @@ fn bench_store(corpora: &Path) {
     println!("| known items classified and skipped | {known:.0} |");
     println!("| fingerprints of 300-word texts | {fp:.0} |");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Delivery throughput: pending alerts drained by the dispatcher to a local webhook receiver
+/// and a local SMTP server (both minimal, in this process, answering at once), each delivery
+/// recorded in the store as in production.
+fn bench_deliver() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        feedwatch::init_tls();
+        let http = local_http().await;
+        let smtp = local_smtp().await;
+        println!("| notifier | alerts | alerts/s |\n|---|---:|---:|");
+        for (kind, n) in [("webhook", 5000usize), ("email", 2000)] {
+            let dir = tempfile_dir();
+            let target = if kind == "webhook" {
+                format!("url = \"http://{http}/hook\"\n")
+            } else {
+                format!(
+                    "smtp = \"smtp://{smtp}\"\nfrom = \"a@example.org\"\nto = [\"b@example.org\"]\n"
+                )
+            };
+            let cfg = format!(
+                "[store]\npath = \"{}\"\n[[notifier]]\nname = \"n\"\ntype = \"{kind}\"\n{target}",
+                dir.join("d.db").display()
+            );
+            let config = feedwatch::config::Config::parse(&cfg, &dir.join("c.toml")).unwrap();
+            let store = feedwatch::app::open_store(&config).unwrap();
+            let rt = feedwatch::app::Runtime::build(&config, store.clone()).unwrap();
+            fill_outbox(&store, n);
+            let start = Instant::now();
+            let report = rt.dispatcher().deliver_due().await.unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(report.delivered, n, "{report:?}");
+            println!("| {kind} | {n} | {:.0} |", n as f64 / secs);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    });
+}
+
+fn fill_outbox(store: &feedwatch::store::Store, n: usize) {
+    use feedwatch::model::{Alert, AlertKind};
+    use feedwatch::store::{Identity, NewAlert, NewItem, SourceSpec};
+    let spec = SourceSpec {
+        name: "s".into(),
+        kind: "feed",
+        url: "http://e.org/f".into(),
+        interval_ms: 1000,
+    };
+    store.sync_sources(&[spec], 0, 0).unwrap();
+    let src = store.active_sources().unwrap()[0].id;
+    let items: Vec<NewItem> = (0..n)
+        .map(|i| {
+            let alert = Alert {
+                id: format!("alert-{i}"),
+                kind: AlertKind::New,
+                watch: "w".into(),
+                source: "s".into(),
+                title: format!("Maduro signals talks, part {i}"),
+                url: Some(format!("https://example.org/a/{i}")),
+                published: Some("2026-01-02T14:05:00Z".into()),
+                matched: vec!["Maduro".into()],
+                snippet: "…Venezuelan President Nicolás Maduro said Venezuela is open to talks with the United States…".into(),
+            };
+            NewItem {
+                id: Identity { key: format!("k{i}"), raw_hash: String::new(), ..Default::default() },
+                title: alert.title.clone(),
+                text: String::new(),
+                alerts: vec![NewAlert { alert, notifier: "n".into() }],
+                ..Default::default()
+            }
+        })
+        .collect();
+    for chunk in items.chunks(100) {
+        store.commit_poll(src, 0, chunk, &[]).unwrap();
+    }
+}
+
+/// An HTTP/1.1 server that answers every request 200 at once, keeping connections alive.
+async fn local_http() -> std::net::SocketAddr {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut r = BufReader::new(r);
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if r.read_exact(&mut body).await.is_err() || w.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// An SMTP server that accepts every message at once.
+async fn local_smtp() -> std::net::SocketAddr {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut r = BufReader::new(r);
+                if w.write_all(b"220 bench ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                let mut in_data = false;
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let reply: &[u8] = if in_data {
+                        if line != ".\r\n" {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") | Some("HELO") => b"250 bench\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            Some("QUIT") => {
+                                let _ = w.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if w.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }
 
 fn tempfile_dir() -> PathBuf {
