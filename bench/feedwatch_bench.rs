@@ -17,9 +17,10 @@ fn main() {
         Some("match") => bench_match(&corpora),
         Some("store") => bench_store(&corpora),
         Some("deliver") => bench_deliver(),
+        Some("parse") => bench_parse(&corpora, args.iter().any(|a| a == "--list")),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <match|store|deliver> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <match|store|deliver|parse [--list]> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -370,6 +371,66 @@ async fn local_smtp() -> std::net::SocketAddr {
         }
     });
     addr
+}
+
+/// Every file of the feed corpora, sorted.
+fn feed_files(corpora: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["feeds/feedjira-sample-feeds", "feeds/node-feedparser-feeds"] {
+        let dir = corpora.join(dir);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        files.extend(entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()));
+    }
+    files.sort();
+    files
+}
+
+/// Feed parsing: throughput over the corpora, or with `--list` one JSON line per file
+/// (entries and first title) for `bench/compare_feedparser.py`.
+fn bench_parse(corpora: &Path, list: bool) {
+    let files = feed_files(corpora);
+    let base = url::Url::parse("http://localhost/feed").unwrap();
+    let bodies: Vec<(PathBuf, Vec<u8>)> = files
+        .iter()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect();
+    if list {
+        for (path, body) in &bodies {
+            let (entries, first) = match feedwatch::parse::parse_feed(body, &base) {
+                Ok(f) => (f.items.len(), f.items.first().map(|i| i.title.clone())),
+                Err(_) => (0, None),
+            };
+            let name = path
+                .strip_prefix(corpora)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            println!(
+                "{}",
+                serde_json::json!({"file": name, "entries": entries, "first_title": first})
+            );
+        }
+        return;
+    }
+    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let rounds = 5;
+    let start = Instant::now();
+    let mut ok = 0;
+    for _ in 0..rounds {
+        ok = 0;
+        for (_, body) in &bodies {
+            ok += usize::from(feedwatch::parse::parse_feed(body, &base).is_ok());
+        }
+    }
+    let secs = start.elapsed().as_secs_f64() / rounds as f64;
+    println!("| feeds | parsed | MB | feeds/s | MB/s (1 core) |\n|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {ok} | {:.1} | {:.0} | {:.1} |",
+        bodies.len(),
+        bytes as f64 / 1e6,
+        bodies.len() as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
 }
 
 fn tempfile_dir() -> PathBuf {
