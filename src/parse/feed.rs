@@ -16,9 +16,18 @@ pub struct ParsedFeed {
     pub ttl_minutes: Option<u32>,
 }
 
-/// Parses a feed document. A panic inside the parser (quick-xml has some on odd encodings)
-/// becomes [`ParseError::Panicked`] instead of taking the process down.
+/// Parses a feed document: repaired first (encoding, entities, DOCTYPE, wrappers, Atom
+/// 0.3), then read by feed-rs; where feed-rs fails or reads fewer entries than the document
+/// holds, a tolerant scan takes over. A panic inside feed-rs (quick-xml has some on odd
+/// input) becomes [`ParseError::Panicked`] instead of taking the process down.
 pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
+    let is_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let repaired = if is_json {
+        None
+    } else {
+        Some(super::repair::repair(body))
+    };
+    let input = repaired.as_deref().map_or(body, str::as_bytes);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         // An empty id marks "the feed gave none"; item_key then falls back to link or hash.
@@ -26,42 +35,43 @@ pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
-    let utf8 = utf16_to_utf8(body);
-    let body = utf8.as_deref().unwrap_or(body);
-    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(body)))
-        .map_err(|panic| ParseError::Panicked(panic_message(&panic)))?
-        .map_err(|e| ParseError::Invalid(e.to_string()))?;
-    Ok(ParsedFeed {
-        ttl_minutes: feed.ttl,
-        items: feed.entries.into_iter().map(|e| to_item(e, base)).collect(),
-    })
-}
-
-/// UTF-16 with a BOM, re-encoded as UTF-8 with its declaration to match: quick-xml panics
-/// on some UTF-16 input, and every later stage wants UTF-8 anyway.
-fn utf16_to_utf8(body: &[u8]) -> Option<Vec<u8>> {
-    let (encoding, bom_len) = encoding_rs::Encoding::for_bom(body)?;
-    if encoding == encoding_rs::UTF_8 {
-        return None;
-    }
-    let (text, _) = encoding.decode_without_bom_handling(&body[bom_len..]);
-    let mut text = text.into_owned();
-    if text.starts_with("<?xml")
-        && let Some(end) = text.find("?>")
-    {
-        let decl = text[..end].to_ascii_lowercase();
-        if let Some(at) = decl.find("encoding") {
-            // Keep everything but the encoding pseudo-attribute.
-            let rest = &text[at..end];
-            let value_end = rest
-                .char_indices()
-                .filter(|(_, c)| *c == '"' || *c == '\'')
-                .nth(1)
-                .map_or(rest.len(), |(i, _)| i + 1);
-            text.replace_range(at..at + value_end, "encoding=\"UTF-8\"");
+    let parsed = match catch_unwind(AssertUnwindSafe(|| parser.parse(input))) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(e)) => Err(ParseError::Invalid(e.to_string())),
+        Err(panic) => Err(ParseError::Panicked(panic_message(&panic))),
+    };
+    let Some(text) = repaired.as_deref() else {
+        return parsed.map(|feed| to_parsed(feed, base));
+    };
+    match parsed {
+        Ok(feed) => {
+            let mut out = to_parsed(feed, base);
+            if super::lenient::entry_tags(text) > out.items.len() {
+                let scanned = super::lenient::scan_items(text, base);
+                if scanned.len() > out.items.len() {
+                    out.items = scanned;
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            let items = super::lenient::scan_items(text, base);
+            if items.is_empty() {
+                return Err(e);
+            }
+            Ok(ParsedFeed {
+                items,
+                ttl_minutes: None,
+            })
         }
     }
-    Some(text.into_bytes())
+}
+
+fn to_parsed(feed: feed_rs::model::Feed, base: &Url) -> ParsedFeed {
+    ParsedFeed {
+        ttl_minutes: feed.ttl,
+        items: feed.entries.into_iter().map(|e| to_item(e, base)).collect(),
+    }
 }
 
 fn to_item(entry: Entry, base: &Url) -> Item {

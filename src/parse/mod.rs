@@ -2,7 +2,9 @@
 //! Pure and synchronous; callers run it on a blocking thread.
 
 mod feed;
+mod lenient;
 mod page;
+mod repair;
 
 pub use feed::{ParsedFeed, parse_feed};
 pub use page::{looks_like_feed, page_links};

@@ -1,0 +1,413 @@
+//! Repairs applied before feed-rs sees a document: the text decoded to UTF-8 whatever it
+//! declared (and whether the declaration was right), junk before the root and DOCTYPEs
+//! removed (no entity expansion, ever: billion laughs and XXE stay inert), HTML named
+//! entities made numeric, bare `&` escaped, a feed wrapped in an HTML page unwrapped, and
+//! Atom 0.3 spelled as Atom 1.0.
+
+use std::borrow::Cow;
+
+/// The repaired document, UTF-8, with a matching declaration.
+pub fn repair(body: &[u8]) -> String {
+    let text = decode(body);
+    let text = strip_doctype(&text);
+    let text = unwrap_root(&text);
+    let text = fix_entities(&text);
+    atom03(&text).into_owned()
+}
+
+/// UTF-8 from a BOM, else the declared encoding, else UTF-8, and windows-1252 when bytes
+/// declared (or assumed) UTF-8 are not.
+pub fn decode(body: &[u8]) -> String {
+    let (encoding, skip) = match encoding_rs::Encoding::for_bom(body) {
+        Some((e, n)) => (e, n),
+        None => (declared_encoding(body).unwrap_or(encoding_rs::UTF_8), 0),
+    };
+    let bytes = &body[skip..];
+    let text = if encoding == encoding_rs::UTF_8 {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        }
+    } else {
+        encoding.decode_without_bom_handling(bytes).0.into_owned()
+    };
+    set_declared_utf8(text)
+}
+
+fn declared_encoding(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let decl = &head[head.find("<?xml")?..];
+    let decl = &decl[..decl.find("?>")?];
+    let at = decl.find("encoding")? + "encoding".len();
+    let value = decl[at..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let label = &value[1..value[1..].find(quote)? + 1];
+    encoding_rs::Encoding::for_label(label.trim().as_bytes())
+}
+
+/// Junk before the first tag goes, and the declaration (if any) says UTF-8.
+fn set_declared_utf8(text: String) -> String {
+    let start = text.find('<').unwrap_or(text.len());
+    let text = &text[start..];
+    if let Some(rest) = text.strip_prefix("<?xml")
+        && let Some(end) = rest.find("?>")
+    {
+        let decl = &rest[..end];
+        let version = if decl.contains("1.1") { "1.1" } else { "1.0" };
+        return format!(
+            "<?xml version=\"{version}\" encoding=\"UTF-8\"?>{}",
+            &rest[end + 2..]
+        );
+    }
+    text.to_string()
+}
+
+/// DOCTYPE declarations removed, internal subsets included: nothing gets to define entities.
+fn strip_doctype(text: &str) -> Cow<'_, str> {
+    let Some(start) = find_ci(text, "<!doctype") else {
+        return Cow::Borrowed(text);
+    };
+    let rest = &text[start..];
+    let mut depth = 0i32;
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            '>' if depth <= 0 => {
+                end = i + 1;
+                break;
+            }
+            _ => {}
+        }
+    }
+    Cow::Owned(format!("{}{}", &text[..start], &rest[end..]))
+}
+
+/// A feed inside an HTML page (or after a stylesheet) starts at its own root element.
+fn unwrap_root(text: &str) -> Cow<'_, str> {
+    let root = first_element(text);
+    if matches!(root.as_deref(), Some("rss" | "feed" | "rdf:rdf" | "rdf")) {
+        return Cow::Borrowed(text);
+    }
+    let Some(at) = ["<rss", "<feed", "<rdf:RDF"]
+        .iter()
+        .filter_map(|t| find_tag(text, t))
+        .min()
+    else {
+        return Cow::Borrowed(text);
+    };
+    let decl = if text.starts_with("<?xml") {
+        &text[..text.find("?>").map_or(0, |e| e + 2)]
+    } else {
+        ""
+    };
+    Cow::Owned(format!("{decl}{}", &text[at..]))
+}
+
+/// The name of the first element (lowercased), skipping declarations, comments and PIs.
+fn first_element(text: &str) -> Option<String> {
+    let mut rest = text;
+    loop {
+        let at = rest.find('<')?;
+        rest = &rest[at..];
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            rest = &rest[rest.find('>')? + 1..];
+            continue;
+        }
+        let name: String = rest[1..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+            .collect();
+        return Some(name.to_ascii_lowercase());
+    }
+}
+
+/// `&name;` that XML does not know becomes a character reference (or text when unknown);
+/// a bare `&` becomes `&amp;`.
+fn fix_entities(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let terminated = after[name_len..].starts_with(';');
+        match (terminated, name) {
+            (true, "amp" | "lt" | "gt" | "quot" | "apos") => {
+                out.push_str(&rest[at..at + name_len + 2])
+            }
+            (true, n) if n.starts_with('#') && n.len() > 1 => {
+                out.push_str(&rest[at..at + name_len + 2])
+            }
+            (true, n) if !n.is_empty() => match html_entity(n) {
+                Some(c) => out.push_str(&format!("&#{};", c as u32)),
+                None => out.push_str(&format!("&amp;{n};")),
+            },
+            _ => {
+                out.push_str("&amp;");
+                rest = after;
+                continue;
+            }
+        }
+        rest = &after[name_len + 1..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Atom 0.3 read as Atom 1.0: its namespace and its date elements renamed.
+fn atom03(text: &str) -> Cow<'_, str> {
+    if !text.contains("http://purl.org/atom/ns#") {
+        return Cow::Borrowed(text);
+    }
+    let mut t = text.replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom");
+    for (old, new) in [
+        ("issued", "published"),
+        ("modified", "updated"),
+        ("tagline", "subtitle"),
+        ("copyright", "rights"),
+    ] {
+        t = t
+            .replace(&format!("<{old}>"), &format!("<{new}>"))
+            .replace(&format!("</{old}>"), &format!("</{new}>"));
+    }
+    // Escaped content in 0.3 is HTML in 1.0 terms.
+    Cow::Owned(
+        t.replace("mode=\"escaped\"", "type=\"html\"")
+            .replace("mode='escaped'", "type='html'"),
+    )
+}
+
+fn find_ci(text: &str, needle: &str) -> Option<usize> {
+    let (hay, n) = (text.as_bytes(), needle.as_bytes());
+    hay.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == n[0])
+        .map(|(i, _)| i)
+        .find(|&i| hay.len() >= i + n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+/// Where a start tag `<name` (followed by space, `>` or `/`) first stands.
+fn find_tag(text: &str, open: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(open) {
+        let at = from + i;
+        let next = text[at + open.len()..].chars().next();
+        if next.is_none_or(|c| c.is_whitespace() || c == '>' || c == '/') {
+            return Some(at);
+        }
+        from = at + open.len();
+    }
+    None
+}
+
+/// HTML named entities common in feeds (HTML 4's set); XML's own five are handled apart.
+fn html_entity(name: &str) -> Option<char> {
+    const TABLE: &[(&str, u32)] = &[
+        ("nbsp", 160),
+        ("iexcl", 161),
+        ("cent", 162),
+        ("pound", 163),
+        ("curren", 164),
+        ("yen", 165),
+        ("brvbar", 166),
+        ("sect", 167),
+        ("uml", 168),
+        ("copy", 169),
+        ("ordf", 170),
+        ("laquo", 171),
+        ("not", 172),
+        ("shy", 173),
+        ("reg", 174),
+        ("macr", 175),
+        ("deg", 176),
+        ("plusmn", 177),
+        ("sup2", 178),
+        ("sup3", 179),
+        ("acute", 180),
+        ("micro", 181),
+        ("para", 182),
+        ("middot", 183),
+        ("cedil", 184),
+        ("sup1", 185),
+        ("ordm", 186),
+        ("raquo", 187),
+        ("frac14", 188),
+        ("frac12", 189),
+        ("frac34", 190),
+        ("iquest", 191),
+        ("Agrave", 192),
+        ("Aacute", 193),
+        ("Acirc", 194),
+        ("Atilde", 195),
+        ("Auml", 196),
+        ("Aring", 197),
+        ("AElig", 198),
+        ("Ccedil", 199),
+        ("Egrave", 200),
+        ("Eacute", 201),
+        ("Ecirc", 202),
+        ("Euml", 203),
+        ("Igrave", 204),
+        ("Iacute", 205),
+        ("Icirc", 206),
+        ("Iuml", 207),
+        ("ETH", 208),
+        ("Ntilde", 209),
+        ("Ograve", 210),
+        ("Oacute", 211),
+        ("Ocirc", 212),
+        ("Otilde", 213),
+        ("Ouml", 214),
+        ("times", 215),
+        ("Oslash", 216),
+        ("Ugrave", 217),
+        ("Uacute", 218),
+        ("Ucirc", 219),
+        ("Uuml", 220),
+        ("Yacute", 221),
+        ("THORN", 222),
+        ("szlig", 223),
+        ("agrave", 224),
+        ("aacute", 225),
+        ("acirc", 226),
+        ("atilde", 227),
+        ("auml", 228),
+        ("aring", 229),
+        ("aelig", 230),
+        ("ccedil", 231),
+        ("egrave", 232),
+        ("eacute", 233),
+        ("ecirc", 234),
+        ("euml", 235),
+        ("igrave", 236),
+        ("iacute", 237),
+        ("icirc", 238),
+        ("iuml", 239),
+        ("eth", 240),
+        ("ntilde", 241),
+        ("ograve", 242),
+        ("oacute", 243),
+        ("ocirc", 244),
+        ("otilde", 245),
+        ("ouml", 246),
+        ("divide", 247),
+        ("oslash", 248),
+        ("ugrave", 249),
+        ("uacute", 250),
+        ("ucirc", 251),
+        ("uuml", 252),
+        ("yacute", 253),
+        ("thorn", 254),
+        ("yuml", 255),
+        ("OElig", 338),
+        ("oelig", 339),
+        ("Scaron", 352),
+        ("scaron", 353),
+        ("Yuml", 376),
+        ("fnof", 402),
+        ("circ", 710),
+        ("tilde", 732),
+        ("Alpha", 913),
+        ("Beta", 914),
+        ("Gamma", 915),
+        ("Delta", 916),
+        ("Omega", 937),
+        ("alpha", 945),
+        ("beta", 946),
+        ("gamma", 947),
+        ("delta", 948),
+        ("pi", 960),
+        ("omega", 969),
+        ("ensp", 8194),
+        ("emsp", 8195),
+        ("thinsp", 8201),
+        ("zwnj", 8204),
+        ("zwj", 8205),
+        ("lrm", 8206),
+        ("rlm", 8207),
+        ("ndash", 8211),
+        ("mdash", 8212),
+        ("lsquo", 8216),
+        ("rsquo", 8217),
+        ("sbquo", 8218),
+        ("ldquo", 8220),
+        ("rdquo", 8221),
+        ("bdquo", 8222),
+        ("dagger", 8224),
+        ("Dagger", 8225),
+        ("bull", 8226),
+        ("hellip", 8230),
+        ("permil", 8240),
+        ("prime", 8242),
+        ("Prime", 8243),
+        ("lsaquo", 8249),
+        ("rsaquo", 8250),
+        ("oline", 8254),
+        ("frasl", 8260),
+        ("euro", 8364),
+        ("trade", 8482),
+        ("larr", 8592),
+        ("uarr", 8593),
+        ("rarr", 8594),
+        ("darr", 8595),
+        ("harr", 8596),
+        ("minus", 8722),
+        ("le", 8804),
+        ("ge", 8805),
+        ("ne", 8800),
+        ("infin", 8734),
+        ("hearts", 9829),
+        ("loz", 9674),
+    ];
+    TABLE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, c)| char::from_u32(*c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_what_the_bytes_are() {
+        assert!(
+            decode(b"<?xml version='1.0' encoding='utf-8'?><rss>caf\xe9</rss>").contains("café")
+        );
+        let cp1251 = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss>\xcf\xf0\xe8</rss>";
+        let text = decode(cp1251);
+        assert!(
+            text.contains("При") && text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{text}"
+        );
+        assert_eq!(decode(b"junk\n  <rss/>"), "<rss/>");
+    }
+
+    #[test]
+    fn entities_doctype_and_wrapped_feeds() {
+        assert_eq!(
+            fix_entities("a&nbsp;b &eacute; &amp; &#233; &x; R&D &"),
+            "a&#160;b &#233; &amp; &#233; &amp;x; R&amp;D &amp;"
+        );
+        let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><rss>&lol2;</rss>";
+        assert_eq!(
+            repair(laughs.as_bytes()),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss>&amp;lol2;</rss>"
+        );
+        let wrapped = "<?xml version=\"1.0\"?><html><body><feed xmlns=\"http://www.w3.org/2005/Atom\"></feed></body></html>";
+        assert!(repair(wrapped.as_bytes()).contains("?><feed xmlns"));
+        let atom03 = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><entry><issued>x</issued></entry></feed>";
+        assert!(repair(atom03.as_bytes()).contains("<published>x</published>"));
+    }
+}
