@@ -133,6 +133,7 @@ pub fn fetch_options(config: &Config) -> FetchOptions {
         max_body: config.fetch.max_body.0,
         max_redirects: config.fetch.max_redirects,
         user_agent: config.fetch.user_agent.clone(),
+        allow_private: config.fetch.allow_private,
     }
 }
 

@@ -29,6 +29,8 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
         ("Endless", "/endless", "exceeds the 1048576-byte limit"),
         ("Trickle", "/trickle", "timed out"),
         ("Parser panic", "/files/panic.xml", "crashed"),
+        ("Gzip bomb", "/gzipbomb", "exceeds the 1048576-byte limit"),
+        ("Redirect loop", "/loop", "too many redirects"),
     ];
     let mut extra = String::new();
     for (name, path, _) in bad {
@@ -40,6 +42,20 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
     extra.push_str(&format!(
         "\n[[feed]]\nname = \"UTF-16\"\nurl = \"{}\"\n",
         http.url("/files/utf16.xml")
+    ));
+    extra.push_str(
+        "\n[[feed]]\nname = \"No such host\"\nurl = \"http://feedwatch-test.invalid/feed.xml\"\n",
+    );
+    // 100,000 nested elements in an item: read without blowing a stack.
+    let deep = format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>Deep</title><guid>d</guid><description>{}deep{}</description></item></channel></rss>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
+    http.set_file("deep.xml", deep.into_bytes(), "application/rss+xml");
+    extra.push_str(&format!(
+        "\n[[feed]]\nname = \"Deep\"\nurl = \"{}\"\n",
+        http.url("/files/deep.xml")
     ));
     let work = Workdir::new(&config(&http, 0, &["console"], &extra));
 
@@ -75,6 +91,15 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
         assert_eq!(s["items"], 3);
         assert!(s["last_error"].is_null());
     }
+    assert_eq!(by_name("Deep")["status"], "ok: 1 items");
+    let dns = by_name("No such host");
+    assert!(
+        dns["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect to http://feedwatch-test.invalid/"),
+        "{dns}"
+    );
     let text = stdout(&work.run(&["sources"]).await);
     assert!(
         text.contains("FAILING x1") && text.contains("error: HTTP 404"),

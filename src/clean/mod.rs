@@ -5,7 +5,10 @@
 //! The DOM is walked with an explicit stack, never recursion: a page of 100,000 nested
 //! elements must not overflow a 2 MiB worker stack (an abort `catch_unwind` cannot catch).
 
+mod depth;
 mod noise;
+
+pub use depth::limit_depth;
 
 use std::sync::LazyLock;
 
@@ -73,7 +76,7 @@ static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
 
 /// Extracts the article of a whole HTML page.
 pub fn extract_article(html: &str) -> Article {
-    let doc = Html::parse_document(html);
+    let doc = Html::parse_document(&limit_depth(html));
     let meta = |names: &[&str]| -> Option<String> {
         doc.select(&META).find_map(|m| {
             let key = m.value().attr("property").or(m.value().attr("name"))?;
@@ -154,7 +157,7 @@ pub fn clean_fragment(html: &str) -> String {
     if !html.contains('<') && !html.contains('&') {
         return split_plain(html);
     }
-    let frag = Html::parse_fragment(html);
+    let frag = Html::parse_fragment(&limit_depth(html));
     paragraphs(*frag.root_element()).join("\n\n")
 }
 

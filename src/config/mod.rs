@@ -69,6 +69,9 @@ pub struct FetchConfig {
     pub max_redirects: usize,
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
+    /// Let URLs found in content reach private and local addresses (off: the SSRF guard).
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +370,7 @@ impl Default for FetchConfig {
             per_host: default_per_host(),
             max_redirects: default_max_redirects(),
             user_agent: default_user_agent(),
+            allow_private: false,
         }
     }
 }

@@ -135,6 +135,7 @@ const SCHEMA_KEYS: &[&str] = &[
     "per_host",
     "max_redirects",
     "user_agent",
+    "allow_private",
     "[delivery]",
     "retry_initial",
     "retry_max",

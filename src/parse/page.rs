@@ -31,7 +31,7 @@ pub fn looks_like_feed(body: &[u8], content_type: Option<&str>) -> bool {
 /// Links of a listing page (or of its `select` region), canonical, first occurrence first,
 /// with their text; links inside navigation, headers, footers and asides are left out.
 pub fn page_links(html: &str, base: &Url, select: Option<&str>) -> Vec<(String, String)> {
-    let doc = Html::parse_document(html);
+    let doc = Html::parse_document(&crate::clean::limit_depth(html));
     let anchors = Selector::parse("a[href]").expect("static selector");
     let roots: Vec<_> = match select.and_then(|s| Selector::parse(s).ok()) {
         Some(sel) => doc.select(&sel).collect(),

@@ -239,7 +239,7 @@ fn distinct(items: Vec<Item>) -> Vec<Item> {
 /// An item's page for full-text extraction; a failure falls back to the feed's content.
 async fn fetch_page(ctx: &PollContext, source: &Source, url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    match ctx.fetcher.fetch(&parsed, &Validators::default()).await {
+    match ctx.fetcher.fetch_content(&parsed).await {
         Ok(FetchOutcome::Fetched(f)) => Some(crate::fetch::decode_html(
             &f.body,
             f.content_type.as_deref(),

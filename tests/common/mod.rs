@@ -145,6 +145,11 @@ impl HttpServer {
             .route("/trickle", get(trickle))
             .route("/hook", post(webhook))
             .route("/gen", get(generated_feed))
+            .route("/gzipbomb", get(gzip_bomb))
+            .route(
+                "/loop",
+                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
+            )
             // ntfy publishes JSON to the server's root.
             .route("/", post(webhook))
             .with_state(state.clone());
@@ -241,6 +246,26 @@ async fn trickle(State(state): State<Arc<HttpState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/rss+xml")],
         Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// 64 MiB of zeros, gzipped to about 64 KiB, served as a feed.
+async fn gzip_bomb(State(state): State<Arc<HttpState>>) -> Response {
+    use std::io::Write;
+    count(&state, "/gzipbomb".into());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let body = gz.finish().unwrap();
+    (
+        [
+            (header::CONTENT_TYPE, "application/rss+xml"),
+            (header::CONTENT_ENCODING, "gzip"),
+        ],
+        body,
     )
         .into_response()
 }

@@ -7,6 +7,10 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode};
 use url::Url;
 
+mod guard;
+
+pub use guard::{check_url, is_forbidden};
+
 /// Limits and identity of the shared client.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -15,6 +19,8 @@ pub struct FetchOptions {
     pub max_body: u64,
     pub max_redirects: usize,
     pub user_agent: String,
+    /// Lets content URLs reach private and local addresses (the SSRF guard off).
+    pub allow_private: bool,
 }
 
 /// Cache validators from the last successful response, sent back exactly as given
@@ -61,6 +67,9 @@ pub enum FetchError {
     Connect { url: String, message: String },
     #[error("fetching {url} failed: {message}")]
     Other { url: String, message: String },
+    /// A content URL pointing at a private or local address (SSRF guard).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl FetchError {
@@ -72,7 +81,9 @@ impl FetchError {
                 matches!(status, 408 | 425 | 429) || *status >= 500
             }
             FetchError::Timeout { .. } | FetchError::Connect { .. } => true,
-            FetchError::TooLarge { .. } | FetchError::Other { .. } => false,
+            FetchError::TooLarge { .. } | FetchError::Other { .. } | FetchError::Forbidden(_) => {
+                false
+            }
         }
     }
 
@@ -88,24 +99,52 @@ impl FetchError {
 /// The shared HTTP client.
 #[derive(Clone)]
 pub struct Fetcher {
+    /// For the sources the user listed (which may be on an intranet).
     client: Client,
+    /// For URLs that come from content: item pages, page links, and their redirects.
+    guarded: Client,
+    allow_private: bool,
     max_body: u64,
 }
 
 impl Fetcher {
     pub fn new(opts: &FetchOptions) -> Result<Fetcher, reqwest::Error> {
         crate::init_tls();
-        let client = Client::builder()
-            .user_agent(&opts.user_agent)
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
+        let builder = || {
+            Client::builder()
+                .user_agent(&opts.user_agent)
+                .timeout(opts.timeout)
+                .connect_timeout(opts.connect_timeout)
+                .gzip(true)
+                .brotli(true)
+                .deflate(true)
+        };
+        let client = builder()
             .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
             .build()?;
+        let guarded = if opts.allow_private {
+            client.clone()
+        } else {
+            let max = opts.max_redirects;
+            // Every hop is checked: a public page may redirect inward.
+            let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= max {
+                    return attempt.error(format!("too many redirects (more than {max})"));
+                }
+                match check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e),
+                }
+            });
+            builder()
+                .redirect(policy)
+                .dns_resolver(guard::GuardedResolver)
+                .build()?
+        };
         Ok(Fetcher {
             client,
+            guarded,
+            allow_private: opts.allow_private,
             max_body: opts.max_body,
         })
     }
@@ -115,13 +154,31 @@ impl Fetcher {
         &self.client
     }
 
-    /// GETs `url`, conditionally when validators are given.
+    /// GETs a URL that came from content (an item's page, a link on a watched page), with
+    /// the SSRF guard on the URL, every redirect and every resolved address.
+    pub async fn fetch_content(&self, url: &Url) -> Result<FetchOutcome, FetchError> {
+        if !self.allow_private {
+            check_url(url).map_err(FetchError::Forbidden)?;
+        }
+        self.get(&self.guarded, url, &Validators::default()).await
+    }
+
+    /// GETs a listed source's URL, conditionally when validators are given.
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut req = self.client.get(url.clone()).header(
+        self.get(&self.client, url, validators).await
+    }
+
+    async fn get(
+        &self,
+        client: &Client,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut req = client.get(url.clone()).header(
             header::ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
         );
