@@ -170,6 +170,9 @@ pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Resul
                     .collect())
             } else {
                 let html = crate::fetch::decode_html(&body, content_type.as_deref());
+                for feed in parse::discover_feeds(&html, &url) {
+                    eprintln!("note: this page advertises a feed: {feed} (a [[feed]] with this page's URL polls it)");
+                }
                 let article = clean::extract_article(&html);
                 let link = article
                     .canonical_url

@@ -106,3 +106,48 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listed_page_that_advertises_its_feed_is_polled_through_the_feed() {
+    let http = HttpServer::start().await;
+    let page = format!(
+        "<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\"></head><body>Home</body></html>",
+        "/files/feed.xml"
+    );
+    http.set_file("home.html", page.into_bytes(), "text/html");
+    let cfg = config(&http, 0, &["console"], "")
+        .replace(&http.url("/files/feed.xml"), &http.url("/files/home.html"));
+    let work = Workdir::new(&cfg);
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Maduro Signals Talks With United States"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("advertises a feed"),
+        "{}",
+        stderr(&out)
+    );
+    // From now on the feed itself is polled (conditionally), not the page.
+    assert!(work.run(&["once"]).await.status.success());
+    assert_eq!(http.hits("/files/home.html"), 1);
+    assert_eq!(http.hits("/files/feed.xml"), 2);
+    assert_eq!(
+        http.state
+            .not_modified
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    let out = work.run(&["preview", &http.url("/files/home.html")]).await;
+    assert!(
+        stderr(&out).contains(&format!(
+            "advertises a feed: {}",
+            http.url("/files/feed.xml")
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -7,7 +7,7 @@ mod page;
 mod repair;
 
 pub use feed::{ParsedFeed, parse_feed};
-pub use page::{looks_like_feed, page_links};
+pub use page::{discover_feeds, looks_like_feed, page_links};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {

@@ -28,6 +28,34 @@ pub fn looks_like_feed(body: &[u8], content_type: Option<&str>) -> bool {
         || body.starts_with(&[0xFF, 0xFE])
 }
 
+/// Feeds an HTML page advertises (`<link rel="alternate" type="application/rss+xml">`, Atom,
+/// JSON Feed), resolved against the page, in page order.
+pub fn discover_feeds(html: &str, base: &Url) -> Vec<String> {
+    let doc = Html::parse_document(&crate::clean::limit_depth(html));
+    let links = Selector::parse("link[rel][href][type]").expect("static selector");
+    doc.select(&links)
+        .filter(|l| {
+            l.value().attr("rel").is_some_and(|r| {
+                r.split_whitespace()
+                    .any(|t| t.eq_ignore_ascii_case("alternate"))
+            })
+        })
+        .filter(|l| {
+            let t = l.value().attr("type").unwrap_or("").to_ascii_lowercase();
+            matches!(
+                t.trim(),
+                "application/rss+xml"
+                    | "application/atom+xml"
+                    | "application/feed+json"
+                    | "application/json"
+                    | "application/rdf+xml"
+            )
+        })
+        .filter_map(|l| base.join(l.value().attr("href")?.trim()).ok())
+        .map(String::from)
+        .collect()
+}
+
 /// Links of a listing page (or of its `select` region), canonical, first occurrence first,
 /// with their text; links inside navigation, headers, footers and asides are left out.
 pub fn page_links(html: &str, base: &Url, select: Option<&str>) -> Vec<(String, String)> {
@@ -85,6 +113,19 @@ mod tests {
             Some("text/html")
         ));
         assert!(!looks_like_feed(b"<p>hi</p>", None));
+    }
+
+    #[test]
+    fn discovers_advertised_feeds() {
+        let html = r#"<head><link rel="stylesheet" href="/s.css" type="text/css">
+            <link rel="alternate" type="application/rss+xml" title="RSS" href="/rss.xml">
+            <link rel="alternate" type="application/atom+xml" href="https://e.org/atom"></head>"#;
+        let base = Url::parse("https://e.org/news/").unwrap();
+        assert_eq!(
+            discover_feeds(html, &base),
+            ["https://e.org/rss.xml", "https://e.org/atom"]
+        );
+        assert!(discover_feeds("<p>none</p>", &base).is_empty());
     }
 
     #[test]

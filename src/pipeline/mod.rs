@@ -58,6 +58,8 @@ struct Polled {
     /// The longest freshness hint the server or feed gave.
     hint: Option<Duration>,
     stored: InsertReport,
+    /// A feed found on the listed page, to poll from now on.
+    discovered: Option<Option<String>>,
 }
 
 impl Polled {
@@ -67,6 +69,7 @@ impl Polled {
             validators: None,
             hint: None,
             stored: InsertReport::default(),
+            discovered: None,
         }
     }
 }
@@ -107,6 +110,7 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
                 result: Ok(p.status),
                 validators: p.validators,
                 next_poll_at: at + ms(wait),
+                discovered_url: p.discovered,
             };
             (
                 record,
@@ -133,6 +137,8 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
                 result: Err(message.clone()),
                 validators: None,
                 next_poll_at: at + ms(wait),
+                // A discovered feed that fails is looked for again on the page next time.
+                discovered_url: row.discovered_url.is_some().then_some(None),
             };
             (
                 record,
@@ -165,7 +171,12 @@ fn backoff(interval: Duration, failures: u32) -> Duration {
 }
 
 async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Polled, PollError> {
-    let fetched = match ctx.fetcher.fetch(&source.url, &row.validators).await? {
+    let is_feed = matches!(source.kind, SourceKind::Feed { .. });
+    let url = match (&row.discovered_url, is_feed) {
+        (Some(u), true) => url::Url::parse(u).unwrap_or_else(|_| source.url.clone()),
+        _ => source.url.clone(),
+    };
+    let mut fetched = match ctx.fetcher.fetch(&url, &row.validators).await? {
         FetchOutcome::NotModified { max_age } => {
             return Ok(Polled {
                 hint: max_age,
@@ -174,6 +185,22 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
         }
         FetchOutcome::Fetched(f) => f,
     };
+    let mut discovered = None;
+    if is_feed && !parse::looks_like_feed(&fetched.body, fetched.content_type.as_deref()) {
+        // A listed HTML page that advertises its feed: the feed is polled from now on.
+        let html = crate::fetch::decode_html(&fetched.body, fetched.content_type.as_deref());
+        let base = fetched.final_url.clone();
+        let found = blocking(move || parse::discover_feeds(&html, &base)).await?;
+        if let Some(feed_url) = found.into_iter().next() {
+            info!(source = %source.name, page = %url, feed = %feed_url, "the listed page advertises a feed; polling the feed");
+            let parsed = url::Url::parse(&feed_url).map_err(|_| PollError::NotAFeed)?;
+            fetched = match ctx.fetcher.fetch(&parsed, &Validators::default()).await? {
+                FetchOutcome::Fetched(f) => f,
+                FetchOutcome::NotModified { .. } => return Err(PollError::NotAFeed),
+            };
+            discovered = Some(Some(feed_url));
+        }
+    }
     let validators = Some(fetched.validators.clone());
     let max_age = fetched.max_age;
     let mut polled = match &source.kind {
@@ -191,6 +218,7 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
     };
     polled.validators = validators;
     polled.hint = polled.hint.max(max_age);
+    polled.discovered = discovered;
     Ok(polled)
 }
 

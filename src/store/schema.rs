@@ -93,6 +93,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN failing_since INTEGER;
     ALTER TABLE sources ADD COLUMN down_alerted INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: the feed an HTML page advertises, polled in its place.
+    r#"
+    ALTER TABLE sources ADD COLUMN discovered_url TEXT;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

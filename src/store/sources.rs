@@ -24,6 +24,8 @@ pub struct SourceRow {
     pub validators: Validators,
     pub consecutive_failures: u32,
     pub last_success_at: Option<i64>,
+    /// The feed a listed HTML page pointed to (`<link rel="alternate">`), polled instead.
+    pub discovered_url: Option<String>,
 }
 
 /// The outcome of one poll, written back in one statement.
@@ -34,6 +36,8 @@ pub struct PollRecord {
     pub result: Result<String, String>,
     /// New validators; `None` keeps the stored ones (a 304 or a failure).
     pub validators: Option<Validators>,
+    /// `Some` replaces the discovered feed URL (`Some(None)` forgets it).
+    pub discovered_url: Option<Option<String>>,
     pub next_poll_at: i64,
 }
 
@@ -94,6 +98,7 @@ impl Store {
                     kind = excluded.kind,
                     interval_ms = excluded.interval_ms,
                     etag = CASE WHEN url = excluded.url THEN etag END,
+                    discovered_url = CASE WHEN url = excluded.url THEN discovered_url END,
                     last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                     next_poll_at = CASE WHEN url = excluded.url THEN next_poll_at ELSE excluded.next_poll_at END,
                     url = excluded.url",
@@ -152,7 +157,7 @@ impl Store {
     ) -> Result<Vec<SourceRow>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id, name, etag, last_modified, consecutive_failures, last_success_at FROM sources {tail}"
+            "SELECT id, name, etag, last_modified, consecutive_failures, last_success_at, discovered_url FROM sources {tail}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok(SourceRow {
@@ -164,6 +169,7 @@ impl Store {
                 },
                 consecutive_failures: r.get(4)?,
                 last_success_at: r.get(5)?,
+                discovered_url: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -210,7 +216,8 @@ impl Store {
                 etag = CASE WHEN ?6 THEN ?7 ELSE etag END,
                 last_modified = CASE WHEN ?6 THEN ?8 ELSE last_modified END,
                 next_poll_at = ?9,
-                failing_since = CASE WHEN ?3 THEN NULL ELSE COALESCE(failing_since, ?2) END
+                failing_since = CASE WHEN ?3 THEN NULL ELSE COALESCE(failing_since, ?2) END,
+                discovered_url = CASE WHEN ?10 THEN ?11 ELSE discovered_url END
              WHERE id = ?1",
             params![
                 source_id,
@@ -221,7 +228,9 @@ impl Store {
                 set_validators,
                 etag,
                 lm,
-                rec.next_poll_at
+                rec.next_poll_at,
+                rec.discovered_url.is_some(),
+                rec.discovered_url.clone().flatten()
             ],
         )?;
         self.health_alerts(&tx, source_id, rec, health)?;
