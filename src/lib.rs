@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod matcher;
 pub mod model;
 pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod scheduler;

@@ -68,6 +68,9 @@ enum Command {
     },
     /// Send a test alert through one notifier and report the outcome
     TestNotify { name: String },
+    /// Feeds from and to other readers
+    #[command(subcommand)]
+    Opml(OpmlCommand),
     /// Run a watch query over stored articles (try a watch on past news)
     Search {
         query: String,
@@ -77,6 +80,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum OpmlCommand {
+    /// Print `[[feed]]` blocks for the feeds of an OPML file, to add to the config
+    Import { file: PathBuf },
+    /// Print the configured feeds as OPML 2.0
+    Export,
 }
 
 fn main() -> ExitCode {
@@ -130,6 +141,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             None => commands::alerts(&load()?, json, since, watch.as_deref(), failed),
         },
         Command::TestNotify { name } => commands::test_notify(&load()?, &name).await,
+        Command::Opml(OpmlCommand::Import { file }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+            print!("{}", feedwatch::opml::import(&text).map_err(UsageError)?);
+            Ok(())
+        }
+        Command::Opml(OpmlCommand::Export) => {
+            print!(
+                "{}",
+                feedwatch::opml::export(&feedwatch::app::sources(&load()?))
+            );
+            Ok(())
+        }
         Command::Search { query, since, json } => commands::search(&load()?, &query, since, json),
     }
 }

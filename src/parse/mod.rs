@@ -8,6 +8,7 @@ mod repair;
 
 pub use feed::{ParsedFeed, parse_feed};
 pub use page::{discover_feeds, looks_like_feed, page_links};
+pub use repair::repair as repair_xml;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
