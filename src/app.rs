@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::config::{Config, NotifierConfig, NotifierKind};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::matcher::{Matcher, WatchSpec};
+use crate::metrics::Metrics;
 use crate::model::{Source, SourceKind};
 use crate::notify::dispatcher::{Dispatcher, RetryPolicy};
 use crate::notify::email::{EmailNotifier, SmtpTarget};
@@ -33,6 +34,8 @@ pub struct Runtime {
     pub lease: Duration,
     /// Retention of article text (`[store] keep`).
     pub keep: Duration,
+    /// Where to serve `/metrics` and `/healthz`, if anywhere.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Spread of first polls for new sources: 50 ms per new source, at most their interval,
@@ -42,6 +45,15 @@ const SPREAD_PER_SOURCE_MS: i64 = 50;
 impl Runtime {
     /// Builds the runtime and makes the store's sources match the config.
     pub fn build(config: &Config, store: Store) -> anyhow::Result<Runtime> {
+        Self::build_with(config, store, Arc::default())
+    }
+
+    /// Builds the runtime keeping `metrics` (a reload does not reset the counters).
+    pub fn build_with(
+        config: &Config,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Runtime> {
         let fetcher =
             Fetcher::new(&fetch_options(config)).context("cannot build the HTTP client")?;
         let watchlist = Arc::new(watchlist(config)?);
@@ -65,6 +77,7 @@ impl Runtime {
                 store,
                 watchlist,
                 health: Arc::new(health_rule(config)),
+                metrics: metrics.clone(),
             },
             sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
             notifiers,
@@ -77,6 +90,11 @@ impl Runtime {
             per_host: config.fetch.per_host,
             lease: config.fetch.timeout.0 * 4 + Duration::from_secs(60),
             keep: config.store.keep.0,
+            listen: config
+                .http
+                .listen
+                .as_ref()
+                .and_then(|l| l.get_ref().parse().ok()),
         })
     }
 
@@ -100,7 +118,12 @@ impl Runtime {
     }
 
     pub fn dispatcher(&self) -> Dispatcher {
-        Dispatcher::new(self.ctx.store.clone(), self.notifiers.clone(), self.policy)
+        Dispatcher::new(
+            self.ctx.store.clone(),
+            self.notifiers.clone(),
+            self.policy,
+            self.ctx.metrics.clone(),
+        )
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod dedupe;
 pub mod fetch;
 pub mod matcher;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod opml;

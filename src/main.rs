@@ -19,6 +19,9 @@ struct Cli {
     /// Config file [default: $FEEDWATCH_CONFIG, then ./config/feedwatch.toml]
     #[arg(long, global = true, env = "FEEDWATCH_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: plain text (journald-friendly) or JSON for log shippers
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,6 +85,12 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum OpmlCommand {
     /// Print `[[feed]]` blocks for the feeds of an OPML file, to add to the config
@@ -92,7 +101,10 @@ enum OpmlCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Run | Command::Once));
+    init_logging(
+        matches!(cli.command, Command::Run | Command::Once),
+        cli.log_format,
+    );
     // A panic is logged as one line; parser panics are caught and become source errors.
     std::panic::set_hook(Box::new(
         |info| tracing::error!(panic = %info, "internal error"),
@@ -165,14 +177,17 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
-fn init_logging(daemon: bool) {
+fn init_logging(daemon: bool, format: LogFormat) {
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEEDWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }

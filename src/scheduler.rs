@@ -126,9 +126,23 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
         "feedwatch running"
     );
 
+    if let Some(addr) = rt.listen {
+        let stale = tick * 3;
+        tokio::spawn(crate::metrics::serve(
+            addr,
+            rt.ctx.metrics.clone(),
+            store.clone(),
+            stale,
+            shutdown.clone(),
+        ));
+    }
     let mut next_prune = tokio::time::Instant::now();
     loop {
         notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        rt.ctx
+            .metrics
+            .last_tick
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
         if tokio::time::Instant::now() >= next_prune {
             if let Err(e) = rt.prune().await {
                 warn!(error = %format!("{e:#}"), "pruning failed; will try again");
@@ -233,7 +247,7 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
 
 fn reload(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {
     let config = Config::load(path)?;
-    Runtime::build(&config, old.ctx.store.clone())
+    Runtime::build_with(&config, old.ctx.store.clone(), old.ctx.metrics.clone())
 }
 
 /// Tells systemd about our state; a no-op outside systemd.

@@ -16,7 +16,7 @@ const KILLS: usize = 50;
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_at_random_moments_loses_and_invents_nothing() {
     let http = HttpServer::start().await;
-    http.state.webhook_delay_ms.store(20, Ordering::SeqCst);
+    http.state.webhook_delay_ms.store(150, Ordering::SeqCst);
     let cfg = format!(
         "[store]\npath = \"fw.db\"\n[fetch]\ntimeout = \"5s\"\n[delivery]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\
          [[feed]]\nname = \"Generator\"\nurl = \"{}\"\ninterval = \"1s\"\n\
@@ -28,13 +28,17 @@ async fn sigkill_at_random_moments_loses_and_invents_nothing() {
     let work = Workdir::new(&cfg);
     let mut rng = fastrand::Rng::with_seed(7);
     for _ in 0..KILLS {
+        let polls = http.hits("/gen");
         let mut daemon = work
             .command(&["run"])
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.u64(100..700))).await;
+        // Each run gets at least one poll in (so there is always work in flight), then dies
+        // at a random moment of storing or delivering.
+        wait_for(Duration::from_secs(10), || http.hits("/gen") > polls).await;
+        tokio::time::sleep(Duration::from_millis(rng.u64(0..400))).await;
         signal(&daemon, "KILL");
         daemon.wait().await.unwrap();
     }

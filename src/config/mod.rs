@@ -26,6 +26,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub health: HealthConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
     #[serde(default, rename = "feed")]
     pub feeds: Vec<FeedConfig>,
     #[serde(default, rename = "page")]
@@ -199,6 +201,14 @@ pub struct NotifierConfig {
     pub quiet_hours: Option<Spanned<String>>,
     /// IANA time zone for `daily HH:MM` and quiet hours (default UTC).
     pub timezone: Option<Spanned<String>>,
+}
+
+/// The observability endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `127.0.0.1:9188`: serve `/metrics` and `/healthz` there (off when unset).
+    pub listen: Option<Spanned<String>>,
 }
 
 /// Alerts about sources themselves.

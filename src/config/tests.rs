@@ -174,6 +174,8 @@ const SCHEMA_KEYS: &[&str] = &[
     "quiet_hours",
     "timezone",
     "[health]",
+    "[http]",
+    "listen",
     "alert_after",
 ];
 

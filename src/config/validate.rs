@@ -36,6 +36,17 @@ pub(super) fn validate(config: &Config) -> Result<(), Invalid> {
         check_notifier(notifier)?;
     }
 
+    if let Some(listen) = &config.http.listen
+        && listen.get_ref().parse::<std::net::SocketAddr>().is_err()
+    {
+        return Err(at(
+            listen,
+            format!(
+                "[http] listen \"{}\" is not an address:port such as 127.0.0.1:9188",
+                listen.get_ref()
+            ),
+        ));
+    }
     for route in config.health.notify.iter().flatten() {
         if !notifier_names.contains(route.get_ref().as_str()) {
             return Err(at(

@@ -76,14 +76,21 @@ pub struct Dispatcher {
     store: Store,
     notifiers: Arc<Vec<NamedNotifier>>,
     policy: RetryPolicy,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, notifiers: Arc<Vec<NamedNotifier>>, policy: RetryPolicy) -> Self {
+    pub fn new(
+        store: Store,
+        notifiers: Arc<Vec<NamedNotifier>>,
+        policy: RetryPolicy,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Dispatcher {
             store,
             notifiers,
             policy,
+            metrics,
         }
     }
 
@@ -217,6 +224,7 @@ impl Dispatcher {
         match sent {
             Ok(answer) => {
                 info!(alert_id = %id, notifier = %notifier.name, alerts, attempts, answer = %answer, "delivered");
+                self.metrics.delivery(&notifier.name, "delivered");
                 self.store
                     .blocking(move |s| s.mark_delivered(&seqs, &batch, now))
                     .await?;
@@ -242,6 +250,10 @@ impl Dispatcher {
                         warn!(alert_id = %id, notifier = %notifier.name, attempts, error = %e, state = state.as_str(), "delivery failed for good")
                     }
                 }
+                self.metrics.delivery(
+                    &notifier.name,
+                    if next.is_ok() { "retry" } else { "failed" },
+                );
                 let message = e.message.clone();
                 self.store
                     .blocking(move |s| s.mark_attempt_failed(&seqs, &message, next))

@@ -41,6 +41,7 @@ pub struct PollContext {
     pub store: Store,
     pub watchlist: Arc<Watchlist>,
     pub health: Arc<HealthRule>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What one poll did, for logs and `once`.
@@ -98,6 +99,17 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
         Ok(p) => {
             let wait = p.hint.map_or(interval, |h| h.min(MAX_HINT).max(interval));
             let s = p.stored;
+            let result = if p.status == "not modified" {
+                "not_modified"
+            } else {
+                "ok"
+            };
+            ctx.metrics.poll(
+                result,
+                Duration::from_millis(elapsed_ms.max(0) as u64),
+                s.items,
+                s.updated,
+            );
             if s.items + s.updated + s.alerts > 0 {
                 info!(source = %source.name, status = %p.status, new_items = s.items, updated = s.updated,
                       alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
@@ -122,6 +134,12 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
             )
         }
         Err(e) => {
+            ctx.metrics.poll(
+                "error",
+                Duration::from_millis(elapsed_ms.max(0) as u64),
+                0,
+                0,
+            );
             let failures = row.consecutive_failures + 1;
             let retry_after = match &e {
                 PollError::Fetch(f) => f.retry_after(),

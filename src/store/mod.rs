@@ -9,6 +9,7 @@ mod items;
 mod prune;
 mod schema;
 mod sources;
+mod status;
 mod stories;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use prune::PruneReport;
 pub use sources::{HealthRule, PollRecord, SourceHealth, SourceRow, SourceSpec};
+pub use status::Gauges;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

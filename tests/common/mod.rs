@@ -293,10 +293,6 @@ async fn webhook(
     body: Bytes,
 ) -> StatusCode {
     state.webhook_attempts.fetch_add(1, Ordering::SeqCst);
-    let delay = state.webhook_delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
-    }
     let fail = state
         .webhook_failures
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -304,11 +300,17 @@ async fn webhook(
     if fail {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
+    // Taken in before the (slow) answer: a sender that dies meanwhile never learns it was
+    // delivered, as with a real receiver.
     state
         .webhook
         .lock()
         .unwrap()
         .push(Received { headers, body });
+    let delay = state.webhook_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
     StatusCode::OK
 }
 

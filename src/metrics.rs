@@ -1,0 +1,232 @@
+//! Observability: counters the pipeline and the dispatcher bump, and a small HTTP endpoint
+//! (`[http] listen`) serving `/metrics` (Prometheus text format) and `/healthz`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::store::{Store, now_ms};
+
+/// Upper bounds (seconds) of the fetch latency histogram.
+const BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Counters since start; gauges are read from the store at scrape time.
+#[derive(Default)]
+pub struct Metrics {
+    polls: Mutex<BTreeMap<&'static str, u64>>,
+    fetch_buckets: [AtomicU64; BUCKETS.len()],
+    fetch_count: AtomicU64,
+    fetch_sum_ms: AtomicU64,
+    items_new: AtomicU64,
+    items_updated: AtomicU64,
+    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// When the scheduler last went round its loop (ms since the epoch).
+    pub last_tick: AtomicI64,
+}
+
+impl Metrics {
+    /// One poll: `ok`, `not_modified` or `error`, and how long its fetch took.
+    pub fn poll(&self, result: &'static str, elapsed: Duration, new: usize, updated: usize) {
+        *self
+            .polls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(result)
+            .or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.fetch_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.fetch_count.fetch_add(1, Ordering::Relaxed);
+        self.fetch_sum_ms
+            .fetch_add(elapsed.as_millis() as u64, Ordering::Relaxed);
+        self.items_new.fetch_add(new as u64, Ordering::Relaxed);
+        self.items_updated
+            .fetch_add(updated as u64, Ordering::Relaxed);
+    }
+
+    /// One delivery attempt of a message: `delivered`, `retry` or `failed`.
+    pub fn delivery(&self, notifier: &str, result: &'static str) {
+        *self
+            .deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((notifier.to_string(), result))
+            .or_default() += 1;
+    }
+
+    /// The Prometheus text exposition, counters plus the store's gauges.
+    pub fn render(&self, store: &Store) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP feedwatch_polls_total Source polls by result.\n# TYPE feedwatch_polls_total counter"
+        );
+        for (result, n) in self.polls.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "feedwatch_polls_total{{result=\"{result}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP feedwatch_poll_seconds Time to poll a source.\n# TYPE feedwatch_poll_seconds histogram"
+        );
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "feedwatch_poll_seconds_bucket{{le=\"{b}\"}} {}",
+                self.fetch_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.fetch_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "feedwatch_poll_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "feedwatch_poll_seconds_sum {}",
+            self.fetch_sum_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        );
+        let _ = writeln!(out, "feedwatch_poll_seconds_count {count}");
+        let _ = writeln!(
+            out,
+            "# HELP feedwatch_items_total Items stored.\n# TYPE feedwatch_items_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "feedwatch_items_total{{kind=\"new\"}} {}",
+            self.items_new.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "feedwatch_items_total{{kind=\"updated\"}} {}",
+            self.items_updated.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP feedwatch_deliveries_total Delivery attempts by notifier and result.\n# TYPE feedwatch_deliveries_total counter"
+        );
+        for ((notifier, result), n) in self
+            .deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "feedwatch_deliveries_total{{notifier=\"{}\",result=\"{result}\"}} {n}",
+                escape_label(notifier)
+            );
+        }
+        if let Ok(g) = store.gauges() {
+            let _ = writeln!(
+                out,
+                "# HELP feedwatch_alerts Outbox rows by state.\n# TYPE feedwatch_alerts gauge"
+            );
+            for (state, n) in g.alerts {
+                let _ = writeln!(out, "feedwatch_alerts{{state=\"{state}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "# HELP feedwatch_sources Active sources.\n# TYPE feedwatch_sources gauge\nfeedwatch_sources {}",
+                g.sources
+            );
+            let _ = writeln!(
+                out,
+                "# HELP feedwatch_sources_failing Active sources whose last poll failed.\n# TYPE feedwatch_sources_failing gauge\nfeedwatch_sources_failing {}",
+                g.failing
+            );
+        }
+        out
+    }
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Healthy when the store takes a write and the scheduler went round recently.
+pub fn health(metrics: &Metrics, store: &Store, stale_after: Duration) -> Result<String, String> {
+    store
+        .check_writable()
+        .map_err(|e| format!("store not writable: {e}"))?;
+    let age = now_ms() - metrics.last_tick.load(Ordering::Relaxed);
+    if age > crate::store::ms(stale_after) {
+        return Err(format!("scheduler stalled: last tick {} s ago", age / 1000));
+    }
+    Ok(format!(
+        "ok: store writable, scheduler ticked {} s ago",
+        age / 1000
+    ))
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` until `shutdown`.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: std::sync::Arc<Metrics>,
+    store: Store,
+    stale_after: Duration,
+    shutdown: CancellationToken,
+) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(%addr, error = %e, "cannot listen for /metrics and /healthz");
+            return;
+        }
+    };
+    info!(%addr, "serving /metrics and /healthz");
+    loop {
+        let (mut stream, _) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(s) => s,
+                Err(_) => continue,
+            },
+        };
+        let (metrics, store) = (metrics.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
+            else {
+                return;
+            };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = match path {
+                "/metrics" => {
+                    let s = store.clone();
+                    let body = tokio::task::spawn_blocking(move || metrics.render(&s))
+                        .await
+                        .unwrap_or_default();
+                    ("200 OK", body)
+                }
+                "/healthz" => {
+                    let s = store.clone();
+                    match tokio::task::spawn_blocking(move || health(&metrics, &s, stale_after))
+                        .await
+                    {
+                        Ok(Ok(msg)) => ("200 OK", msg + "\n"),
+                        Ok(Err(msg)) => ("503 Service Unavailable", msg + "\n"),
+                        Err(e) => ("503 Service Unavailable", format!("{e}\n")),
+                    }
+                }
+                _ => ("404 Not Found", "not found\n".into()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        });
+    }
+}
