@@ -30,6 +30,7 @@ pub struct Runtime {
     pub policy: RetryPolicy,
     pub concurrency: usize,
     pub per_host: usize,
+    pub host_delay: Duration,
     /// How long a claimed source stays leased to a poll that never reports back.
     pub lease: Duration,
     /// Retention of article text (`[store] keep`).
@@ -88,6 +89,7 @@ impl Runtime {
             },
             concurrency: config.fetch.concurrency,
             per_host: config.fetch.per_host,
+            host_delay: config.fetch.host_delay.0,
             lease: config.fetch.timeout.0 * 4 + Duration::from_secs(60),
             keep: config.store.keep.0,
             listen: config

@@ -28,14 +28,45 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Per-host bounds: one semaphore per host name.
 #[derive(Default)]
-struct Hosts(HashMap<String, Arc<Semaphore>>);
+struct Hosts(HashMap<String, Arc<HostGate>>);
+
+/// One host's bounds: requests at once, and the earliest start of the next one.
+struct HostGate {
+    slots: Arc<Semaphore>,
+    next_start: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl HostGate {
+    /// Waits for a slot and for the host's minimum delay since the previous request.
+    async fn enter(&self, delay: Duration) -> OwnedSemaphorePermit {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        let start = {
+            let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+            let start = (*next).max(tokio::time::Instant::now());
+            *next = start + delay;
+            start
+        };
+        tokio::time::sleep_until(start).await;
+        permit
+    }
+}
 
 impl Hosts {
-    fn permit_for(&mut self, source: &Source, per_host: usize) -> Arc<Semaphore> {
+    fn gate_for(&mut self, source: &Source, per_host: usize) -> Arc<HostGate> {
         let host = source.url.host_str().unwrap_or("").to_ascii_lowercase();
         self.0
             .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+            .or_insert_with(|| {
+                Arc::new(HostGate {
+                    slots: Arc::new(Semaphore::new(per_host)),
+                    next_start: std::sync::Mutex::new(tokio::time::Instant::now()),
+                })
+            })
             .clone()
     }
 }
@@ -51,7 +82,7 @@ fn spawn_poll(
     global: Option<OwnedSemaphorePermit>,
     global_sem: Arc<Semaphore>,
 ) -> tokio::task::Id {
-    let host = hosts.permit_for(&source, rt.per_host);
+    let host = hosts.gate_for(&source, rt.per_host);
     let rt = rt.clone();
     let handle = tasks.spawn(async move {
         let _global = match global {
@@ -61,7 +92,7 @@ fn spawn_poll(
                 .await
                 .expect("semaphore never closed"),
         };
-        let _host = host.acquire_owned().await.expect("semaphore never closed");
+        let _host = host.enter(rt.host_delay).await;
         let report = poll_source(&rt.ctx, &source, &row).await;
         (row.id, source.name, report)
     });

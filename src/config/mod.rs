@@ -67,6 +67,9 @@ pub struct FetchConfig {
     pub concurrency: usize,
     #[serde(default = "default_per_host")]
     pub per_host: usize,
+    /// Least time between the starts of two requests to one host.
+    #[serde(default = "default_host_delay")]
+    pub host_delay: Dur,
     #[serde(default = "default_max_redirects")]
     pub max_redirects: usize,
     #[serde(default = "default_user_agent")]
@@ -333,6 +336,9 @@ fn default_concurrency() -> usize {
 fn default_per_host() -> usize {
     2
 }
+fn default_host_delay() -> Dur {
+    Dur(std::time::Duration::from_millis(500))
+}
 fn default_max_redirects() -> usize {
     5
 }
@@ -378,6 +384,7 @@ impl Default for FetchConfig {
             max_body: default_max_body(),
             concurrency: default_concurrency(),
             per_host: default_per_host(),
+            host_delay: default_host_delay(),
             max_redirects: default_max_redirects(),
             user_agent: default_user_agent(),
             allow_private: false,

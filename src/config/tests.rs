@@ -133,6 +133,7 @@ const SCHEMA_KEYS: &[&str] = &[
     "max_body",
     "concurrency",
     "per_host",
+    "host_delay",
     "max_redirects",
     "user_agent",
     "allow_private",

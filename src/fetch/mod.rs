@@ -190,7 +190,7 @@ impl Fetcher {
         }
         let mut resp = req.send().await.map_err(|e| classify(url.as_str(), &e))?;
         let status = resp.status();
-        let max_age = max_age(resp.headers());
+        let max_age = freshness(resp.headers());
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified { max_age });
         }
@@ -275,6 +275,17 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// How long the response says it stays fresh: `Cache-Control: max-age` wins over `Expires`
+/// (RFC 9111 §5.3).
+fn freshness(headers: &HeaderMap) -> Option<Duration> {
+    max_age(headers).or_else(|| {
+        let expires = headers.get(header::EXPIRES)?.to_str().ok()?;
+        let at = chrono::DateTime::parse_from_rfc2822(expires.trim()).ok()?;
+        let delta = at.timestamp() - chrono::Utc::now().timestamp();
+        (delta > 0).then(|| Duration::from_secs(delta as u64))
+    })
+}
+
 /// `Cache-Control: max-age=N` (RFC 9111 §5.2.2.1).
 fn max_age(headers: &HeaderMap) -> Option<Duration> {
     let cc = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
@@ -353,6 +364,19 @@ mod tests {
         );
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
         assert_eq!(max_age(&h), Some(Duration::from_secs(600)));
+        let mut e = HeaderMap::new();
+        let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc2822();
+        e.insert(header::EXPIRES, HeaderValue::from_str(&later).unwrap());
+        let f = freshness(&e).unwrap();
+        assert!(
+            f > Duration::from_secs(7000) && f <= Duration::from_secs(7200),
+            "{f:?}"
+        );
+        e.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60"),
+        );
+        assert_eq!(freshness(&e), Some(Duration::from_secs(60)));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
         h.insert(
             header::RETRY_AFTER,

@@ -36,6 +36,7 @@ path = "fw.db"
 timeout = "3s"
 connect_timeout = "2s"
 max_body = "1MiB"
+host_delay = "1ms"
 
 [delivery]
 retry_initial = "1s"
@@ -150,6 +151,7 @@ impl HttpServer {
                 "/loop",
                 get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
             )
+            .route("/busy/{secs}", get(busy))
             // ntfy publishes JSON to the server's root.
             .route("/", post(webhook))
             .with_state(state.clone());
@@ -246,6 +248,16 @@ async fn trickle(State(state): State<Arc<HttpState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/rss+xml")],
         Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// 429 Too Many Requests with `Retry-After: secs`.
+async fn busy(State(state): State<Arc<HttpState>>, UrlPath(secs): UrlPath<u64>) -> Response {
+    count(&state, format!("/busy/{secs}"));
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.to_string())],
     )
         .into_response()
 }
