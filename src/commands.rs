@@ -101,6 +101,51 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `check --online`: fetches each source once and says what it serves. Exits 1 when any
+/// source cannot be read.
+pub async fn check_online(config: &Config) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(&app::fetch_options(config))?;
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for source in app::sources(config) {
+        let verdict = match fetcher.fetch(&source.url, &Validators::default()).await {
+            Err(e) => {
+                failed += 1;
+                format!("FAILED: {e}")
+            }
+            Ok(FetchOutcome::NotModified { .. }) => "not modified".to_string(),
+            Ok(FetchOutcome::Fetched(f)) => {
+                if parse::looks_like_feed(&f.body, f.content_type.as_deref()) {
+                    match parse::parse_feed(&f.body, &f.final_url) {
+                        Ok(feed) => format!("ok: a feed with {} items", feed.items.len()),
+                        Err(e) => {
+                            failed += 1;
+                            format!("FAILED: {e}")
+                        }
+                    }
+                } else {
+                    let html = crate::fetch::decode_html(&f.body, f.content_type.as_deref());
+                    match parse::discover_feeds(&html, &f.final_url).first() {
+                        Some(feed) if source.kind_name() == "feed" => format!(
+                            "ok: an HTML page advertising the feed {feed}, which will be polled"
+                        ),
+                        _ if source.kind_name() == "page" => "ok: an HTML page".to_string(),
+                        _ => {
+                            failed += 1;
+                            "FAILED: an HTML page that advertises no feed".to_string()
+                        }
+                    }
+                }
+            }
+        };
+        writeln!(out, "{} \"{}\": {verdict}", source.kind_name(), source.name)?;
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} source(s) cannot be read");
+    }
+    Ok(())
+}
+
 /// Reads SOURCE: an http(s) URL is fetched, anything else is a file path.
 async fn read_source(
     source: &str,

@@ -33,7 +33,11 @@ enum Command {
     /// Poll every source once, deliver due alerts, exit
     Once,
     /// Validate the config and print what it defines
-    Check,
+    Check {
+        /// Also fetch every source once and say what it serves (a feed, a page advertising one)
+        #[arg(long)]
+        online: bool,
+    },
     /// Fetch (URL) or read (file) SOURCE, clean and match it, without storing or alerting
     Preview {
         source: String,
@@ -130,7 +134,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => commands::run(load()?).await,
         Command::Once => commands::once(load()?).await,
-        Command::Check => commands::check(&load()?),
+        Command::Check { online } => {
+            let config = load()?;
+            commands::check(&config)?;
+            if online {
+                commands::check_online(&config).await?;
+            }
+            Ok(())
+        }
         Command::Preview { source, json } => commands::preview(&load()?, &source, json).await,
         Command::Extract { source, json } => {
             // The config only tunes fetching here; a missing default config is fine.

@@ -30,6 +30,7 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
         ("Trickle", "/trickle", "timed out"),
         ("Parser panic", "/files/panic.xml", "crashed"),
         ("Gzip bomb", "/gzipbomb", "exceeds the 1048576-byte limit"),
+        ("Empty", "/files/empty.xml", "not a feed"),
         ("Redirect loop", "/loop", "too many redirects"),
     ];
     let mut extra = String::new();
@@ -46,6 +47,16 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
     extra.push_str(
         "\n[[feed]]\nname = \"No such host\"\nurl = \"http://feedwatch-test.invalid/feed.xml\"\n",
     );
+    http.set_file("empty.xml", Vec::new(), "application/rss+xml");
+    let refused = format!("http://127.0.0.1:{}/feed.xml", free_port());
+    extra.push_str(&format!(
+        "\n[[feed]]\nname = \"Refused\"\nurl = \"{refused}\"\n"
+    ));
+    // TLS spoken to a plain HTTP server: the handshake fails.
+    let tls = http.url("/files/feed.xml").replace("http://", "https://");
+    extra.push_str(&format!(
+        "\n[[feed]]\nname = \"Bad TLS\"\nurl = \"{tls}\"\n"
+    ));
     // 100,000 nested elements in an item: read without blowing a stack.
     let deep = format!(
         "<rss version=\"2.0\"><channel><title>t</title><item><title>Deep</title><guid>d</guid><description>{}deep{}</description></item></channel></rss>",
@@ -92,6 +103,16 @@ async fn each_fault_is_an_error_on_its_source_and_others_keep_working() {
         assert!(s["last_error"].is_null());
     }
     assert_eq!(by_name("Deep")["status"], "ok: 1 items");
+    for name in ["Refused", "Bad TLS"] {
+        let s = by_name(name);
+        assert!(
+            s["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot connect to"),
+            "{s}"
+        );
+    }
     let dns = by_name("No such host");
     assert!(
         dns["last_error"]
@@ -150,4 +171,29 @@ async fn a_listed_page_that_advertises_its_feed_is_polled_through_the_feed() {
         "{}",
         stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_online_says_what_each_source_serves() {
+    let http = HttpServer::start().await;
+    http.set_file("home.html", b"<html><head><link rel=\"alternate\" type=\"application/atom+xml\" href=\"/files/syndicated.atom\"></head></html>".to_vec(), "text/html");
+    let extra = format!(
+        "\n[[feed]]\nname = \"Home\"\nurl = \"{}\"\n\n[[feed]]\nname = \"Gone\"\nurl = \"{}\"\n",
+        http.url("/files/home.html"),
+        http.url("/status/410")
+    );
+    let work = Workdir::new(&config(&http, 0, &["console"], &extra));
+    let out = work.run(&["check", "--online"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("feed \"Clash Report\": ok: a feed with 3 items"),
+        "{text}"
+    );
+    assert!(
+        text.contains("feed \"Home\": ok: an HTML page advertising the feed"),
+        "{text}"
+    );
+    assert!(text.contains("feed \"Gone\": FAILED: HTTP 410"), "{text}");
+    assert!(stderr(&out).contains("error: 1 source(s) cannot be read"));
 }

@@ -22,10 +22,19 @@ async fn memory_stays_flat_while_polling_continuously() {
          [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n[[notifier]]\nname = \"console\"\ntype = \"console\"\n",
     );
     for i in 0..40 {
-        cfg.push_str(&format!("[[feed]]\nname = \"Feed {i}\"\nurl = \"{}?f={i}\"\ninterval = \"1s\"\n", http.url("/gen")));
+        cfg.push_str(&format!(
+            "[[feed]]\nname = \"Feed {i}\"\nurl = \"{}?f={i}\"\ninterval = \"1s\"\n",
+            http.url("/gen")
+        ));
     }
     let work = Workdir::new(&cfg);
-    let daemon = work.command(&["run"]).stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true).spawn().unwrap();
+    let daemon = work
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let pid = daemon.id().unwrap();
 
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -38,7 +47,12 @@ async fn memory_stays_flat_while_polling_continuously() {
     let status = daemon.wait_with_output().await.unwrap().status;
     assert!(status.success());
 
-    eprintln!("soak: {polls} polls in 30 s after warm-up; RSS {warm} KiB warm, {end} KiB at the end");
+    eprintln!(
+        "soak: {polls} polls in 30 s after warm-up; RSS {warm} KiB warm, {end} KiB at the end"
+    );
     assert!(polls > 400, "the daemon kept polling: {polls}");
-    assert!(end <= warm + warm / 4 + 4096, "memory grew from {warm} KiB to {end} KiB");
+    assert!(
+        end <= warm + warm / 4 + 4096,
+        "memory grew from {warm} KiB to {end} KiB"
+    );
 }
