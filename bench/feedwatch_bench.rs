@@ -17,10 +17,11 @@ fn main() {
         Some("match") => bench_match(&corpora),
         Some("store") => bench_store(&corpora),
         Some("deliver") => bench_deliver(),
+        Some("extract") => bench_extract(&corpora),
         Some("parse") => bench_parse(&corpora, args.iter().any(|a| a == "--list")),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <match|store|deliver|parse [--list]> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <match|store|deliver|parse [--list]|extract> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -431,6 +432,57 @@ fn bench_parse(corpora: &Path, list: bool) {
         bodies.len() as f64 / secs,
         bytes as f64 / secs / 1e6
     );
+}
+
+/// Extraction: every page of `extraction/zyte/html` through `extract_article` on one core,
+/// one text file per page, scored by `../shared/tools/score_extraction.py`.
+fn bench_extract(corpora: &Path) {
+    let dataset = corpora.join("extraction/zyte");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(dataset.join("html"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dataset.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    pages.sort();
+    let bodies: Vec<(String, Vec<u8>)> = pages
+        .iter()
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(p).unwrap(),
+            )
+        })
+        .collect();
+    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let out = tempfile_dir().join("extract");
+    std::fs::create_dir_all(&out).unwrap();
+    let start = Instant::now();
+    let mut texts = Vec::with_capacity(bodies.len());
+    for (_, body) in &bodies {
+        let html = feedwatch::fetch::decode_html(body, None);
+        texts.push(feedwatch::clean::extract_article(&html).text);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for ((id, _), text) in bodies.iter().zip(&texts) {
+        std::fs::write(out.join(format!("{id}.txt")), text).unwrap();
+    }
+    println!("| pages | MB | pages/s | MB/s (1 core) |\n|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.1} | {:.0} | {:.1} |",
+        bodies.len(),
+        bytes as f64 / 1e6,
+        bodies.len() as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+    let scorer = corpora.join("../tools/score_extraction.py");
+    let status = std::process::Command::new("python3")
+        .arg(&scorer)
+        .arg(&dataset)
+        .arg(&out)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("could not run {}", scorer.display());
+    }
+    let _ = std::fs::remove_dir_all(out.parent().unwrap());
 }
 
 fn tempfile_dir() -> PathBuf {
