@@ -7,6 +7,7 @@
 
 mod depth;
 mod noise;
+mod score;
 
 pub use depth::limit_depth;
 
@@ -101,10 +102,18 @@ pub fn extract_article(html: &str) -> Article {
         })
         .unwrap_or_default();
 
-    let root = main_region(&doc);
-    let mut text = root
-        .map(|r| paragraphs(*r).join("\n\n"))
-        .unwrap_or_default();
+    let body = doc.select(&BODY).next().unwrap_or(doc.root_element());
+    let scored = score::article_nodes(*body).map(|ids| {
+        ids.iter()
+            .filter_map(|id| doc.tree.get(*id))
+            .flat_map(paragraphs)
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    });
+    let mut text = match scored {
+        Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => t,
+        _ => main_region(&doc).map(|r| paragraphs(*r).join("\n\n")).unwrap_or_default(),
+    };
     if text.chars().count() < MIN_ARTICLE_CHARS / 2 {
         // Paywall overlays and script-rendered pages: the description is better than nothing.
         if let Some(desc) = meta(&["og:description", "description", "twitter:description"])
@@ -208,6 +217,14 @@ fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
                     continue;
                 }
                 if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
+                    continue;
+                }
+                // Lists and boxes that are mostly links (related stories, tag clouds,
+                // "read more" blocks) are navigation even without a telling class.
+                if node.id() != root.id()
+                    && matches!(el.name(), "ul" | "ol" | "div" | "section" | "table" | "dl")
+                    && score::is_link_list(node)
+                {
                     continue;
                 }
                 let block = BLOCK_TAGS.contains(&el.name());
