@@ -19,7 +19,7 @@ use crate::notify::schedule::{self, SendPolicy};
 use crate::notify::template::Templates;
 use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
-use crate::pipeline::{PollContext, Watchlist};
+use crate::pipeline::{PollContext, PollLimits, Watchlist};
 use crate::store::{HealthRule, SourceSpec, Store, ms, now_ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
@@ -79,6 +79,10 @@ impl Runtime {
                 watchlist,
                 health: Arc::new(health_rule(config)),
                 metrics: metrics.clone(),
+                limits: PollLimits {
+                    max_hint: config.fetch.max_hint.0,
+                    max_backoff: config.fetch.max_backoff.0,
+                },
             },
             sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
             notifiers,

@@ -112,7 +112,9 @@ pub fn extract_article(html: &str) -> Article {
     });
     let mut text = match scored {
         Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => t,
-        _ => main_region(&doc).map(|r| paragraphs(*r).join("\n\n")).unwrap_or_default(),
+        _ => main_region(&doc)
+            .map(|r| paragraphs(*r).join("\n\n"))
+            .unwrap_or_default(),
     };
     if text.chars().count() < MIN_ARTICLE_CHARS / 2 {
         // Paywall overlays and script-rendered pages: the description is better than nothing.

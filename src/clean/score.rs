@@ -12,17 +12,77 @@ use super::noise;
 
 const PARAGRAPH_TAGS: &[&str] = &["p", "pre", "blockquote", "td"];
 const BLOCK_TAGS: &[&str] = &[
-    "address", "article", "aside", "blockquote", "dl", "div", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-    "h6", "header", "hr", "main", "nav", "ol", "p", "pre", "section", "table", "ul",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "dl",
+    "div",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "ul",
 ];
 const POSITIVE: &[&str] = &[
-    "article", "body", "content", "entry", "hentry", "main", "page", "post", "text", "blog", "story", "articlebody",
-    "prose", "rich",
+    "article",
+    "body",
+    "content",
+    "entry",
+    "hentry",
+    "main",
+    "page",
+    "post",
+    "text",
+    "blog",
+    "story",
+    "articlebody",
+    "prose",
+    "rich",
 ];
 const NEGATIVE: &[&str] = &[
-    "comment", "comments", "contact", "footer", "foot", "footnote", "masthead", "media", "meta", "outbrain", "promo",
-    "related", "scroll", "shoutbox", "sidebar", "sponsor", "shopping", "tags", "tool", "widget", "hidden", "share",
-    "social", "nav", "menu", "teaser", "recirc", "newsletter",
+    "comment",
+    "comments",
+    "contact",
+    "footer",
+    "foot",
+    "footnote",
+    "masthead",
+    "media",
+    "meta",
+    "outbrain",
+    "promo",
+    "related",
+    "scroll",
+    "shoutbox",
+    "sidebar",
+    "sponsor",
+    "shopping",
+    "tags",
+    "tool",
+    "widget",
+    "hidden",
+    "share",
+    "social",
+    "nav",
+    "menu",
+    "teaser",
+    "recirc",
+    "newsletter",
 ];
 
 /// The elements that hold the article, in document order (the best container and the
@@ -31,23 +91,30 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
-        let Node::Element(el) = node.value() else { continue };
+        let Node::Element(el) = node.value() else {
+            continue;
+        };
         if node.id() != root.id() && noise::is_noise(el) {
             continue;
         }
         let name = el.name();
-        let is_paragraph = PARAGRAPH_TAGS.contains(&name) || (name == "div" && !has_block_child(node));
+        let is_paragraph =
+            PARAGRAPH_TAGS.contains(&name) || (name == "div" && !has_block_child(node));
         if is_paragraph {
             let text = visible_text(node);
             let len = text.chars().count();
             if len >= 25 {
-                let score = 1.0 + text.matches([',', '،', '、', '，']).count() as f64 + (len as f64 / 100.0).min(3.0);
+                let score = 1.0
+                    + text.matches([',', '،', '、', '，']).count() as f64
+                    + (len as f64 / 100.0).min(3.0);
                 for (i, ancestor) in node.ancestors().take(3).enumerate() {
                     if !matches!(ancestor.value(), Node::Element(_)) {
                         break;
                     }
                     let share = [1.0, 0.5, 1.0 / 3.0][i];
-                    let entry = scores.entry(ancestor.id()).or_insert_with(|| base_score(ancestor));
+                    let entry = scores
+                        .entry(ancestor.id())
+                        .or_insert_with(|| base_score(ancestor));
                     *entry += score * share;
                 }
             }
@@ -60,14 +127,24 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
     let tree = root.tree();
     let (&top, _) = scores
         .iter()
-        .map(|(id, s)| (id, s * (1.0 - link_density(tree.get(*id).expect("scored node")))))
+        .map(|(id, s)| {
+            (
+                id,
+                s * (1.0 - link_density(tree.get(*id).expect("scored node"))),
+            )
+        })
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     let mut top_node = tree.get(top)?;
     let mut top_score = scores[&top] * (1.0 - link_density(top_node));
     // Content split over several children of one container (common with page builders):
     // when the parent scores nearly as well, the parent is the article.
-    while let Some(parent) = top_node.parent().filter(|p| p.value().is_element() && p.id() != root.id()) {
-        let parent_score = scores.get(&parent.id()).map_or(0.0, |s| s * (1.0 - link_density(parent)));
+    while let Some(parent) = top_node
+        .parent()
+        .filter(|p| p.value().is_element() && p.id() != root.id())
+    {
+        let parent_score = scores
+            .get(&parent.id())
+            .map_or(0.0, |s| s * (1.0 - link_density(parent)));
         if parent_score < top_score * 0.75 {
             break;
         }
@@ -76,22 +153,29 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
     }
     let top = top_node.id();
     let threshold = (top_score * 0.2).max(10.0);
-    let Some(parent) = top_node.parent() else { return Some(vec![top]) };
+    let Some(parent) = top_node.parent() else {
+        return Some(vec![top]);
+    };
     let mut nodes = Vec::new();
     for sibling in parent.children() {
         if sibling.id() == top {
             nodes.push(top);
             continue;
         }
-        let Node::Element(el) = sibling.value() else { continue };
+        let Node::Element(el) = sibling.value() else {
+            continue;
+        };
         if noise::is_noise(el) {
             continue;
         }
-        let score = scores.get(&sibling.id()).map_or(0.0, |s| s * (1.0 - link_density(sibling)));
+        let score = scores
+            .get(&sibling.id())
+            .map_or(0.0, |s| s * (1.0 - link_density(sibling)));
         let prose = el.name() == "p" && {
             let text = visible_text(sibling);
             let density = link_density(sibling);
-            (text.chars().count() > 80 && density < 0.25) || (density == 0.0 && text.ends_with(['.', '!', '?']))
+            (text.chars().count() > 80 && density < 0.25)
+                || (density == 0.0 && text.ends_with(['.', '!', '?']))
         };
         if score >= threshold || prose {
             nodes.push(sibling.id());
@@ -102,7 +186,9 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
 
 /// A container's start: its tag and its class/id hints.
 fn base_score(node: NodeRef<'_, Node>) -> f64 {
-    let Node::Element(el) = node.value() else { return 0.0 };
+    let Node::Element(el) = node.value() else {
+        return 0.0;
+    };
     let tag = match el.name() {
         "article" => 10.0,
         "div" | "main" | "section" => 5.0,
@@ -127,14 +213,18 @@ fn base_score(node: NodeRef<'_, Node>) -> f64 {
             weight += 25.0;
         }
     }
-    if el.attr("itemprop").is_some_and(|p| p.contains("articleBody")) {
+    if el
+        .attr("itemprop")
+        .is_some_and(|p| p.contains("articleBody"))
+    {
         weight += 50.0;
     }
     tag + weight
 }
 
 fn has_block_child(node: NodeRef<'_, Node>) -> bool {
-    node.children().any(|c| matches!(c.value(), Node::Element(e) if BLOCK_TAGS.contains(&e.name())))
+    node.children()
+        .any(|c| matches!(c.value(), Node::Element(e) if BLOCK_TAGS.contains(&e.name())))
 }
 
 /// Text under `node`, noise left out, walked without recursion.
@@ -177,5 +267,9 @@ fn link_density(node: NodeRef<'_, Node>) -> f64 {
             _ => stack.extend(n.children().map(|c| (c, in_link))),
         }
     }
-    if all == 0 { 0.0 } else { linked as f64 / all as f64 }
+    if all == 0 {
+        0.0
+    } else {
+        linked as f64 / all as f64
+    }
 }

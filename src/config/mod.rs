@@ -67,6 +67,13 @@ pub struct FetchConfig {
     pub concurrency: usize,
     #[serde(default = "default_per_host")]
     pub per_host: usize,
+    /// The longest a server's freshness hint (ttl, Cache-Control, Expires, Retry-After) may
+    /// push a source's next poll.
+    #[serde(default = "default_max_hint")]
+    pub max_hint: Dur,
+    /// The longest consecutive failures back a source off (it is never parked for good).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Dur,
     /// Least time between the starts of two requests to one host.
     #[serde(default = "default_host_delay")]
     pub host_delay: Dur,
@@ -336,6 +343,12 @@ fn default_concurrency() -> usize {
 fn default_per_host() -> usize {
     2
 }
+fn default_max_hint() -> Dur {
+    Dur(crate::pipeline::MAX_HINT)
+}
+fn default_max_backoff() -> Dur {
+    Dur(crate::pipeline::MAX_BACKOFF)
+}
 fn default_host_delay() -> Dur {
     Dur(std::time::Duration::from_millis(500))
 }
@@ -385,6 +398,8 @@ impl Default for FetchConfig {
             concurrency: default_concurrency(),
             per_host: default_per_host(),
             host_delay: default_host_delay(),
+            max_hint: default_max_hint(),
+            max_backoff: default_max_backoff(),
             max_redirects: default_max_redirects(),
             user_agent: default_user_agent(),
             allow_private: false,

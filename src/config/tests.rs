@@ -134,6 +134,8 @@ const SCHEMA_KEYS: &[&str] = &[
     "concurrency",
     "per_host",
     "host_delay",
+    "max_hint",
+    "max_backoff",
     "max_redirects",
     "user_agent",
     "allow_private",

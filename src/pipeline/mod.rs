@@ -23,9 +23,9 @@ use crate::store::{
 };
 
 /// Longest a source is left alone after failures (doubling from its interval).
-const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
 /// Longest a server's freshness hint (ttl, max-age, Retry-After) may push the next poll.
-const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
 
 /// Compiled watches and where each one's alerts go.
 pub struct Watchlist {
@@ -42,6 +42,16 @@ pub struct PollContext {
     pub watchlist: Arc<Watchlist>,
     pub health: Arc<HealthRule>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub limits: PollLimits,
+}
+
+/// Bounds on when a source is polled next.
+#[derive(Debug, Clone, Copy)]
+pub struct PollLimits {
+    /// The longest a server's hint (ttl, max-age, Expires, Retry-After) may push a poll.
+    pub max_hint: Duration,
+    /// The longest failures back a source off.
+    pub max_backoff: Duration,
 }
 
 /// What one poll did, for logs and `once`.
@@ -97,7 +107,9 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
     let interval = source.interval;
     let (record, report) = match result {
         Ok(p) => {
-            let wait = p.hint.map_or(interval, |h| h.min(MAX_HINT).max(interval));
+            let wait = p
+                .hint
+                .map_or(interval, |h| h.min(ctx.limits.max_hint).max(interval));
             let s = p.stored;
             let result = if p.status == "not modified" {
                 "not_modified"
@@ -145,8 +157,8 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
                 PollError::Fetch(f) => f.retry_after(),
                 _ => None,
             };
-            let wait =
-                backoff(interval, failures).max(retry_after.unwrap_or_default().min(MAX_HINT));
+            let wait = backoff(interval, failures, ctx.limits.max_backoff)
+                .max(retry_after.unwrap_or_default().min(ctx.limits.max_hint));
             warn!(source = %source.name, url = %source.url, error = %e, failures, retry_in_s = wait.as_secs(), "poll failed");
             let message = e.to_string();
             let at = now_ms();
@@ -181,10 +193,10 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
 
 /// Interval doubled per consecutive failure, capped, with ±10% jitter so failing sources
 /// drift apart rather than retrying in lockstep.
-fn backoff(interval: Duration, failures: u32) -> Duration {
+fn backoff(interval: Duration, failures: u32, cap: Duration) -> Duration {
     let doubled = interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
     doubled
-        .min(MAX_BACKOFF.max(interval))
+        .min(cap.max(interval))
         .mul_f64(0.9 + 0.2 * fastrand::f64())
 }
 
@@ -385,13 +397,14 @@ mod tests {
     fn backoff_grows_and_caps() {
         let i = Duration::from_secs(600);
         assert!(
-            backoff(i, 1) >= Duration::from_secs(540) && backoff(i, 1) <= Duration::from_secs(660)
+            backoff(i, 1, MAX_BACKOFF) >= Duration::from_secs(540)
+                && backoff(i, 1, MAX_BACKOFF) <= Duration::from_secs(660)
         );
-        assert!(backoff(i, 3) >= Duration::from_secs(2160));
-        assert!(backoff(i, 30) <= MAX_BACKOFF.mul_f64(1.1));
+        assert!(backoff(i, 3, MAX_BACKOFF) >= Duration::from_secs(2160));
+        assert!(backoff(i, 30, MAX_BACKOFF) <= MAX_BACKOFF.mul_f64(1.1));
         let day = Duration::from_secs(86_400);
         assert!(
-            backoff(day, 5) >= day.mul_f64(0.9),
+            backoff(day, 5, MAX_BACKOFF) >= day.mul_f64(0.9),
             "never sooner than the interval's cap"
         );
     }
