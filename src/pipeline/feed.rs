@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{
-    PollContext, PollError, Polled, alerts_for, blocking, commit, distinct, fetch_page, identities,
+    PollContext, PollError, Polled, alerts_for, blocking, classify, commit, distinct, fetch_page,
     new_item,
 };
 use crate::clean;
@@ -28,13 +28,7 @@ pub(super) async fn poll_feed(
     let feed = blocking(move || parse::parse_feed(&fetched.body, &base)).await??;
     let total = feed.items.len();
     let items = distinct(feed.items);
-    let ids = identities(&items);
-    let lookup = ids.clone();
-    let source_id = row.id;
-    let seen = ctx
-        .store
-        .blocking(move |s| s.classify(source_id, &lookup))
-        .await?;
+    let (ids, seen) = classify(ctx, row.id, &items).await?;
 
     let mut new = Vec::new();
     let mut changed = Vec::new();

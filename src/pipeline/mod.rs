@@ -18,8 +18,8 @@ use crate::matcher::{Matcher, Scope};
 use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
 use crate::parse;
 use crate::store::{
-    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, SourceRow,
-    Store, ms, now_ms,
+    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen,
+    SourceRow, Store, ms, now_ms,
 };
 
 /// Longest a source is left alone after failures (doubling from its interval).
@@ -283,6 +283,22 @@ fn identities(items: &[Item]) -> Vec<Identity> {
             raw_hash: short_hash(&[&i.title, &i.html]),
         })
         .collect()
+}
+
+/// Each item's identities, and what the store knows of it: the cheap check that comes
+/// before any full-text fetch or extraction.
+async fn classify(
+    ctx: &PollContext,
+    source_id: i64,
+    items: &[Item],
+) -> Result<(Vec<Identity>, Vec<Seen>), PollError> {
+    let ids = identities(items);
+    let lookup = ids.clone();
+    let seen = ctx
+        .store
+        .blocking(move |s| s.classify(source_id, &lookup))
+        .await?;
+    Ok((ids, seen))
 }
 
 /// The first item of each key (feeds sometimes repeat an item).

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use super::{
-    PollContext, PollError, Polled, alerts_for, blocking, commit, distinct, fetch_page, identities,
-    new_item,
+    PollContext, PollError, Polled, alerts_for, blocking, classify, commit, distinct, fetch_page,
+    identities, new_item,
 };
 use crate::clean;
 use crate::dedupe::{canonical_url, fingerprint, short_hash};
@@ -106,13 +106,7 @@ pub(super) async fn poll_links(
             })
             .collect(),
     );
-    let ids = identities(&items);
-    let lookup = ids.clone();
-    let source_id = row.id;
-    let seen = ctx
-        .store
-        .blocking(move |s| s.classify(source_id, &lookup))
-        .await?;
+    let (ids, seen) = classify(ctx, row.id, &items).await?;
     let new: Vec<_> = items
         .into_iter()
         .zip(ids)
