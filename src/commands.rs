@@ -475,11 +475,7 @@ pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn iso(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+use crate::store::iso;
 
 fn default_config() -> Config {
     Config::parse("", std::path::Path::new("(defaults)")).expect("empty config is valid")

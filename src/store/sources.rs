@@ -49,11 +49,7 @@ pub struct HealthRule {
     pub notifiers: Vec<String>,
 }
 
-fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+use super::iso;
 
 /// What `feedwatch sources` shows.
 #[derive(Debug, Clone, serde::Serialize)]
