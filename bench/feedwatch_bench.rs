@@ -474,15 +474,26 @@ fn bench_extract(corpora: &Path) {
         bytes as f64 / secs / 1e6
     );
     let scorer = corpora.join("../tools/score_extraction.py");
-    let status = std::process::Command::new("python3")
-        .arg(&scorer)
-        .arg(&dataset)
-        .arg(&out)
-        .status();
-    if !matches!(status, Ok(s) if s.success()) {
+    let mut score = std::process::Command::new("python3");
+    score.arg(&scorer).arg(&dataset).arg(&out);
+    // KEEP=DIR keeps the predictions and a per-page score table there, to study failures.
+    let keep = std::env::var_os("KEEP").map(PathBuf::from);
+    if let Some(dir) = &keep {
+        std::fs::create_dir_all(dir).unwrap();
+        score.arg("--per-page").arg(dir.join("per-page.tsv"));
+    }
+    if !matches!(score.status(), Ok(s) if s.success()) {
         eprintln!("could not run {}", scorer.display());
     }
-    let _ = std::fs::remove_dir_all(out.parent().unwrap());
+    match keep {
+        Some(dir) => {
+            let _ = std::fs::remove_dir_all(dir.join("pred"));
+            std::fs::rename(&out, dir.join("pred")).unwrap();
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(out.parent().unwrap());
+        }
+    }
 }
 
 fn tempfile_dir() -> PathBuf {

@@ -89,6 +89,53 @@ const NOISE_WORDS: &[&str] = &[
     "skip",
 ];
 
+/// Noise words that mark chrome even in a class that also names the content.
+const STRONG_NOISE_WORDS: &[&str] = &[
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "advertising",
+    "adslot",
+    "sponsored",
+    "share",
+    "sharing",
+    "sharebar",
+    "social",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "signup",
+    "related",
+    "recommended",
+    "cookie",
+    "cookies",
+    "consent",
+    "comment",
+    "comments",
+    "promo",
+    "outbrain",
+    "taboola",
+    "paywall",
+    "popup",
+    "modal",
+    "byline",
+    "embed",
+];
+
+/// Words in a class that name the article's content.
+const CONTENT_WORDS: &[&str] = &[
+    "content",
+    "article",
+    "body",
+    "main",
+    "post",
+    "entry",
+    "story",
+    "text",
+    "articlebody",
+];
+
 /// Adjacent word pairs that mark chrome ("most-read", "read-more").
 const NOISE_PAIRS: &[(&str, &str)] = &[
     ("most", "read"),
@@ -158,7 +205,15 @@ fn has_noise_words(hint: &str) -> bool {
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect();
-        if words.iter().any(|w| NOISE_WORDS.contains(w)) {
+        // "content-with-sidebar": a class that names the content itself is chrome only
+        // when it says so plainly ("article-share", "post-related").
+        let names_content = words.iter().any(|w| CONTENT_WORDS.contains(w));
+        let noise = if names_content {
+            STRONG_NOISE_WORDS
+        } else {
+            NOISE_WORDS
+        };
+        if words.iter().any(|w| noise.contains(w)) {
             return true;
         }
         if words
@@ -202,6 +257,10 @@ mod tests {
             ("article-body", false),
             ("header shadow download", false),
             ("read", false),
+            ("content-with-sidebar-wrp", false),
+            ("left-sidebar-2", true),
+            ("article-share", true),
+            ("post-related", true),
             ("loader thread", false),
         ];
         for (class, want) in cases {
