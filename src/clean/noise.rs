@@ -199,28 +199,30 @@ pub fn is_noise(el: &Element) -> bool {
 
 fn has_noise_words(hint: &str) -> bool {
     let lower = hint.to_ascii_lowercase();
-    // Split camelCase-free, on anything that is not a letter or digit: "ad-slot", "share_bar".
-    for class in lower.split_whitespace() {
-        let words: Vec<&str> = class
+    fn words_of(class: &str) -> impl Iterator<Item = &str> {
+        class
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
-            .collect();
-        // "content-with-sidebar": a class that names the content itself is chrome only
-        // when it says so plainly ("article-share", "post-related").
-        let names_content = words.iter().any(|w| CONTENT_WORDS.contains(w));
-        let noise = if names_content {
-            STRONG_NOISE_WORDS
-        } else {
-            NOISE_WORDS
-        };
-        if words.iter().any(|w| noise.contains(w)) {
-            return true;
-        }
-        if words
-            .windows(2)
-            .any(|p| NOISE_PAIRS.contains(&(p[0], p[1])))
-        {
-            return true;
+    }
+    // An element whose classes name the content itself ("l-sidebar-fixed
+    // l-article-body-segment", "content-with-sidebar") is chrome only when a class says so
+    // plainly ("article-share", "post-related").
+    let names_content = lower
+        .split_whitespace()
+        .flat_map(words_of)
+        .any(|w| CONTENT_WORDS.contains(&w));
+    let noise = if names_content {
+        STRONG_NOISE_WORDS
+    } else {
+        NOISE_WORDS
+    };
+    for class in lower.split_whitespace() {
+        let mut previous = "";
+        for w in words_of(class) {
+            if noise.contains(&w) || (!names_content && NOISE_PAIRS.contains(&(previous, w))) {
+                return true;
+            }
+            previous = w;
         }
     }
     false
@@ -260,6 +262,7 @@ mod tests {
             ("content-with-sidebar-wrp", false),
             ("left-sidebar-2", true),
             ("article-share", true),
+            ("l-sidebar-fixed l-article-body-segment", false),
             ("post-related", true),
             ("loader thread", false),
         ];
