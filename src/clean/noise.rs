@@ -216,7 +216,7 @@ fn has_noise_words(hint: &str) -> bool {
     } else {
         NOISE_WORDS
     };
-    for class in lower.split_whitespace() {
+    for class in lower.split_whitespace().filter(|c| !is_taxonomy(c)) {
         let mut previous = "";
         for w in words_of(class) {
             if noise.contains(&w) || (!names_content && NOISE_PAIRS.contains(&(previous, w))) {
@@ -226,6 +226,24 @@ fn has_noise_words(hint: &str) -> bool {
         }
     }
     false
+}
+
+/// WordPress and similar CMSs label a post's container with its taxonomy
+/// (`category-native-advertising`, `tag-social-media`): words about the subject, not chrome.
+fn is_taxonomy(class: &str) -> bool {
+    [
+        "category-",
+        "tag-",
+        "tags-",
+        "topic-",
+        "section-",
+        "format-",
+        "status-",
+        "type-",
+        "postid-",
+    ]
+    .iter()
+    .any(|p| class.starts_with(p))
 }
 
 /// Whether a whole paragraph is a boilerplate label or an embed's chrome.
@@ -263,6 +281,10 @@ mod tests {
             ("left-sidebar-2", true),
             ("article-share", true),
             ("l-sidebar-fixed l-article-body-segment", false),
+            (
+                "post hentry category-native-advertising tag-social-media",
+                false,
+            ),
             ("post-related", true),
             ("loader thread", false),
         ];
