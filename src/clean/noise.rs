@@ -117,8 +117,6 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "outbrain",
     "taboola",
     "paywall",
-    "popup",
-    "modal",
     "byline",
     "embed",
 ];
