@@ -6,6 +6,7 @@
 //! elements must not overflow a 2 MiB worker stack (an abort `catch_unwind` cannot catch).
 
 mod depth;
+mod jsonld;
 mod noise;
 mod score;
 
@@ -73,6 +74,8 @@ static META: LazyLock<Selector> = LazyLock::new(|| selector("meta[content]"));
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| selector("link[rel=canonical][href]"));
 static BYLINE: LazyLock<Selector> =
     LazyLock::new(|| selector(".byline .author, [rel=author], [itemprop=author], .author"));
+static JSON_LD: LazyLock<Selector> =
+    LazyLock::new(|| selector("script[type='application/ld+json']"));
 static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
 
 /// Extracts the article of a whole HTML page.
@@ -116,6 +119,14 @@ pub fn extract_article(html: &str) -> Article {
             .map(|r| paragraphs(*r).join("\n\n"))
             .unwrap_or_default(),
     };
+    // A paywall overlay or a script-rendered shell: the page's own metadata may carry the
+    // whole text. Used only when it is much longer than what the visible body gave.
+    let scripts: Vec<String> = doc.select(&JSON_LD).map(|s| s.text().collect()).collect();
+    if let Some(body) = jsonld::article_body(scripts.iter().map(String::as_str))
+        && body.len() > text.len() * 2
+    {
+        text = body;
+    }
     if text.chars().count() < MIN_ARTICLE_CHARS / 2 {
         // Paywall overlays and script-rendered pages: the description is better than nothing.
         if let Some(desc) = meta(&["og:description", "description", "twitter:description"])
@@ -316,6 +327,24 @@ mod tests {
         );
         assert!(
             !a.text.contains("Trending") && !a.text.contains("rights"),
+            "{}",
+            a.text
+        );
+    }
+
+    #[test]
+    fn app_shell_with_json_ld_gives_the_article_body() {
+        let body = "Venezuela reopened the border crossing on Monday, officials said. ".repeat(6);
+        let html = format!(
+            r#"<html><head><script type="application/ld+json">{{"@context":"https://schema.org","@type":"NewsArticle",
+            "headline":"Border reopens","articleBody":"{body}
+Second paragraph of the story."}}</script></head>
+            <body><div id="app"><div class="paywall">Subscribe to read</div><p>Loading…</p></div></body></html>"#
+        );
+        let a = extract_article(&html);
+        assert!(
+            a.text.starts_with("Venezuela reopened the border")
+                && a.text.ends_with("Second paragraph of the story."),
             "{}",
             a.text
         );
