@@ -8,9 +8,12 @@ use serde_json::Value;
 pub(super) fn article_body<'a>(scripts: impl Iterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<String> = None;
     for script in scripts {
-        let Ok(value) = serde_json::from_str::<Value>(script.trim()) else {
-            continue;
-        };
+        // Raw line breaks inside strings are common in the wild and invalid JSON: retried as
+        // spaces.
+        let parsed = serde_json::from_str::<Value>(script.trim()).or_else(|_| {
+            serde_json::from_str::<Value>(&script.trim().replace(['\n', '\r', '\t'], " "))
+        });
+        let Ok(value) = parsed else { continue };
         let mut stack = vec![&value];
         while let Some(v) = stack.pop() {
             match v {
