@@ -129,7 +129,7 @@ fn first_element(text: &str) -> Option<String> {
 /// `&name;` that XML does not know becomes a character reference (or text when unknown);
 /// a bare `&` becomes `&amp;`.
 fn fix_entities(text: &str) -> Cow<'_, str> {
-    if !text.contains('&') {
+    if !needs_entity_fix(text) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 64);
@@ -163,6 +163,21 @@ fn fix_entities(text: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// Whether any `&` is other than XML's own five entities or a character reference (most
+/// feeds: then the text is used as it is, without a copy).
+fn needs_entity_fix(text: &str) -> bool {
+    text.match_indices('&').any(|(at, _)| {
+        let after = &text[at + 1..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+            .unwrap_or(after.len());
+        let name = &after[..end];
+        let known = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
+            || (name.starts_with('#') && name.len() > 1);
+        !(known && after[end..].starts_with(';'))
+    })
 }
 
 /// Atom 0.3 read as Atom 1.0: its namespace and its date elements renamed.
