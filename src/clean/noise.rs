@@ -37,59 +37,8 @@ const SKIP_TAGS: &[&str] = &[
     "amp-analytics",
 ];
 
-/// Words in a class or id that mark page chrome rather than content.
-const NOISE_WORDS: &[&str] = &[
-    "ad",
-    "ads",
-    "adv",
-    "advert",
-    "adverts",
-    "advertisement",
-    "advertising",
-    "adslot",
-    "sponsored",
-    "share",
-    "sharing",
-    "sharebar",
-    "social",
-    "newsletter",
-    "subscribe",
-    "subscription",
-    "signup",
-    "related",
-    "recommended",
-    "cookie",
-    "cookies",
-    "consent",
-    "gdpr",
-    "comment",
-    "comments",
-    "promo",
-    "sidebar",
-    "breadcrumb",
-    "breadcrumbs",
-    "nav",
-    "navbar",
-    "menu",
-    "footer",
-    "masthead",
-    "popup",
-    "modal",
-    "paywall",
-    "tags",
-    "embed",
-    "caption",
-    "credit",
-    "credits",
-    "outbrain",
-    "taboola",
-    "byline",
-    "dateline",
-    "toolbar",
-    "skip",
-];
-
-/// Noise words that mark chrome even in a class that also names the content.
+/// Words in a class or id that mark page chrome wherever they appear, even in a class that
+/// also names the content ("article-share", "post-related").
 const STRONG_NOISE_WORDS: &[&str] = &[
     "ad",
     "ads",
@@ -119,6 +68,31 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "paywall",
     "byline",
     "embed",
+];
+
+/// Words that mark chrome only in classes that do not name the content: a
+/// "content-with-sidebar" or a "box article modal-enabled" is the article.
+const WEAK_NOISE_WORDS: &[&str] = &[
+    "adv",
+    "adverts",
+    "gdpr",
+    "sidebar",
+    "breadcrumb",
+    "breadcrumbs",
+    "nav",
+    "navbar",
+    "menu",
+    "footer",
+    "masthead",
+    "popup",
+    "modal",
+    "tags",
+    "caption",
+    "credit",
+    "credits",
+    "dateline",
+    "toolbar",
+    "skip",
 ];
 
 /// Words in a class that name the article's content.
@@ -209,15 +183,11 @@ fn has_noise_words(hint: &str) -> bool {
         .split_whitespace()
         .flat_map(words_of)
         .any(|w| CONTENT_WORDS.contains(&w));
-    let noise = if names_content {
-        STRONG_NOISE_WORDS
-    } else {
-        NOISE_WORDS
-    };
     for class in lower.split_whitespace().filter(|c| !is_taxonomy(c)) {
         let mut previous = "";
         for w in words_of(class) {
-            if noise.contains(&w) || (!names_content && NOISE_PAIRS.contains(&(previous, w))) {
+            let weak = WEAK_NOISE_WORDS.contains(&w) || NOISE_PAIRS.contains(&(previous, w));
+            if STRONG_NOISE_WORDS.contains(&w) || (!names_content && weak) {
                 return true;
             }
             previous = w;

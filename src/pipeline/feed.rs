@@ -79,11 +79,18 @@ pub(super) async fn poll_feed(
         let changed: Vec<_> = changed
             .into_iter()
             .map(|(item, id, item_id, old_text)| {
+                let Some(old_text) = old_text else {
+                    return ChangedItem {
+                        item_id,
+                        raw_hash: id.raw_hash,
+                        material: None,
+                        alerts: Vec::new(),
+                    };
+                };
                 let text = clean::clean_fragment(&item.html);
                 // Typos, timestamps and rotated boilerplate stay below the threshold: they
                 // update nothing but the raw hash, and never alert.
-                let material =
-                    old_text.is_some_and(|old| similarity(&old, &text) < MATERIAL_EDIT_SIMILARITY);
+                let material = similarity(&old_text, &text) < MATERIAL_EDIT_SIMILARITY;
                 let alerts = if material {
                     alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::Updated)
                 } else {

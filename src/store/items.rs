@@ -88,10 +88,10 @@ impl Store {
         let conn = self.lock();
         // One indexed lookup per identity, strongest first; most known items stop at the key.
         let lookups = [
-            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND key = ?2",
-            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND guid = ?2 LIMIT 1",
-            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND url = ?2 LIMIT 1",
-            "SELECT id, raw_hash, text, pruned FROM items WHERE source_id = ?1 AND title_date = ?2 LIMIT 1",
+            "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND key = ?2",
+            "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND guid = ?2 LIMIT 1",
+            "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND url = ?2 LIMIT 1",
+            "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND title_date = ?2 LIMIT 1",
         ];
         let mut out = Vec::with_capacity(items.len());
         for it in items {
@@ -110,8 +110,7 @@ impl Store {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, Option<String>>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, bool>(3)?,
+                            r.get::<_, bool>(2)?,
                         ))
                     })
                     .optional()?;
@@ -122,10 +121,15 @@ impl Store {
             out.push(match found {
                 None => Seen::New,
                 // A tombstone is known for good: pruned items never come back as new.
-                Some((_, _, _, true)) => Seen::Unchanged,
-                Some((_, Some(h), _, _)) if h == it.raw_hash => Seen::Unchanged,
-                Some((_, None, _, _)) => Seen::Unchanged,
-                Some((item_id, Some(_), old_text, false)) => Seen::Changed { item_id, old_text },
+                Some((_, _, true)) | Some((_, None, _)) => Seen::Unchanged,
+                Some((_, Some(h), _)) if h == it.raw_hash => Seen::Unchanged,
+                // Only a changed item needs its stored text, to measure the edit.
+                Some((item_id, Some(_), false)) => {
+                    let old_text = conn
+                        .prepare_cached("SELECT text FROM items WHERE id = ?1")?
+                        .query_row([item_id], |r| r.get(0))?;
+                    Seen::Changed { item_id, old_text }
+                }
             });
         }
         Ok(out)
