@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use feedwatch::matcher::{Matcher, Scope, WatchSpec};
 
+mod cycle;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let corpora = args
@@ -19,6 +21,16 @@ fn main() {
         Some("deliver") => bench_deliver(),
         Some("extract") => bench_extract(&corpora),
         Some("parse") => bench_parse(&corpora, args.iter().any(|a| a == "--list")),
+        Some("cycle") => {
+            let sizes: Vec<usize> = match std::env::var("FEEDS") {
+                Ok(v) => v
+                    .split(',')
+                    .map(|n| n.parse().expect("FEEDS: numbers"))
+                    .collect(),
+                Err(_) => vec![1_000, 10_000],
+            };
+            bench_cycle(&sizes);
+        }
         _ => {
             eprintln!(
                 "usage: feedwatch-bench <match|store|deliver|parse [--list]|extract> [CORPORA_DIR (default ../shared/corpora)]"
@@ -500,4 +512,95 @@ fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("feedwatch-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Python with the packages a comparison needs, in `bench/.venv` (created when missing).
+fn venv_python(packages: &[&str]) -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/.venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let ok = std::process::Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "python3 -m venv {} failed", venv.display());
+    }
+    for package in packages {
+        let import = package.replace('-', "_");
+        let present = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(format!("import {import}"))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            eprintln!("installing {package} into {}", venv.display());
+            let ok = std::process::Command::new(&python)
+                .args(["-m", "pip", "install", "-q", package])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "pip install {package} failed");
+        }
+    }
+    python
+}
+
+/// Poll cycles at each size: cold (every item new), warm (every feed 304), churn (one feed in
+/// ten has two new items); the requests + feedparser loop beside feedwatch at 1,000 feeds.
+fn bench_cycle(sizes: &[usize]) -> Vec<(usize, cycle::Cycles, Option<cycle::Cycles>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cycle");
+    let mut out = Vec::new();
+    println!(
+        "| feeds | poller | cycle | wall s | CPU s | peak RSS MB |\n|---:|---|---|---:|---:|---:|"
+    );
+    for &n in sizes {
+        let dir = root.join(n.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("www")).unwrap();
+        let (nginx, port) = cycle::Nginx::start(&dir, &dir.join("www"));
+        let site = cycle::Site {
+            dir: dir.clone(),
+            n,
+            port,
+        };
+        let bytes = site.generate();
+        eprintln!(
+            "{n} feeds, {:.1} MB, served on 127.0.0.1:{port}",
+            bytes as f64 / 1e6
+        );
+        site.write_config();
+        site.write_urls();
+        let python = (n <= 1_000).then(|| venv_python(&["requests", "feedparser"]));
+        let mut fw = cycle::Cycles::default();
+        let mut py = cycle::Cycles::default();
+        let step = |name: &str, fw: &mut cycle::Usage, py: &mut cycle::Usage| {
+            *fw = cycle::feedwatch_once(&site);
+            println!(
+                "| {n} | feedwatch | {name} | {:.2} | {:.2} | {:.0} |",
+                fw.wall_s, fw.cpu_s, fw.peak_rss_mb
+            );
+            if let Some(python) = &python {
+                *py = cycle::python_once(&site, python);
+                println!(
+                    "| {n} | requests+feedparser | {name} | {:.2} | {:.2} | {:.0} |",
+                    py.wall_s, py.cpu_s, py.peak_rss_mb
+                );
+            }
+        };
+        step("cold", &mut fw.cold, &mut py.cold);
+        step("warm", &mut fw.warm, &mut py.warm);
+        site.churn(1);
+        step("churn", &mut fw.churn, &mut py.churn);
+        if n == 1_000 {
+            let (idle, peak) = cycle::idle_rss(&site);
+            println!(
+                "| {n} | feedwatch run | idle after its first (cold) cycle | | | {idle:.0} (peak {peak:.0}) |"
+            );
+        }
+        drop(nginx);
+        out.push((n, fw, python.map(|_| py)));
+    }
+    out
 }

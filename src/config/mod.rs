@@ -75,7 +75,7 @@ pub struct FetchConfig {
     #[serde(default = "default_max_backoff")]
     pub max_backoff: Dur,
     /// Least time between the starts of two requests to one host.
-    #[serde(default = "default_host_delay")]
+    #[serde(default = "default_host_delay", deserialize_with = "Dur::zero_allowed")]
     pub host_delay: Dur,
     #[serde(default = "default_max_redirects")]
     pub max_redirects: usize,

@@ -24,6 +24,12 @@ fn empty_config_gets_defaults() {
 }
 
 #[test]
+fn host_delay_may_be_zero() {
+    let c = parse("[fetch]\nhost_delay = \"0s\"\n").unwrap();
+    assert_eq!(c.fetch.host_delay, Dur(std::time::Duration::ZERO));
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     let cases = [
         // (config, expected "file:line:col: message" fragments)
