@@ -412,7 +412,9 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, not SIGKILL: the master stops its workers (killed alone, they keep the port).
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
     }
 }
@@ -489,7 +491,7 @@ pub fn idle_rss(site: &Site) -> (f64, f64) {
         .arg(&config)
         .arg("run")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(site.dir.join("run.log")).unwrap())
         .spawn()
         .unwrap();
     let polled = || -> usize {
@@ -507,6 +509,12 @@ pub fn idle_rss(site: &Site) -> (f64, f64) {
     };
     let deadline = Instant::now() + Duration::from_secs(600);
     while polled() < site.n {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "feedwatch run exited ({status}); see {}",
+                site.dir.join("run.log").display()
+            );
+        }
         assert!(
             Instant::now() < deadline,
             "feedwatch run did not poll every source"

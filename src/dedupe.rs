@@ -99,25 +99,54 @@ pub fn fingerprint(text: &str) -> Option<u64> {
     if words.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
-    let mut counts = [0i32; 64];
-    for start in 0..=words.len() - SHINGLE {
-        let mut h = Sha256::new();
-        for i in start..start + SHINGLE {
-            h.update(words.get(i).as_bytes());
-            h.update([0]);
+    // Each word hashed once; a shingle's hash mixes its three words' (order matters). Stable
+    // across versions and platforms: fingerprints are stored.
+    let hashes: Vec<u64> = (0..words.len())
+        .map(|i| word_hash(words.get(i).as_bytes()))
+        .collect();
+    // How many shingles set each bit, counted eight bits at a time in the byte lanes of
+    // eight words (lane k of `lanes[j]` counts bit 8k + j), flushed before a lane can overflow.
+    let mut ones = [0u32; 64];
+    let mut lanes = [0u64; 8];
+    let shingles = hashes.len() + 1 - SHINGLE;
+    for (n, w) in hashes.windows(SHINGLE).enumerate() {
+        let bits = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
+        for (j, lane) in lanes.iter_mut().enumerate() {
+            *lane += (bits >> j) & 0x0101_0101_0101_0101;
         }
-        let digest = h.finalize();
-        let bits = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        for (b, c) in counts.iter_mut().enumerate() {
-            *c += if bits >> b & 1 == 1 { 1 } else { -1 };
+        if n % 255 == 254 || n + 1 == shingles {
+            for (j, lane) in lanes.iter_mut().enumerate() {
+                for k in 0..8 {
+                    ones[8 * k + j] += ((*lane >> (8 * k)) & 0xff) as u32;
+                }
+                *lane = 0;
+            }
         }
     }
-    Some(
-        counts
-            .iter()
-            .enumerate()
-            .fold(0u64, |acc, (b, &c)| if c > 0 { acc | 1 << b } else { acc }),
-    )
+    // A bit is set where more than half the shingles set it.
+    Some(ones.iter().enumerate().fold(0u64, |acc, (b, &c)| {
+        if 2 * c as usize > shingles {
+            acc | 1 << b
+        } else {
+            acc
+        }
+    }))
+}
+
+/// FNV-1a over the word's bytes, then mixed: a stable 64-bit word hash.
+fn word_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// The SplitMix64 finalizer: every input bit reaches every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Bits that differ between two fingerprints.
@@ -185,6 +214,33 @@ pub fn short_hash(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lane-counted SimHash equals the plain one (a counter per bit), for texts long
+    /// enough to flush the lanes several times.
+    #[test]
+    fn fingerprint_counts_like_the_plain_simhash() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for len in [25, 26, 257, 300, 1000] {
+            let text: Vec<String> = (0..len).map(|_| format!("w{}", rng.u32(..50))).collect();
+            let text = text.join(" ");
+            let words = crate::matcher::words(&text);
+            let hashes: Vec<u64> = (0..words.len())
+                .map(|i| word_hash(words.get(i).as_bytes()))
+                .collect();
+            let mut counts = [0i64; 64];
+            for w in hashes.windows(SHINGLE) {
+                let bits = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
+                for (b, c) in counts.iter_mut().enumerate() {
+                    *c += if bits >> b & 1 == 1 { 1 } else { -1 };
+                }
+            }
+            let plain = (0..64).fold(
+                0u64,
+                |acc, b| if counts[b] > 0 { acc | 1 << b } else { acc },
+            );
+            assert_eq!(fingerprint(&text), Some(plain), "{len} words");
+        }
+    }
 
     #[test]
     fn canonical_urls() {

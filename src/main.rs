@@ -103,6 +103,9 @@ enum OpmlCommand {
     Export,
 }
 
+/// Threads for CPU work and SQLite calls (also blocking DNS lookups).
+const BLOCKING_THREADS: usize = 16;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(
@@ -115,7 +118,13 @@ fn main() -> ExitCode {
     ));
     feedwatch::init_tls();
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Parsing, cleaning and the store run on the blocking pool; a few threads keep every core
+    // busy, where tokio's default (up to 512) would give each its stack and malloc arena.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
     };

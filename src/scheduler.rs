@@ -105,20 +105,31 @@ pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollRepo
     let global = Arc::new(Semaphore::new(rt.concurrency));
     let mut hosts = Hosts::default();
     let mut tasks = JoinSet::new();
+    let mut out = Vec::new();
     for row in rows {
         if let Some(source) = rt.sources.get(&row.name).cloned() {
+            // A task starts only with its permit, and finished ones are collected as we go:
+            // ten thousand polls' task state would otherwise all be held at once.
+            while let Some(done) = tasks.try_join_next() {
+                let (_, name, report) = done?;
+                out.push((name, report));
+            }
+            let permit = global
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
             spawn_poll(
                 &mut tasks,
                 rt,
                 &mut hosts,
                 source,
                 row,
-                None,
+                Some(permit),
                 global.clone(),
             );
         }
     }
-    let mut out = Vec::new();
     while let Some(done) = tasks.join_next().await {
         let (_, name, report) = done?;
         out.push((name, report));

@@ -85,7 +85,9 @@ impl Store {
     /// Classifies a poll's items against what is stored: by key, then GUID, canonical URL,
     /// and title+day. Checked before any expensive work (full-text fetch, extraction).
     pub fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
-        let conn = self.lock();
+        let guard = self.lock();
+        // One read transaction for all the lookups: one lock instead of one per statement.
+        let conn = guard.unchecked_transaction()?;
         // One indexed lookup per identity, strongest first; most known items stop at the key.
         let lookups = [
             "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND key = ?2",
@@ -132,6 +134,7 @@ impl Store {
                 }
             });
         }
+        conn.commit()?;
         Ok(out)
     }
 

@@ -50,7 +50,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Recent story fingerprints (see `stories.rs`); `None` until first needed.
-    stories: Arc<Mutex<Option<Vec<stories::StoryFingerprint>>>>,
+    stories: Arc<Mutex<Option<stories::StoryIndex>>>,
 }
 
 /// Milliseconds since the Unix epoch: every timestamp in the store.

@@ -202,7 +202,7 @@ impl Store {
             Some(v) => (true, v.etag.clone(), v.last_modified.clone()),
             None => (false, None, None),
         };
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE sources SET
                 last_poll_at = ?2,
                 last_success_at = CASE WHEN ?3 THEN ?2 ELSE last_success_at END,
@@ -215,20 +215,20 @@ impl Store {
                 failing_since = CASE WHEN ?3 THEN NULL ELSE COALESCE(failing_since, ?2) END,
                 discovered_url = CASE WHEN ?10 THEN ?11 ELSE discovered_url END
              WHERE id = ?1",
-            params![
-                source_id,
-                rec.at,
-                ok,
-                status,
-                error,
-                set_validators,
-                etag,
-                lm,
-                rec.next_poll_at,
-                rec.discovered_url.is_some(),
-                rec.discovered_url.clone().flatten()
-            ],
-        )?;
+        )?
+        .execute(params![
+            source_id,
+            rec.at,
+            ok,
+            status,
+            error,
+            set_validators,
+            etag,
+            lm,
+            rec.next_poll_at,
+            rec.discovered_url.is_some(),
+            rec.discovered_url.clone().flatten()
+        ])?;
         self.health_alerts(&tx, source_id, rec, health)?;
         tx.commit()?;
         Ok(())
