@@ -249,6 +249,9 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                     if report.alerts > 0 {
                         wake_tx.send_modify(|n| *n += 1);
                     }
+                    if in_flight.is_empty() {
+                        release_free_memory();
+                    }
                 }
                 Err(e) => {
                     // Its lease runs out and the source is polled again then.
@@ -285,6 +288,16 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, dispatcher).await;
     info!("stopped");
     Ok(())
+}
+
+/// Hands memory freed by a burst of polls back to the system, so the daemon stays small
+/// between polls: glibc keeps freed memory in its per-thread arenas otherwise.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages of glibc's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn reload(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {

@@ -26,7 +26,8 @@ pub const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 pub(super) struct StoryIndex {
     built_at: i64,
     entries: Vec<StoryFingerprint>,
-    blocks: [FxHashMap<u16, Vec<u32>>; 4],
+    /// Built once the index is large enough to need it (megabytes it would cost small ones).
+    blocks: Option<Box<Blocks>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +36,9 @@ struct StoryFingerprint {
     fingerprint: u64,
     last_seen: i64,
 }
+
+/// Per 16-bit block of the fingerprint: the entries having each value there.
+type Blocks = [FxHashMap<u16, Vec<u32>>; 4];
 
 /// The index keeps expired stories until it is rebuilt, at most this long after.
 const REBUILD_AFTER_MS: i64 = 24 * 3600 * 1000;
@@ -50,8 +54,25 @@ impl StoryIndex {
             fingerprint,
             last_seen,
         });
-        for (b, table) in self.blocks.iter_mut().enumerate() {
-            table.entry(block(fingerprint, b)).or_default().push(at);
+        match &mut self.blocks {
+            Some(blocks) => {
+                for (b, table) in blocks.iter_mut().enumerate() {
+                    table.entry(block(fingerprint, b)).or_default().push(at);
+                }
+            }
+            None if self.entries.len() >= SCAN_ALL_BELOW => {
+                let mut blocks: Box<Blocks> = Box::default();
+                for (at, s) in self.entries.iter().enumerate() {
+                    for (b, table) in blocks.iter_mut().enumerate() {
+                        table
+                            .entry(block(s.fingerprint, b))
+                            .or_default()
+                            .push(at as u32);
+                    }
+                }
+                self.blocks = Some(blocks);
+            }
+            None => {}
         }
     }
 
@@ -62,11 +83,9 @@ impl StoryIndex {
             let d = distance(s.fingerprint, fp);
             (d <= SAME_STORY_BITS && s.last_seen >= since).then_some((d, i))
         };
-        let mut near: Vec<(u32, usize)> = if self.entries.len() < SCAN_ALL_BELOW {
-            (0..self.entries.len()).filter_map(close).collect()
-        } else {
+        let mut near: Vec<(u32, usize)> = if let Some(blocks) = &self.blocks {
             let mut found = Vec::new();
-            for (b, table) in self.blocks.iter().enumerate() {
+            for (b, table) in blocks.iter().enumerate() {
                 for key in within_one_bit(block(fp, b)) {
                     if let Some(list) = table.get(&key) {
                         found.extend(list.iter().filter_map(|&i| close(i as usize)));
@@ -74,6 +93,8 @@ impl StoryIndex {
                 }
             }
             found
+        } else {
+            (0..self.entries.len()).filter_map(close).collect()
         };
         near.sort_unstable();
         near.dedup();
