@@ -2,6 +2,7 @@
 //!
 //! Each subcommand prints a Markdown table row per measurement; corpora paths are arguments.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,28 +13,40 @@ mod cycle;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let corpora = args
-        .get(1)
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("../shared/corpora"));
+    let sizes: Vec<usize> = match std::env::var("FEEDS") {
+        Ok(v) => v
+            .split(',')
+            .map(|n| n.parse().expect("FEEDS: numbers"))
+            .collect(),
+        Err(_) => vec![1_000, 10_000],
+    };
     match args.first().map(String::as_str) {
-        Some("match") => bench_match(&corpora),
-        Some("store") => bench_store(&corpora),
+        Some("match") => {
+            bench_match(&corpora);
+        }
+        Some("store") => {
+            bench_store(&corpora);
+        }
         Some("deliver") => bench_deliver(),
-        Some("extract") => bench_extract(&corpora),
-        Some("parse") => bench_parse(&corpora, args.iter().any(|a| a == "--list")),
+        Some("extract") => {
+            bench_extract(&corpora);
+        }
+        Some("parse") if args.iter().any(|a| a == "--list") => list_parse(&corpora),
+        Some("parse") => {
+            bench_parse(&corpora);
+        }
         Some("cycle") => {
-            let sizes: Vec<usize> = match std::env::var("FEEDS") {
-                Ok(v) => v
-                    .split(',')
-                    .map(|n| n.parse().expect("FEEDS: numbers"))
-                    .collect(),
-                Err(_) => vec![1_000, 10_000],
-            };
             bench_cycle(&sizes);
         }
+        Some("all") => bench_all(&corpora, &sizes),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <match|store|deliver|parse [--list]|extract> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <all|parse [--list]|extract|match|store|cycle|deliver> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -102,7 +115,8 @@ fn watches(n: usize, every: usize, vocabulary: &[&str]) -> Vec<WatchSpec> {
         .collect()
 }
 
-fn bench_match(corpora: &Path) {
+/// Returns MB/s with 10,000 terms and typical hits.
+fn bench_match(corpora: &Path) -> f64 {
     let texts = article_texts(corpora);
     let bytes: usize = texts.iter().map(String::len).sum();
     let all = texts.join(" ");
@@ -120,6 +134,7 @@ fn bench_match(corpora: &Path) {
         Ok(v) => vec![v.parse().expect("TERMS is a number")],
         Err(_) => vec![10, 1_000, 10_000],
     };
+    let mut typical_10k = 0.0;
     for (n, every) in sizes.into_iter().flat_map(|n| [(n, 10), (n, 100)]) {
         let specs = watches(n, every, &vocabulary);
         let count = specs.len();
@@ -140,17 +155,22 @@ fn bench_match(corpora: &Path) {
         let mb_s = (bytes * rounds) as f64 / secs / 1e6;
         let per_article = hits as f64 / rounds as f64 / texts.len() as f64;
         println!("| {n} | {count} | 1 in {every} | {per_article:.2} | {mb_s:.0} |");
+        if n == 10_000 && every == 100 {
+            typical_10k = mb_s;
+        }
     }
     println!(
         "\n{} articles, {:.1} MB of text, 40 rounds",
         texts.len(),
         bytes as f64 / 1e6
     );
+    typical_10k
 }
 
 /// Store throughput with dedupe: new items committed (identity checks, fingerprint, story
 /// lookup, one transaction per 20-item poll), then the same items classified as known.
-fn bench_store(corpora: &Path) {
+/// Returns (new items/s committed, known items/s classified).
+fn bench_store(corpora: &Path) -> (f64, f64) {
     use feedwatch::store::{Identity, NewItem, SourceSpec, Store};
     let texts = article_texts(corpora);
     let vocabulary: Vec<String> = texts
@@ -222,6 +242,7 @@ fn bench_store(corpora: &Path) {
     println!("| known items classified and skipped | {known:.0} |");
     println!("| fingerprints of 300-word texts | {fp:.0} |");
     let _ = std::fs::remove_dir_all(&dir);
+    (insert, known)
 }
 
 /// Delivery throughput: pending alerts drained by the dispatcher to a local webhook receiver
@@ -398,57 +419,104 @@ fn feed_files(corpora: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Feed parsing: throughput over the corpora, or with `--list` one JSON line per file
-/// (entries and first title) for `bench/compare_feedparser.py`.
-fn bench_parse(corpora: &Path, list: bool) {
+/// One JSON line per corpus file (entries and first title), for `bench/compare_feedparser.py`.
+fn list_parse(corpora: &Path) {
+    let base = url::Url::parse("http://localhost/feed").unwrap();
+    for path in feed_files(corpora) {
+        let body = std::fs::read(&path).unwrap();
+        let (entries, first) = match feedwatch::parse::parse_feed(&body, &base) {
+            Ok(f) => (f.items.len(), f.items.first().map(|i| i.title.clone())),
+            Err(_) => (0, None),
+        };
+        let name = path
+            .strip_prefix(corpora)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        println!(
+            "{}",
+            serde_json::json!({"file": name, "entries": entries, "first_title": first})
+        );
+    }
+}
+
+struct ParseFigures {
+    mb_s: f64,
+    feedparser_mb_s: f64,
+}
+
+/// Feed parsing throughput over the corpora on one core, and Python feedparser's on the same
+/// files (CPU time, in a venv the bench makes).
+fn bench_parse(corpora: &Path) -> ParseFigures {
     let files = feed_files(corpora);
     let base = url::Url::parse("http://localhost/feed").unwrap();
-    let bodies: Vec<(PathBuf, Vec<u8>)> = files
-        .iter()
-        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
-        .collect();
-    if list {
-        for (path, body) in &bodies {
-            let (entries, first) = match feedwatch::parse::parse_feed(body, &base) {
-                Ok(f) => (f.items.len(), f.items.first().map(|i| i.title.clone())),
-                Err(_) => (0, None),
-            };
-            let name = path
-                .strip_prefix(corpora)
-                .unwrap_or(path)
-                .display()
-                .to_string();
-            println!(
-                "{}",
-                serde_json::json!({"file": name, "entries": entries, "first_title": first})
-            );
-        }
-        return;
-    }
-    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let bodies: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
     let rounds = 5;
     let start = Instant::now();
     let mut ok = 0;
     for _ in 0..rounds {
         ok = 0;
-        for (_, body) in &bodies {
+        for body in &bodies {
             ok += usize::from(feedwatch::parse::parse_feed(body, &base).is_ok());
         }
     }
     let secs = start.elapsed().as_secs_f64() / rounds as f64;
-    println!("| feeds | parsed | MB | feeds/s | MB/s (1 core) |\n|---:|---:|---:|---:|---:|");
+    let mb_s = bytes as f64 / secs / 1e6;
+    let python = venv_python(&["feedparser"]);
+    let out = std::process::Command::new(python)
+        .arg(bench_dir().join("py_parse.py"))
+        .args(&files)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "py_parse.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fp: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("py_parse.py prints JSON");
+    let feedparser_mb_s = bytes as f64 / fp["cpu_s"].as_f64().unwrap() / 1e6;
     println!(
-        "| {} | {ok} | {:.1} | {:.0} | {:.1} |",
+        "| parser | feeds | parsed | MB | feeds/s | MB/s (1 core) |\n|---|---:|---:|---:|---:|---:|"
+    );
+    println!(
+        "| feedwatch | {} | {ok} | {:.1} | {:.0} | {mb_s:.1} |",
         bodies.len(),
         bytes as f64 / 1e6,
         bodies.len() as f64 / secs,
-        bytes as f64 / secs / 1e6
     );
+    println!(
+        "| feedparser (Python) | {} | | {:.1} | {:.0} | {feedparser_mb_s:.2} |",
+        bodies.len(),
+        bytes as f64 / 1e6,
+        bodies.len() as f64 / fp["cpu_s"].as_f64().unwrap(),
+    );
+    println!(
+        "\nfeedwatch parses {:.0}x as fast as feedparser",
+        mb_s / feedparser_mb_s
+    );
+    ParseFigures {
+        mb_s,
+        feedparser_mb_s,
+    }
+}
+
+fn bench_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("bench")
+}
+
+struct ExtractFigures {
+    mb_s: f64,
+    f1: f64,
+    trafilatura_mb_s: f64,
+    trafilatura_f1: f64,
 }
 
 /// Extraction: every page of `extraction/zyte/html` through `extract_article` on one core,
-/// one text file per page, scored by `../shared/tools/score_extraction.py`.
-fn bench_extract(corpora: &Path) {
+/// one text file per page, scored by `../shared/tools/score_extraction.py`; then trafilatura
+/// (Python, in a venv the bench makes) on the same pages, scored the same way.
+fn bench_extract(corpora: &Path) -> ExtractFigures {
     let dataset = corpora.join("extraction/zyte");
     let mut pages: Vec<PathBuf> = std::fs::read_dir(dataset.join("html"))
         .unwrap_or_else(|e| panic!("{}: {e}", dataset.display()))
@@ -465,7 +533,8 @@ fn bench_extract(corpora: &Path) {
         })
         .collect();
     let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
-    let out = tempfile_dir().join("extract");
+    let work = tempfile_dir();
+    let out = work.join("extract");
     std::fs::create_dir_all(&out).unwrap();
     let start = Instant::now();
     let mut texts = Vec::with_capacity(bodies.len());
@@ -477,35 +546,90 @@ fn bench_extract(corpora: &Path) {
     for ((id, _), text) in bodies.iter().zip(&texts) {
         std::fs::write(out.join(format!("{id}.txt")), text).unwrap();
     }
-    println!("| pages | MB | pages/s | MB/s (1 core) |\n|---:|---:|---:|---:|");
+    let mb_s = bytes as f64 / secs / 1e6;
+    // KEEP=DIR keeps the predictions and a per-page score table there, to study failures.
+    let keep = std::env::var_os("KEEP").map(PathBuf::from);
+    let f1 = score(
+        corpora,
+        &out,
+        keep.as_deref().map(|k| k.join("per-page.tsv")),
+    );
+
+    let python = venv_python(&["lxml_html_clean", "trafilatura"]);
+    let traf_out = work.join("trafilatura");
+    let run = std::process::Command::new(python)
+        .arg(bench_dir().join("py_extract.py"))
+        .arg(dataset.join("html"))
+        .arg(&traf_out)
+        .output()
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "py_extract.py failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let t: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("py_extract.py prints JSON");
+    let trafilatura_mb_s = bytes as f64 / t["cpu_s"].as_f64().unwrap() / 1e6;
+    let trafilatura_f1 = score(corpora, &traf_out, None);
+
     println!(
-        "| {} | {:.1} | {:.0} | {:.1} |",
+        "| extractor | pages | MB | pages/s | MB/s (1 core) | F1 |\n|---|---:|---:|---:|---:|---:|"
+    );
+    println!(
+        "| feedwatch | {} | {:.1} | {:.0} | {mb_s:.1} | {f1:.3} |",
         bodies.len(),
         bytes as f64 / 1e6,
         bodies.len() as f64 / secs,
-        bytes as f64 / secs / 1e6
     );
+    println!(
+        "| trafilatura (Python) | {} | {:.1} | {:.1} | {trafilatura_mb_s:.2} | {trafilatura_f1:.3} |",
+        bodies.len(),
+        bytes as f64 / 1e6,
+        bodies.len() as f64 / t["cpu_s"].as_f64().unwrap(),
+    );
+    println!(
+        "\nfeedwatch extracts {:.0}x as fast as trafilatura",
+        mb_s / trafilatura_mb_s
+    );
+    if let Some(dir) = keep {
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(dir.join("pred"));
+        std::fs::rename(&out, dir.join("pred")).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    ExtractFigures {
+        mb_s,
+        f1,
+        trafilatura_mb_s,
+        trafilatura_f1,
+    }
+}
+
+/// The Zyte-metric F1 of one folder of predictions.
+fn score(corpora: &Path, predictions: &Path, per_page: Option<PathBuf>) -> f64 {
     let scorer = corpora.join("../tools/score_extraction.py");
-    let mut score = std::process::Command::new("python3");
-    score.arg(&scorer).arg(&dataset).arg(&out);
-    // KEEP=DIR keeps the predictions and a per-page score table there, to study failures.
-    let keep = std::env::var_os("KEEP").map(PathBuf::from);
-    if let Some(dir) = &keep {
-        std::fs::create_dir_all(dir).unwrap();
-        score.arg("--per-page").arg(dir.join("per-page.tsv"));
+    let json = predictions.with_extension("score.json");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&scorer)
+        .arg(corpora.join("extraction/zyte"))
+        .arg(predictions)
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::null());
+    if let Some(path) = per_page {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        cmd.arg("--per-page").arg(path);
     }
-    if !matches!(score.status(), Ok(s) if s.success()) {
-        eprintln!("could not run {}", scorer.display());
-    }
-    match keep {
-        Some(dir) => {
-            let _ = std::fs::remove_dir_all(dir.join("pred"));
-            std::fs::rename(&out, dir.join("pred")).unwrap();
-        }
-        None => {
-            let _ = std::fs::remove_dir_all(out.parent().unwrap());
-        }
-    }
+    assert!(
+        matches!(cmd.status(), Ok(s) if s.success()),
+        "could not run {}",
+        scorer.display()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    v["zyte"]["f1"]
+        .as_f64()
+        .expect("the scorer reports zyte.f1")
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -549,9 +673,9 @@ fn venv_python(packages: &[&str]) -> PathBuf {
 
 /// Poll cycles at each size: cold (every item new), warm (every feed 304), churn (one feed in
 /// ten has two new items); the requests + feedparser loop beside feedwatch at 1,000 feeds.
-fn bench_cycle(sizes: &[usize]) -> Vec<(usize, cycle::Cycles, Option<cycle::Cycles>)> {
+fn bench_cycle(sizes: &[usize]) -> CycleFigures {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cycle");
-    let mut out = Vec::new();
+    let mut out = CycleFigures::default();
     println!(
         "| feeds | poller | cycle | wall s | CPU s | peak RSS MB |\n|---:|---|---|---:|---:|---:|"
     );
@@ -595,12 +719,254 @@ fn bench_cycle(sizes: &[usize]) -> Vec<(usize, cycle::Cycles, Option<cycle::Cycl
         step("churn", &mut fw.churn, &mut py.churn);
         if n == 1_000 {
             let (idle, peak) = cycle::idle_rss(&site);
+            out.idle_rss_mb = Some(idle);
             println!(
                 "| {n} | feedwatch run | idle after its first (cold) cycle | | | {idle:.0} (peak {peak:.0}) |"
             );
         }
         drop(nginx);
-        out.push((n, fw, python.map(|_| py)));
+        out.sizes.push((n, fw, python.map(|_| py)));
     }
     out
+}
+
+#[derive(Default)]
+struct CycleFigures {
+    /// Per size: feedwatch's cycles, and the Python loop's where it ran.
+    sizes: Vec<(usize, cycle::Cycles, Option<cycle::Cycles>)>,
+    /// `feedwatch run` with 1,000 sources, between polls.
+    idle_rss_mb: Option<f64>,
+}
+
+/// Every benchmark, then one table in `bench/RESULTS.md` and the figures in
+/// `bench/results.json`.
+fn bench_all(corpora: &Path, sizes: &[usize]) {
+    println!("## parse\n");
+    let parse = bench_parse(corpora);
+    println!("\n## extract\n");
+    let extract = bench_extract(corpora);
+    println!("\n## match\n");
+    let match_mb_s = bench_match(corpora);
+    println!("\n## store\n");
+    let (store_new, store_known) = bench_store(corpora);
+    println!("\n## poll cycles\n");
+    let cycles = bench_cycle(sizes);
+
+    let at = |n: usize| cycles.sizes.iter().find(|(m, _, _)| *m == n);
+    let fw = |n: usize, f: fn(&cycle::Cycles) -> cycle::Usage| at(n).map(|(_, c, _)| f(c));
+    let py = |n: usize, f: fn(&cycle::Cycles) -> cycle::Usage| {
+        at(n).and_then(|(_, _, p)| p.as_ref().map(f))
+    };
+    let cold = |c: &cycle::Cycles| c.cold;
+    let warm = |c: &cycle::Cycles| c.warm;
+    let churn = |c: &cycle::Cycles| c.churn;
+    let peak = cycles
+        .sizes
+        .iter()
+        .flat_map(|(_, c, _)| [c.cold, c.warm, c.churn])
+        .map(|u| u.peak_rss_mb)
+        .fold(0.0, f64::max);
+    let num = |v: Option<f64>| {
+        v.map_or(serde_json::Value::Null, |v| {
+            serde_json::json!((v * 1000.0).round() / 1000.0)
+        })
+    };
+    let results = serde_json::json!({
+        "parse_mb_s": num(Some(parse.mb_s)),
+        "parse_vs_feedparser": num(Some(parse.mb_s / parse.feedparser_mb_s)),
+        "extract_mb_s": num(Some(extract.mb_s)),
+        "extract_f1": num(Some(extract.f1)),
+        "extract_vs_trafilatura": num(Some(extract.mb_s / extract.trafilatura_mb_s)),
+        "match_mb_s_10k_terms": num(Some(match_mb_s)),
+        "store_items_s": num(Some(store_new)),
+        "cold_cycle_1k_cpu_s": num(fw(1_000, cold).map(|u| u.cpu_s)),
+        "warm_cycle_1k_cpu_s": num(fw(1_000, warm).map(|u| u.cpu_s)),
+        "churn_cycle_1k_cpu_s": num(fw(1_000, churn).map(|u| u.cpu_s)),
+        "cold_cycle_10k_s": num(fw(10_000, cold).map(|u| u.wall_s)),
+        "warm_cycle_10k_s": num(fw(10_000, warm).map(|u| u.wall_s)),
+        "peak_rss_mb": num(Some(peak)),
+        "idle_rss_mb": num(cycles.idle_rss_mb),
+    });
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmark results\n");
+    let _ = writeln!(
+        md,
+        "{}; {} UTC. `cargo run --release --bin feedwatch-bench -- all` (bench/README.md).\n",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    let _ = writeln!(
+        md,
+        "| stage | measure | feedwatch | Python | ratio | target |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---|");
+    let mut row =
+        |stage: &str, measure: &str, ours: String, theirs: String, ratio: String, target: &str| {
+            let _ = writeln!(
+                md,
+                "| {stage} | {measure} | {ours} | {theirs} | {ratio} | {target} |"
+            );
+        };
+    let x = |a: f64, b: f64| format!("{:.1}x", a / b);
+    row(
+        "parse",
+        "MB/s, one core, feed corpora",
+        format!("{:.1}", parse.mb_s),
+        format!("{:.2} (feedparser)", parse.feedparser_mb_s),
+        x(parse.mb_s, parse.feedparser_mb_s),
+        ">= 50x",
+    );
+    row(
+        "extract",
+        "MB/s, one core, Zyte (181 pages)",
+        format!("{:.1}", extract.mb_s),
+        format!("{:.2} (trafilatura)", extract.trafilatura_mb_s),
+        x(extract.mb_s, extract.trafilatura_mb_s),
+        ">= 100 MB/s, >= 10x",
+    );
+    row(
+        "extract",
+        "F1 (Zyte metric)",
+        format!("{:.3}", extract.f1),
+        format!("{:.3} (trafilatura)", extract.trafilatura_f1),
+        String::new(),
+        ">= 0.97",
+    );
+    row(
+        "match",
+        "MB/s, 10,000 terms",
+        format!("{match_mb_s:.0}"),
+        String::new(),
+        String::new(),
+        ">= 200",
+    );
+    row(
+        "store",
+        "new items/s with dedupe",
+        format!("{store_new:.0}"),
+        String::new(),
+        String::new(),
+        "",
+    );
+    row(
+        "store",
+        "known items/s skipped",
+        format!("{store_known:.0}"),
+        String::new(),
+        String::new(),
+        "",
+    );
+    for (name, f, target) in [
+        ("cold", cold as fn(&cycle::Cycles) -> cycle::Usage, "<= 2 s"),
+        ("warm", warm, "<= 0.1 s"),
+        ("churn", churn, "<= 0.25 s"),
+    ] {
+        if let Some(ours) = fw(1_000, f) {
+            let theirs = py(1_000, f);
+            row(
+                &format!("1,000 feeds, {name}"),
+                "CPU s (user+sys)",
+                format!("{:.2}", ours.cpu_s),
+                theirs.map_or(String::new(), |t| {
+                    format!("{:.2} (requests+feedparser)", t.cpu_s)
+                }),
+                theirs.map_or(String::new(), |t| x(t.cpu_s, ours.cpu_s)),
+                target,
+            );
+        }
+    }
+    for (name, f, target) in [
+        (
+            "cold",
+            cold as fn(&cycle::Cycles) -> cycle::Usage,
+            "<= 20 s",
+        ),
+        ("warm", warm, "<= 1.5 s"),
+    ] {
+        if let Some(ours) = fw(10_000, f) {
+            row(
+                &format!("10,000 feeds, {name}"),
+                "wall s",
+                format!("{:.2}", ours.wall_s),
+                String::new(),
+                String::new(),
+                target,
+            );
+        }
+    }
+    row(
+        "memory",
+        "peak RSS MB, any cycle",
+        format!("{peak:.0}"),
+        py(1_000, cold).map_or(String::new(), |t| {
+            format!("{:.0} (1,000 feeds)", t.peak_rss_mb)
+        }),
+        String::new(),
+        "<= 100",
+    );
+    if let Some(idle) = cycles.idle_rss_mb {
+        row(
+            "memory",
+            "idle RSS MB, `run` with 1,000 sources",
+            format!("{idle:.0}"),
+            String::new(),
+            String::new(),
+            "<= 25",
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nEvery poll cycle, measured by the kernel (`wait4`) for the whole process:\n"
+    );
+    let _ = writeln!(
+        md,
+        "| feeds | poller | cycle | wall s | CPU s | peak RSS MB |\n|---:|---|---|---:|---:|---:|"
+    );
+    for (n, fw, py) in &cycles.sizes {
+        for (who, c) in [
+            ("feedwatch once", Some(fw)),
+            ("requests+feedparser", py.as_ref()),
+        ] {
+            let Some(c) = c else { continue };
+            for (name, u) in [("cold", c.cold), ("warm", c.warm), ("churn", c.churn)] {
+                let _ = writeln!(
+                    md,
+                    "| {n} | {who} | {name} | {:.2} | {:.2} | {:.0} |",
+                    u.wall_s, u.cpu_s, u.peak_rss_mb
+                );
+            }
+        }
+    }
+    println!("\n{md}");
+    std::fs::write(bench_dir().join("RESULTS.md"), &md).unwrap();
+    std::fs::write(
+        bench_dir().join("results.json"),
+        serde_json::to_string_pretty(&results).unwrap() + "\n",
+    )
+    .unwrap();
+    eprintln!("wrote bench/RESULTS.md and bench/results.json");
+}
+
+/// "AMD EPYC ..., 2 cores, 24 GiB": what the figures were measured on.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_kb: f64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0.0);
+    format!("{cpu}, {cores} cores, {:.0} GiB", mem_kb / 1024.0 / 1024.0)
 }
