@@ -10,7 +10,7 @@ mod jsonld;
 mod noise;
 mod score;
 
-pub use depth::limit_depth;
+pub use depth::prepare_html;
 
 use std::sync::LazyLock;
 
@@ -68,44 +68,124 @@ static ARTICLE_ROOTS: LazyLock<Vec<Selector>> = LazyLock::new(|| {
         .to_vec()
 });
 static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
-static TITLE: LazyLock<Selector> = LazyLock::new(|| selector("title"));
-static H1: LazyLock<Selector> = LazyLock::new(|| selector("h1"));
-static META: LazyLock<Selector> = LazyLock::new(|| selector("meta[content]"));
-static CANONICAL: LazyLock<Selector> = LazyLock::new(|| selector("link[rel=canonical][href]"));
-static BYLINE: LazyLock<Selector> =
-    LazyLock::new(|| selector(".byline .author, [rel=author], [itemprop=author], .author"));
-static JSON_LD: LazyLock<Selector> =
-    LazyLock::new(|| selector("script[type='application/ld+json']"));
-static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
 
-/// Extracts the article of a whole HTML page.
-pub fn extract_article(html: &str) -> Article {
-    let doc = Html::parse_document(&limit_depth(html));
-    let meta = |names: &[&str]| -> Option<String> {
-        doc.select(&META).find_map(|m| {
-            let key = m.value().attr("property").or(m.value().attr("name"))?;
+/// The article text without the page furniture that often opens or closes the chosen block:
+/// the headline repeated, a date or dateline, a bare link, a short label ("Caption", "Text
+/// size", "BREAKING NEWS") before the first real paragraph; the headline or a bare link
+/// after the last. Never the whole text.
+fn drop_edge_chrome(text: &str, title: &str) -> String {
+    let paras: Vec<&str> = text.split("\n\n").collect();
+    let title = title.trim();
+    let repeat = |p: &str| {
+        let p = p.trim();
+        (!title.is_empty() && p.eq_ignore_ascii_case(title))
+            || (!p.contains(' ') && (p.starts_with("http://") || p.starts_with("https://")))
+    };
+    let chrome = |p: &str| {
+        let p = p.trim();
+        let words = p.split_whitespace().count();
+        let sentence = p.ends_with(['.', '!', '?', '"', '”', '»', ':', ';']);
+        repeat(p)
+            || (words <= 6 && !sentence && looks_like_date(p))
+            || (words <= 3 && !sentence && p.chars().count() <= 30)
+    };
+    let skip = paras.iter().take_while(|p| chrome(p)).count();
+    if skip == paras.len() {
+        return text.to_string();
+    }
+    // At the end only repeats: a short closing line is often the author's sign-off.
+    let keep = paras.len() - paras[skip..].iter().rev().take_while(|p| repeat(p)).count();
+    if skip == 0 && keep == paras.len() {
+        return text.to_string();
+    }
+    paras[skip..keep].join("\n\n")
+}
+
+/// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year and little else but
+/// numbers and short words.
+fn looks_like_date(p: &str) -> bool {
+    let has_year = p
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
+    let letters = p.chars().filter(|c| c.is_alphabetic()).count();
+    has_year && letters <= 20
+}
+
+/// What one walk over the page finds besides the article: metadata, title, byline, links.
+#[derive(Default)]
+struct PageFacts<'a> {
+    /// `<meta>` names or properties (lowercased) with their content, in page order.
+    metas: Vec<(String, &'a str)>,
+    h1: Option<ElementRef<'a>>,
+    title: Option<ElementRef<'a>>,
+    body: Option<ElementRef<'a>>,
+    json_ld: Vec<ElementRef<'a>>,
+    /// Elements naming the author: `.author`, `[rel=author]`, `[itemprop=author]`.
+    authors: Vec<ElementRef<'a>>,
+    time: Option<&'a str>,
+    canonical: Option<&'a str>,
+}
+
+impl<'a> PageFacts<'a> {
+    fn of(doc: &'a Html) -> Self {
+        let mut f = PageFacts::default();
+        for node in doc.root_element().descendants() {
+            let Some(el) = ElementRef::wrap(node) else {
+                continue;
+            };
+            let v = el.value();
+            match v.name() {
+                "meta" => {
+                    if let (Some(key), Some(content)) =
+                        (v.attr("property").or(v.attr("name")), v.attr("content"))
+                    {
+                        f.metas.push((key.to_ascii_lowercase(), content));
+                    }
+                }
+                "h1" if f.h1.is_none() => f.h1 = Some(el),
+                "title" if f.title.is_none() => f.title = Some(el),
+                "body" if f.body.is_none() => f.body = Some(el),
+                "script" if v.attr("type") == Some("application/ld+json") => f.json_ld.push(el),
+                "time" if f.time.is_none() => f.time = v.attr("datetime"),
+                "link" if f.canonical.is_none() && v.attr("rel") == Some("canonical") => {
+                    f.canonical = v.attr("href");
+                }
+                _ => {}
+            }
+            if v.attr("rel") == Some("author")
+                || v.attr("itemprop") == Some("author")
+                || v.classes().any(|c| c == "author")
+            {
+                f.authors.push(el);
+            }
+        }
+        f
+    }
+
+    /// The first non-empty content of a `<meta>` with one of these names.
+    fn meta(&self, names: &[&str]) -> Option<String> {
+        self.metas.iter().find_map(|(key, content)| {
             names
                 .iter()
                 .any(|n| key.eq_ignore_ascii_case(n))
-                .then(|| collapse(m.value().attr("content").unwrap_or("")))
+                .then(|| collapse(content))
                 .filter(|s| !s.is_empty())
         })
-    };
+    }
+}
 
-    let title = meta(&["og:title", "twitter:title"])
-        .or_else(|| {
-            doc.select(&H1)
-                .next()
-                .map(|h| collapse(&h.text().collect::<String>()))
-        })
-        .or_else(|| {
-            doc.select(&TITLE)
-                .next()
-                .map(|t| collapse(&t.text().collect::<String>()))
-        })
+/// Extracts the article of a whole HTML page.
+pub fn extract_article(html: &str) -> Article {
+    let doc = Html::parse_document(&prepare_html(html));
+    let facts = PageFacts::of(&doc);
+    let element_text = |e: ElementRef| collapse(&e.text().collect::<String>());
+    let title = facts
+        .meta(&["og:title", "twitter:title"])
+        .or_else(|| facts.h1.map(element_text))
+        .or_else(|| facts.title.map(element_text))
         .unwrap_or_default();
 
-    let body = doc.select(&BODY).next().unwrap_or(doc.root_element());
+    let body = facts.body.unwrap_or(doc.root_element());
     let scored = score::article_nodes(*body).map(|ids| {
         ids.iter()
             .filter_map(|id| doc.tree.get(*id))
@@ -121,15 +201,16 @@ pub fn extract_article(html: &str) -> Article {
     };
     // A paywall overlay or a script-rendered shell: the page's own metadata may carry the
     // whole text. Used only when it is much longer than what the visible body gave.
-    let scripts: Vec<String> = doc.select(&JSON_LD).map(|s| s.text().collect()).collect();
+    let scripts: Vec<String> = facts.json_ld.iter().map(|s| s.text().collect()).collect();
     if let Some(body) = jsonld::article_body(scripts.iter().map(String::as_str))
         && body.len() > text.len() * 2
     {
         text = body;
     }
+    text = drop_edge_chrome(&text, &title);
     if text.chars().count() < MIN_ARTICLE_CHARS / 2 {
         // Paywall overlays and script-rendered pages: the description is better than nothing.
-        if let Some(desc) = meta(&["og:description", "description", "twitter:description"])
+        if let Some(desc) = facts.meta(&["og:description", "description", "twitter:description"])
             && desc.len() > text.len()
         {
             text = desc;
@@ -138,18 +219,16 @@ pub fn extract_article(html: &str) -> Article {
     Article {
         title,
         text,
-        byline: doc
-            .select(&BYLINE)
-            .map(|b| collapse(&b.text().collect::<String>()))
+        byline: facts
+            .authors
+            .iter()
+            .map(|b| element_text(*b))
             .find(|s| !s.is_empty())
-            .or_else(|| meta(&["author", "article:author"])),
-        published: meta(&["article:published_time", "og:published_time", "date"]).or_else(|| {
-            doc.select(&TIME)
-                .find_map(|t| t.value().attr("datetime").map(str::to_string))
-        }),
-        canonical_url: doc
-            .select(&CANONICAL)
-            .find_map(|l| l.value().attr("href").map(|h| h.trim().to_string())),
+            .or_else(|| facts.meta(&["author", "article:author"])),
+        published: facts
+            .meta(&["article:published_time", "og:published_time", "date"])
+            .or_else(|| facts.time.map(str::to_string)),
+        canonical_url: facts.canonical.map(|h| h.trim().to_string()),
     }
 }
 
@@ -179,7 +258,7 @@ pub fn clean_fragment(html: &str) -> String {
     if !html.contains('<') && !html.contains('&') {
         return split_plain(html);
     }
-    let frag = Html::parse_fragment(&limit_depth(html));
+    let frag = Html::parse_fragment(&prepare_html(html));
     paragraphs(*frag.root_element()).join("\n\n")
 }
 
@@ -298,6 +377,23 @@ mod tests {
     }
 
     #[test]
+    fn furniture_at_the_edges_goes() {
+        let body =
+            "A long first paragraph of the article, which says what happened.\n\nAnd a second one.";
+        let text = format!(
+            "Caption\n\nNov. 20, 2019, 9:28 AM UTC\n\nSon of president stabbed\n\n{body}\n\nSon of president stabbed"
+        );
+        assert_eq!(drop_edge_chrome(&text, "Son of president stabbed"), body);
+        // A closing sign-off stays; so does a text that is all short lines.
+        let signed = format!("{body}\n\nJohn Smith");
+        assert_eq!(drop_edge_chrome(&signed, "Title"), signed);
+        assert_eq!(
+            drop_edge_chrome("Caption\n\nTags", "Title"),
+            "Caption\n\nTags"
+        );
+    }
+
+    #[test]
     fn plain_text_and_entities() {
         assert_eq!(
             clean_fragment("Just  text\n\nand more"),
@@ -320,11 +416,8 @@ mod tests {
         assert_eq!(a.title, "The Title");
         assert_eq!(a.byline.as_deref(), Some("Ann Writer"));
         assert_eq!(a.canonical_url.as_deref(), Some("https://e.org/a"));
-        assert!(
-            a.text.starts_with("The Title\n\nReal article"),
-            "{}",
-            a.text
-        );
+        // The headline is the title, not a paragraph of the text.
+        assert!(a.text.starts_with("Real article"), "{}", a.text);
         assert!(
             !a.text.contains("Trending") && !a.text.contains("rights"),
             "{}",

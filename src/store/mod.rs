@@ -82,14 +82,32 @@ impl Store {
         }
         let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        // WAL: readers (`feedwatch sources` while the daemon runs) never block the writer.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
-        schema::migrate(&mut conn, path)?;
+        // Two processes opening a new file at once can meet SQLITE_BUSY where the busy
+        // handler does not apply (one switching the file to WAL while the other reads it):
+        // the setup is idempotent, so it is tried again for a while.
+        let mut tries = 0;
+        loop {
+            match Self::setup(&mut conn, path) {
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 100 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20 + fastrand::u64(..30)));
+                }
+                other => break other?,
+            }
+        }
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             stories: Arc::new(Mutex::new(None)),
         })
+    }
+
+    fn setup(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+        // WAL: readers (`feedwatch sources` while the daemon runs) never block the writer.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        schema::migrate(conn, path)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
