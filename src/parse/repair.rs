@@ -6,18 +6,27 @@
 
 use std::borrow::Cow;
 
-/// The repaired document, UTF-8, with a matching declaration.
-pub fn repair(body: &[u8]) -> String {
+/// The repaired document, UTF-8, with a matching declaration: the body itself, uncopied,
+/// when it needs no repair (most feeds).
+pub fn repair(body: &[u8]) -> Cow<'_, str> {
     let text = decode(body);
-    let text = strip_doctype(&text);
-    let text = unwrap_root(&text);
-    let text = fix_entities(&text);
-    atom03(&text).into_owned()
+    let text = then(text, strip_doctype);
+    let text = then(text, unwrap_root);
+    let text = then(text, fix_entities);
+    then(text, atom03)
+}
+
+/// `step` applied to `text`, copying only when it changed something.
+fn then<'a>(text: Cow<'a, str>, step: impl Fn(&str) -> Cow<'_, str>) -> Cow<'a, str> {
+    match step(&text) {
+        Cow::Borrowed(same) if same.len() == text.len() => text,
+        changed => Cow::Owned(changed.into_owned()),
+    }
 }
 
 /// UTF-8 from a BOM, else the declared encoding, else UTF-8, and windows-1252 when bytes
 /// declared (or assumed) UTF-8 are not.
-pub fn decode(body: &[u8]) -> String {
+pub fn decode(body: &[u8]) -> Cow<'_, str> {
     let (encoding, skip) = match encoding_rs::Encoding::for_bom(body) {
         Some((e, n)) => (e, n),
         None => (declared_encoding(body).unwrap_or(encoding_rs::UTF_8), 0),
@@ -25,44 +34,54 @@ pub fn decode(body: &[u8]) -> String {
     let bytes = &body[skip..];
     let text = if encoding == encoding_rs::UTF_8 {
         match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_string(),
-            Err(_) => encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(bytes)
-                .0
-                .into_owned(),
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+                    .into_owned(),
+            ),
         }
     } else {
-        encoding.decode_without_bom_handling(bytes).0.into_owned()
+        Cow::Owned(encoding.decode_without_bom_handling(bytes).0.into_owned())
     };
-    set_declared_utf8(text)
+    then(text, set_declared_utf8)
 }
 
 fn declared_encoding(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let head = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let decl = &head[head.find("<?xml")?..];
     let decl = &decl[..decl.find("?>")?];
+    encoding_rs::Encoding::for_label(declared_label(decl)?.as_bytes())
+}
+
+/// The `encoding="..."` value of an XML declaration's text.
+fn declared_label(decl: &str) -> Option<&str> {
     let at = decl.find("encoding")? + "encoding".len();
     let value = decl[at..].trim_start().strip_prefix('=')?.trim_start();
     let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let label = &value[1..value[1..].find(quote)? + 1];
-    encoding_rs::Encoding::for_label(label.trim().as_bytes())
+    Some(value[1..value[1..].find(quote)? + 1].trim())
 }
 
 /// Junk before the first tag goes, and the declaration (if any) says UTF-8.
-fn set_declared_utf8(text: String) -> String {
+fn set_declared_utf8(text: &str) -> Cow<'_, str> {
     let start = text.find('<').unwrap_or(text.len());
     let text = &text[start..];
     if let Some(rest) = text.strip_prefix("<?xml")
         && let Some(end) = rest.find("?>")
     {
         let decl = &rest[..end];
+        let utf8 = declared_label(decl).is_none_or(|l| l.eq_ignore_ascii_case("utf-8"));
+        if utf8 && start == 0 {
+            return Cow::Borrowed(text);
+        }
         let version = if decl.contains("1.1") { "1.1" } else { "1.0" };
-        return format!(
+        return Cow::Owned(format!(
             "<?xml version=\"{version}\" encoding=\"UTF-8\"?>{}",
             &rest[end + 2..]
-        );
+        ));
     }
-    text.to_string()
+    Cow::Borrowed(text)
 }
 
 /// DOCTYPE declarations removed, internal subsets included: nothing gets to define entities.
@@ -418,7 +437,7 @@ mod tests {
         let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><rss>&lol2;</rss>";
         assert_eq!(
             repair(laughs.as_bytes()),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss>&amp;lol2;</rss>"
+            "<?xml version=\"1.0\"?><rss>&amp;lol2;</rss>"
         );
         let wrapped = "<?xml version=\"1.0\"?><html><body><feed xmlns=\"http://www.w3.org/2005/Atom\"></feed></body></html>";
         assert!(repair(wrapped.as_bytes()).contains("?><feed xmlns"));
