@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{
-    PollContext, PollError, Polled, alerts_for, blocking, classify, commit, distinct, fetch_page,
+    Pending, PollContext, PollError, Polled, alerts_for, blocking, classify, distinct, fetch_page,
     new_item,
 };
 use crate::clean;
@@ -108,13 +108,13 @@ pub(super) async fn poll_feed(
         (new, changed)
     })
     .await?;
-    let stored = commit(ctx, row.id, new, changed).await?;
+    let pending = Pending { new, changed };
     let ttl = feed
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60));
     Ok(Polled {
         hint: ttl,
-        stored,
+        pending,
         ..Polled::status(format!("ok: {total} items"))
     })
 }

@@ -18,8 +18,8 @@ use crate::matcher::{Matcher, Scope};
 use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
 use crate::parse;
 use crate::store::{
-    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen,
-    SourceRow, Store, ms, now_ms,
+    ChangedItem, HealthRule, Identity, NewAlert, NewItem, PollRecord, Seen, SourceRow, Store, ms,
+    now_ms,
 };
 
 /// Longest a source is left alone after failures (doubling from its interval).
@@ -68,7 +68,8 @@ struct Polled {
     validators: Option<Validators>,
     /// The longest freshness hint the server or feed gave.
     hint: Option<Duration>,
-    stored: InsertReport,
+    /// Items and alerts to commit with the poll's outcome.
+    pending: Pending,
     /// A feed found on the listed page, to poll from now on.
     discovered: Option<Option<String>>,
 }
@@ -79,7 +80,7 @@ impl Polled {
             status: status.into(),
             validators: None,
             hint: None,
-            stored: InsertReport::default(),
+            pending: Pending::default(),
             discovered: None,
         }
     }
@@ -100,87 +101,78 @@ enum PollError {
 }
 
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
+/// A successful poll's items, alerts and outcome are committed in one transaction.
 pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
     let started = now_ms();
     let result = poll(ctx, source, row).await;
-    let elapsed_ms = now_ms() - started;
+    let elapsed = Duration::from_millis((now_ms() - started).max(0) as u64);
     let interval = source.interval;
-    let (record, report) = match result {
+    let error = match result {
         Ok(p) => {
             let wait = p
                 .hint
                 .map_or(interval, |h| h.min(ctx.limits.max_hint).max(interval));
-            let s = p.stored;
-            let result = if p.status == "not modified" {
-                "not_modified"
-            } else {
-                "ok"
-            };
-            ctx.metrics.poll(
-                result,
-                Duration::from_millis(elapsed_ms.max(0) as u64),
-                s.items,
-                s.updated,
-            );
-            if s.items + s.updated + s.alerts > 0 {
-                info!(source = %source.name, status = %p.status, new_items = s.items, updated = s.updated,
-                      alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
-            } else {
-                debug!(source = %source.name, status = %p.status, elapsed_ms, "polled");
-            }
             let at = now_ms();
+            let status = p.status;
             let record = PollRecord {
                 at,
-                result: Ok(p.status),
+                result: Ok(status.clone()),
                 validators: p.validators,
                 next_poll_at: at + ms(wait),
                 discovered_url: p.discovered,
             };
-            (
-                record,
-                PollReport {
-                    new_items: s.items,
-                    alerts: s.alerts,
-                    error: None,
-                },
-            )
+            let Pending { new, changed } = p.pending;
+            let (id, health) = (row.id, ctx.health.clone());
+            let committed = ctx
+                .store
+                .blocking(move |s| s.commit_and_record(id, &new, &changed, &record, &health))
+                .await;
+            match committed {
+                Ok(s) => {
+                    let result = if status == "not modified" {
+                        "not_modified"
+                    } else {
+                        "ok"
+                    };
+                    ctx.metrics.poll(result, elapsed, s.items, s.updated);
+                    let elapsed_ms = elapsed.as_millis() as u64;
+                    if s.items + s.updated + s.alerts > 0 {
+                        info!(source = %source.name, status = %status, new_items = s.items, updated = s.updated,
+                              alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
+                    } else {
+                        debug!(source = %source.name, status = %status, elapsed_ms, "polled");
+                    }
+                    return PollReport {
+                        new_items: s.items,
+                        alerts: s.alerts,
+                        error: None,
+                    };
+                }
+                Err(e) => PollError::Store(e),
+            }
         }
-        Err(e) => {
-            ctx.metrics.poll(
-                "error",
-                Duration::from_millis(elapsed_ms.max(0) as u64),
-                0,
-                0,
-            );
-            let failures = row.consecutive_failures + 1;
-            let retry_after = match &e {
-                PollError::Fetch(f) => f.retry_after(),
-                _ => None,
-            };
-            let wait = backoff(interval, failures, ctx.limits.max_backoff)
-                .max(retry_after.unwrap_or_default().min(ctx.limits.max_hint));
-            warn!(source = %source.name, url = %source.url, error = %e, failures, retry_in_s = wait.as_secs(), "poll failed");
-            let message = e.to_string();
-            let at = now_ms();
-            let record = PollRecord {
-                at,
-                result: Err(message.clone()),
-                validators: None,
-                next_poll_at: at + ms(wait),
-                // A discovered feed that fails is looked for again on the page next time.
-                discovered_url: row.discovered_url.is_some().then_some(None),
-            };
-            (
-                record,
-                PollReport {
-                    error: Some(message),
-                    ..Default::default()
-                },
-            )
-        }
+        Err(e) => e,
     };
-    let id = row.id;
-    let health = ctx.health.clone();
+    ctx.metrics.poll("error", elapsed, 0, 0);
+    let failures = row.consecutive_failures + 1;
+    let retry_after = match &error {
+        PollError::Fetch(f) => f.retry_after(),
+        _ => None,
+    };
+    let wait = backoff(interval, failures, ctx.limits.max_backoff)
+        .max(retry_after.unwrap_or_default().min(ctx.limits.max_hint));
+    warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed");
+    let message = error.to_string();
+    let at = now_ms();
+    let record = PollRecord {
+        at,
+        result: Err(message.clone()),
+        validators: None,
+        next_poll_at: at + ms(wait),
+        // A discovered feed that fails is looked for again on the page next time.
+        discovered_url: row.discovered_url.is_some().then_some(None),
+    };
+    let (id, health) = (row.id, ctx.health.clone());
     if let Err(e) = ctx
         .store
         .blocking(move |s| s.record_poll(id, &record, &health))
@@ -188,7 +180,10 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
     {
         warn!(source = %source.name, error = %e, "cannot record the poll outcome");
     }
-    report
+    PollReport {
+        error: Some(message),
+        ..Default::default()
+    }
 }
 
 /// Interval doubled per consecutive failure, capped, with ±10% jitter so failing sources
@@ -381,19 +376,11 @@ fn new_item(
     }
 }
 
-async fn commit(
-    ctx: &PollContext,
-    source_id: i64,
+/// New and changed items of a poll, committed with its outcome by [`poll_source`].
+#[derive(Default)]
+struct Pending {
     new: Vec<NewItem>,
     changed: Vec<ChangedItem>,
-) -> Result<InsertReport, PollError> {
-    if new.is_empty() && changed.is_empty() {
-        return Ok(InsertReport::default());
-    }
-    Ok(ctx
-        .store
-        .blocking(move |s| s.commit_poll(source_id, now_ms(), &new, &changed))
-        .await?)
 }
 
 /// Runs CPU work (parsing, extraction) off the async workers; a panic in it becomes an error.

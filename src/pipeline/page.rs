@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::{
-    PollContext, PollError, Polled, alerts_for, blocking, classify, commit, distinct, fetch_page,
+    Pending, PollContext, PollError, Polled, alerts_for, blocking, classify, distinct, fetch_page,
     identities, new_item,
 };
 use crate::clean;
@@ -59,14 +59,17 @@ pub(super) async fn poll_content(
     let id = ids.pop().expect("one item");
     // Versions of one page are not copies of a story: no fingerprint, no story.
     let version = new_item(&item, id, article.text, None, alerts);
-    let stored = commit(ctx, row.id, vec![version], Vec::new()).await?;
+    let pending = Pending {
+        new: vec![version],
+        changed: Vec::new(),
+    };
     let status = if previous.is_none() {
         "ok: first version"
     } else {
         "ok: changed"
     };
     Ok(Polled {
-        stored,
+        pending,
         ..Polled::status(status)
     })
 }
@@ -149,9 +152,12 @@ pub(super) async fn poll_links(
             .await?,
         );
     }
-    let stored = commit(ctx, row.id, batch, Vec::new()).await?;
+    let pending = Pending {
+        new: batch,
+        changed: Vec::new(),
+    };
     Ok(Polled {
-        stored,
+        pending,
         ..Polled::status(format!("ok: {total} links"))
     })
 }

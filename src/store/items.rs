@@ -150,6 +150,37 @@ impl Store {
     ) -> Result<InsertReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        let report = self.write_poll(&tx, source_id, now, new, changed)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// A poll's items and alerts, and its outcome on the source's row, in one transaction:
+    /// what the daemon does after every successful poll.
+    pub fn commit_and_record(
+        &self,
+        source_id: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+        rec: &super::PollRecord,
+        health: &super::HealthRule,
+    ) -> Result<InsertReport, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let report = self.write_poll(&tx, source_id, rec.at, new, changed)?;
+        self.write_record(&tx, source_id, rec, health)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    fn write_poll(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        source_id: i64,
+        now: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+    ) -> Result<InsertReport, StoreError> {
         let mut report = InsertReport::default();
         for item in new {
             let inserted = tx.prepare_cached(
@@ -165,8 +196,8 @@ impl Store {
             }
             report.items += 1;
             let item_id = tx.last_insert_rowid();
-            let story_id = self.join_story(&tx, item_id, item.fingerprint, &item.text, now)?;
-            insert_alerts(&tx, item_id, story_id, &item.alerts, now, &mut report)?;
+            let story_id = self.join_story(tx, item_id, item.fingerprint, &item.text, now)?;
+            insert_alerts(tx, item_id, story_id, &item.alerts, now, &mut report)?;
         }
         for item in changed {
             match &item.material {
@@ -181,7 +212,7 @@ impl Store {
                         [item.item_id],
                         |r| r.get(0),
                     )?;
-                    insert_alerts(&tx, item.item_id, story_id, &item.alerts, now, &mut report)?;
+                    insert_alerts(tx, item.item_id, story_id, &item.alerts, now, &mut report)?;
                 }
                 None => {
                     tx.prepare_cached("UPDATE items SET raw_hash = ?2 WHERE id = ?1")?
@@ -189,7 +220,6 @@ impl Store {
                 }
             }
         }
-        tx.commit()?;
         Ok(report)
     }
 

@@ -193,6 +193,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        self.write_record(&tx, source_id, rec, health)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn write_record(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        source_id: i64,
+        rec: &PollRecord,
+        health: &HealthRule,
+    ) -> Result<(), StoreError> {
         let (status, error) = match &rec.result {
             Ok(s) => (Some(s.as_str()), None),
             Err(e) => (Some("error"), Some(e.as_str())),
@@ -229,9 +241,7 @@ impl Store {
             rec.discovered_url.is_some(),
             rec.discovered_url.clone().flatten()
         ])?;
-        self.health_alerts(&tx, source_id, rec, health)?;
-        tx.commit()?;
-        Ok(())
+        self.health_alerts(tx, source_id, rec, health)
     }
 
     /// One `source_down` alert once a source has failed for `alert_after`, and one
