@@ -28,6 +28,23 @@ pub fn measured(cmd: &mut Command) -> Usage {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
+    // Peak RSS from the process's own high-water mark, sampled until it exits: `ru_maxrss`
+    // would count the bench's own memory, copied into the child before its exec.
+    let hwm = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            else {
+                break; // exited: a zombie has no memory left to report
+            };
+            peak_kb = peak_kb.max(kb);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak_kb
+    });
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -42,7 +59,7 @@ pub fn measured(cmd: &mut Command) -> Usage {
     Usage {
         wall_s,
         cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
-        peak_rss_mb: ru.ru_maxrss as f64 / 1024.0,
+        peak_rss_mb: hwm.join().unwrap_or(0) as f64 / 1024.0,
     }
 }
 
