@@ -106,7 +106,7 @@ impl Store {
     fn setup(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         // WAL: readers (`feedwatch sources` while the daemon runs) never block the writer.
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000;")?;
         schema::migrate(conn, path)
     }
 

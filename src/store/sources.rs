@@ -80,14 +80,8 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute("UPDATE sources SET active = 0", [])?;
-        for spec in specs {
-            let offset = if spread_ms > 0 {
-                fastrand::i64(0..spread_ms.min(spec.interval_ms).max(1))
-            } else {
-                0
-            };
-            tx.execute(
-                "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at)
+        let mut upsert = tx.prepare(
+            "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (name) DO UPDATE SET
                     active = 1,
@@ -98,9 +92,22 @@ impl Store {
                     last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                     next_poll_at = CASE WHEN url = excluded.url THEN next_poll_at ELSE excluded.next_poll_at END,
                     url = excluded.url",
-                params![spec.name, spec.kind, spec.url, spec.interval_ms, now + offset],
-            )?;
+        )?;
+        for spec in specs {
+            let offset = if spread_ms > 0 {
+                fastrand::i64(0..spread_ms.min(spec.interval_ms).max(1))
+            } else {
+                0
+            };
+            upsert.execute(params![
+                spec.name,
+                spec.kind,
+                spec.url,
+                spec.interval_ms,
+                now + offset
+            ])?;
         }
+        drop(upsert);
         tx.commit()?;
         Ok(())
     }
