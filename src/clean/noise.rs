@@ -68,6 +68,22 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "paywall",
     "byline",
     "embed",
+    // The same chrome in the languages of the larger news markets.
+    "publicidad",
+    "publicidade",
+    "publicite",
+    "pubblicita",
+    "werbung",
+    "anzeige",
+    "compartir",
+    "partager",
+    "condividi",
+    "relacionadas",
+    "relacionados",
+    "comentarios",
+    "commentaires",
+    "kommentare",
+    "commenti",
 ];
 
 /// Words that mark chrome only in classes that do not name the content: a
@@ -149,6 +165,12 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "related",
     "related articles",
     "most read",
+    "publicidad",
+    "publicidade",
+    "publicité",
+    "pubblicità",
+    "anzeige",
+    "werbung",
 ];
 
 /// Whether an element (and everything inside it) is noise.
@@ -224,9 +246,10 @@ pub fn is_noise_paragraph(text: &str) -> bool {
     NOISE_PARAGRAPHS.contains(&t.as_str()) || t.starts_with("pic.twitter.com/")
 }
 
-/// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`).
+/// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`, "View on
+/// Twitter") or another label of its own.
 pub fn is_noise_link_text(text: &str) -> bool {
-    text.trim_start().starts_with("pic.twitter.com/")
+    is_noise_paragraph(text)
 }
 
 #[cfg(test)]

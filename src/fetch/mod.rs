@@ -322,13 +322,27 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     let from_header = content_type
         .and_then(charset_param)
         .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()));
+    // A byte-order mark outranks the header, as in browsers (WHATWG "decode"); then the
+    // header, the page's own <meta>, and last a guess from the bytes for undeclared pages
+    // that are not UTF-8 (old sites in windows-1252, Shift_JIS, KOI8-R...).
     let encoding = encoding_rs::Encoding::for_bom(body)
         .map(|(e, _)| e)
         .or(from_header)
         .or_else(|| meta_charset(&body[..body.len().min(1024)]))
-        .unwrap_or(encoding_rs::UTF_8);
+        .unwrap_or_else(|| guess_encoding(body));
+    // Labels such as ISO-8859-1 decode as windows-1252, so bytes 0x80-0x9F are curly
+    // quotes and dashes, as browsers show them.
     let (text, _, _) = encoding.decode(body);
     text.into_owned()
+}
+
+fn guess_encoding(body: &[u8]) -> &'static encoding_rs::Encoding {
+    if std::str::from_utf8(body).is_ok() {
+        return encoding_rs::UTF_8;
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(&body[..body.len().min(64 * 1024)], body.len() <= 64 * 1024);
+    detector.guess(None, true)
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -354,6 +368,30 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodings_header_bom_meta_then_guess() {
+        // windows-1252 without any declaration: guessed from the bytes.
+        let legacy = b"<html><body><p>The caf\xe9 on the corner reopened this week. \x93We missed it,\x94 said one regular \x96 a retired teacher who had come every morning for twenty years. The owner\x92s daughter now runs the kitchen, and the cr\xe8me br\xfbl\xe9e is back on the menu.</p></body></html>";
+        let text = decode_html(legacy, None);
+        assert!(
+            text.contains("The café on the corner")
+                && text.contains("“We missed it,” said one regular – a retired")
+                && text.contains("owner’s daughter")
+                && text.contains("crème brûlée"),
+            "{text}"
+        );
+        // The header wins over the page's meta; a BOM wins over both.
+        let meta = "<meta charset=\"windows-1252\"><p>caf\u{e9}</p>".as_bytes();
+        assert!(decode_html(meta, Some("text/html; charset=utf-8")).contains("café"));
+        let mut bom = b"\xef\xbb\xbf".to_vec();
+        bom.extend_from_slice("<p>caf\u{e9}</p>".as_bytes());
+        assert!(decode_html(&bom, Some("text/html; charset=iso-8859-1")).contains("café"));
+        // ISO-8859-1 means windows-1252: 0x92 is a right single quote.
+        assert!(
+            decode_html(b"<p>it\x92s</p>", Some("text/html; charset=ISO-8859-1")).contains("it’s")
+        );
+    }
 
     #[test]
     fn freshness_headers() {

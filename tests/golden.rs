@@ -1,0 +1,58 @@
+//! Golden pages in the shapes the web has (WordPress with Jetpack share and related posts,
+//! AMP, a paywalled app shell with JSON-LD, a table-and-<font> layout in windows-1252, a
+//! Spanish page, comment threads): every line of `NAME.expected` is a paragraph of the
+//! extracted text and no line of `NAME.noise` appears in it. Each page mentions
+//! "Venezuela" only in its navigation, sidebars, related links or comments, so a watch for
+//! it must never fire on these articles.
+
+use feedwatch::{clean, fetch};
+
+fn check(name: &str) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden");
+    let body = std::fs::read(format!("{dir}/{name}.html")).unwrap();
+    let expected = std::fs::read_to_string(format!("{dir}/{name}.expected")).unwrap();
+    let noise = std::fs::read_to_string(format!("{dir}/{name}.noise")).unwrap();
+    let html = fetch::decode_html(&body, None);
+    let article = clean::extract_article(&html);
+    let paragraphs: Vec<&str> = article.text.split("\n\n").collect();
+    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            paragraphs.contains(&line),
+            "{name}: missing paragraph\n  {line}\nin\n{}",
+            article.text
+        );
+    }
+    for line in noise.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            !article.text.contains(line),
+            "{name}: noise {line:?} kept in\n{}",
+            article.text
+        );
+    }
+    assert!(!article.title.is_empty(), "{name}: no title");
+}
+
+#[test]
+fn wordpress_with_jetpack_share_related_and_comments() {
+    check("wordpress");
+}
+
+#[test]
+fn amp_page_with_ad_and_tweet_embed() {
+    check("amp");
+}
+
+#[test]
+fn paywalled_app_shell_gives_the_json_ld_body() {
+    check("paywall");
+}
+
+#[test]
+fn legacy_table_layout_in_windows_1252() {
+    check("legacy-1252");
+}
+
+#[test]
+fn spanish_page_with_comments() {
+    check("spanish");
+}
