@@ -2,9 +2,10 @@
 //! - a bound on element nesting: html5ever's tree building grows with the square of the depth
 //!   (about 22 s for 100,000 nested `<div>`s) and tree walkers elsewhere recurse. Tags past
 //!   the limit are dropped; their text stays.
-//! - the bodies of `<script>` (but JSON-LD, which extraction reads) and `<style>` elements
-//!   left out: half the bytes of a typical news page, which nothing reads and the tokenizer
-//!   would otherwise walk character by character. The tags themselves stay.
+//! - the bodies of `<script>` (but JSON-LD, which extraction reads), `<style>` and `<svg>`
+//!   elements, and comments, left out: half the bytes of a typical news page, which nothing
+//!   reads and the tokenizer would otherwise walk character by character. The element tags
+//!   themselves stay.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,7 @@ const VOID: &[&str] = &[
 /// Elements whose content is text, not markup: skipped whole.
 const RAW: &[&str] = &[
     "script",
+    "svg",
     "style",
     "textarea",
     "title",
@@ -29,7 +31,10 @@ const RAW: &[&str] = &[
 /// `html` without script and style bodies and with every tag nested deeper than
 /// [`MAX_DEPTH`] removed (borrowed when there is nothing to remove).
 pub fn prepare_html(html: &str) -> Cow<'_, str> {
-    let has_code = contains_ignore_case(html, b"<script") || contains_ignore_case(html, b"<style");
+    let has_code = contains_ignore_case(html, b"<script")
+        || contains_ignore_case(html, b"<style")
+        || contains_ignore_case(html, b"<svg")
+        || html.contains("<!--");
     if !has_code && max_depth(html, usize::MAX).1 <= MAX_DEPTH {
         return Cow::Borrowed(html);
     }
@@ -48,6 +53,12 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
             o.push_str(&rest[..lt]);
         }
         let tag_src = &rest[lt..];
+        // Comments go whole (their text is never the article's, and a `>` inside one
+        // would end a tag scan early).
+        if let Some(body) = tag_src.strip_prefix("<!--") {
+            rest = body.find("-->").map_or("", |end| &body[end + 3..]);
+            continue;
+        }
         let Some(gt) = tag_src.find('>') else {
             if let Some(o) = out.as_mut() {
                 o.push_str(tag_src);
@@ -74,10 +85,11 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
                 keep = false;
             }
             depth = depth.saturating_sub(1);
-        } else if is(RAW) {
+        } else if is(RAW) && !(name.eq_ignore_ascii_case("svg") && tag.ends_with("/>")) {
             // Copy through the end of the raw element untouched.
             let end = find_close(rest, name).unwrap_or(rest.len());
             let code = name.eq_ignore_ascii_case("style")
+                || name.eq_ignore_ascii_case("svg")
                 || (name.eq_ignore_ascii_case("script") && !contains_ignore_case(tag, b"ld+json"));
             if let Some(o) = out.as_mut() {
                 o.push_str(tag);
@@ -142,6 +154,15 @@ mod tests {
         let html =
             "<html><body><div><p>a<br>b</p><img src=x></div><textarea>x<y</textarea></body></html>";
         assert!(matches!(prepare_html(html), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn comments_and_icons_go_text_stays() {
+        let html = "<p>a<!-- x > y --></p><svg viewBox=\"0 0 1 1\"><path d=\"M0\"/><text>icon</text></svg><svg class=i/><p>b</p>";
+        assert_eq!(
+            prepare_html(html),
+            "<p>a</p><svg viewBox=\"0 0 1 1\"></svg><svg class=i/><p>b</p>"
+        );
     }
 
     #[test]
