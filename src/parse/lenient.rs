@@ -19,7 +19,7 @@ pub fn entry_tags(text: &str) -> usize {
             && b[at + 1..end].eq_ignore_ascii_case(name)
             && matches!(b[end], b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')
     };
-    for (at, _) in b.iter().enumerate().filter(|(_, c)| **c == b'<') {
+    for at in memchr::memchr_iter(b'<', b) {
         items += usize::from(opens(at, b"item"));
         entries += usize::from(opens(at, b"entry"));
     }

@@ -187,7 +187,7 @@ fn fix_entities(text: &str) -> Cow<'_, str> {
 /// Whether any `&` is other than XML's own five entities or a character reference (most
 /// feeds: then the text is used as it is, without a copy).
 fn needs_entity_fix(text: &str) -> bool {
-    text.match_indices('&').any(|(at, _)| {
+    memchr::memchr_iter(b'&', text.as_bytes()).any(|at| {
         let after = &text[at + 1..];
         let end = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
@@ -201,7 +201,7 @@ fn needs_entity_fix(text: &str) -> bool {
 
 /// Atom 0.3 read as Atom 1.0: its namespace and its date elements renamed.
 fn atom03(text: &str) -> Cow<'_, str> {
-    if !text.contains("http://purl.org/atom/ns#") {
+    if memchr::memmem::find(text.as_bytes(), b"http://purl.org/atom/ns#").is_none() {
         return Cow::Borrowed(text);
     }
     let mut t = text.replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom");
@@ -224,10 +224,8 @@ fn atom03(text: &str) -> Cow<'_, str> {
 
 fn find_ci(text: &str, needle: &str) -> Option<usize> {
     let (hay, n) = (text.as_bytes(), needle.as_bytes());
-    hay.iter()
-        .enumerate()
-        .filter(|(_, c)| **c == n[0])
-        .map(|(i, _)| i)
+    let (lower, upper) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, hay)
         .find(|&i| hay.len() >= i + n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
