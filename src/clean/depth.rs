@@ -31,22 +31,21 @@ const RAW: &[&str] = &[
 /// `html` without script and style bodies and with every tag nested deeper than
 /// [`MAX_DEPTH`] removed (borrowed when there is nothing to remove).
 pub fn prepare_html(html: &str) -> Cow<'_, str> {
-    let has_code = contains_ignore_case(html, b"<script")
-        || contains_ignore_case(html, b"<style")
-        || contains_ignore_case(html, b"<svg")
-        || html.contains("<!--");
-    if !has_code && max_depth(html, usize::MAX).1 <= MAX_DEPTH {
+    let measured = max_depth(html, usize::MAX);
+    if !measured.2 && measured.1 <= MAX_DEPTH {
         return Cow::Borrowed(html);
     }
     Cow::Owned(max_depth(html, MAX_DEPTH).0.expect("rewriting"))
 }
 
-/// Walks the tags; with a `limit`, also writes the document with deeper tags dropped.
-/// Returns (rewritten text, deepest nesting seen).
-fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
+/// Walks the tags; with a `limit`, also writes the document with deeper tags dropped and
+/// code left out. Returns the rewritten text, the deepest nesting seen, and whether there
+/// was code or a comment to leave out.
+fn max_depth(html: &str, limit: usize) -> (Option<String>, usize, bool) {
     let rewrite = limit != usize::MAX;
     let mut out = rewrite.then(|| String::with_capacity(html.len()));
     let (mut depth, mut deepest, mut dropped) = (0usize, 0usize, 0usize);
+    let mut code_seen = false;
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
         if let Some(o) = out.as_mut() {
@@ -56,6 +55,7 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
         // Comments go whole (their text is never the article's, and a `>` inside one
         // would end a tag scan early).
         if let Some(body) = tag_src.strip_prefix("<!--") {
+            code_seen = true;
             rest = body.find("-->").map_or("", |end| &body[end + 3..]);
             continue;
         }
@@ -91,6 +91,7 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
             let code = name.eq_ignore_ascii_case("style")
                 || name.eq_ignore_ascii_case("svg")
                 || (name.eq_ignore_ascii_case("script") && !contains_ignore_case(tag, b"ld+json"));
+            code_seen |= code;
             if let Some(o) = out.as_mut() {
                 o.push_str(tag);
                 if !code {
@@ -114,7 +115,7 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize) {
     if let Some(o) = out.as_mut() {
         o.push_str(rest);
     }
-    (out, deepest)
+    (out, deepest, code_seen)
 }
 
 /// Whether `text` contains `needle` (which starts with an ASCII byte), ignoring ASCII case.
