@@ -95,15 +95,12 @@ const MIN_FINGERPRINT_WORDS: usize = 25;
 /// A 64-bit SimHash of the text's word 3-shingles (folded words), or `None` for texts too
 /// short to tell copies from look-alikes. Copies of one story differ in a few bits.
 pub fn fingerprint(text: &str) -> Option<u64> {
-    let words = crate::matcher::words(text);
-    if words.len() < MIN_FINGERPRINT_WORDS {
-        return None;
-    }
     // Each word hashed once; a shingle's hash mixes its three words' (order matters). Stable
     // across versions and platforms: fingerprints are stored.
-    let hashes: Vec<u64> = (0..words.len())
-        .map(|i| word_hash(words.get(i).as_bytes()))
-        .collect();
+    let hashes = word_hashes(text);
+    if hashes.len() < MIN_FINGERPRINT_WORDS {
+        return None;
+    }
     // How many shingles set each bit, counted eight bits at a time in the byte lanes of
     // eight words (lane k of `lanes[j]` counts bit 8k + j), flushed before a lane can overflow.
     let mut ones = [0u32; 64];
@@ -133,13 +130,39 @@ pub fn fingerprint(text: &str) -> Option<u64> {
     }))
 }
 
-/// FNV-1a over the word's bytes, then mixed: a stable 64-bit word hash.
-fn word_hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// A stable 64-bit hash of every word (a run of letters and digits, lowercased), in one pass
+/// without building the words: FNV-1a over the lowercased UTF-8, then mixed. Copies of a
+/// story share their spelling, so no further folding is needed.
+fn word_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 6);
+    let (mut h, mut in_word) = (FNV_OFFSET, false);
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            h = fnv(h, c.to_ascii_lowercase() as u8);
+            in_word = true;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            for lower in c.to_lowercase() {
+                let mut buf = [0u8; 4];
+                for &b in lower.encode_utf8(&mut buf).as_bytes() {
+                    h = fnv(h, b);
+                }
+            }
+            in_word = true;
+        } else if in_word {
+            out.push(mix(h));
+            (h, in_word) = (FNV_OFFSET, false);
+        }
     }
-    mix(h)
+    if in_word {
+        out.push(mix(h));
+    }
+    out
 }
 
 /// The SplitMix64 finalizer: every input bit reaches every output bit.
@@ -223,9 +246,10 @@ mod tests {
         for len in [25, 26, 257, 300, 1000] {
             let text: Vec<String> = (0..len).map(|_| format!("w{}", rng.u32(..50))).collect();
             let text = text.join(" ");
-            let words = crate::matcher::words(&text);
-            let hashes: Vec<u64> = (0..words.len())
-                .map(|i| word_hash(words.get(i).as_bytes()))
+            let hashes: Vec<u64> = text
+                .split(' ')
+                .map(|w| w.bytes().fold(FNV_OFFSET, fnv))
+                .map(mix)
                 .collect();
             let mut counts = [0i64; 64];
             for w in hashes.windows(SHINGLE) {
