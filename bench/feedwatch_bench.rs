@@ -171,7 +171,7 @@ fn bench_match(corpora: &Path) -> f64 {
 /// lookup, one transaction per 20-item poll), then the same items classified as known.
 /// Returns (new items/s committed, known items/s classified).
 fn bench_store(corpora: &Path) -> (f64, f64) {
-    use feedwatch::store::{Identity, NewItem, SourceSpec, Store};
+    use feedwatch::store::{Identity, NewItem, Store};
     let texts = article_texts(corpora);
     let vocabulary: Vec<String> = texts
         .join(" ")
@@ -180,14 +180,7 @@ fn bench_store(corpora: &Path) -> (f64, f64) {
         .collect();
     let dir = tempfile_dir();
     let store = Store::open(&dir.join("bench.db")).unwrap();
-    let spec = SourceSpec {
-        name: "s".into(),
-        kind: "feed",
-        url: "http://e.org/f".into(),
-        interval_ms: 1000,
-    };
-    store.sync_sources(&[spec], 0, 0).unwrap();
-    let src = store.active_sources().unwrap()[0].id;
+    let src = one_source(&store);
     let n = 20_000;
     let mut rng = Rng(42);
     let mut items: Vec<NewItem> = Vec::with_capacity(n);
@@ -282,17 +275,22 @@ fn bench_deliver() {
     });
 }
 
-fn fill_outbox(store: &feedwatch::store::Store, n: usize) {
-    use feedwatch::model::{Alert, AlertKind};
-    use feedwatch::store::{Identity, NewAlert, NewItem, SourceSpec};
-    let spec = SourceSpec {
+/// A store's one source (for benchmarks that need items to belong somewhere).
+fn one_source(store: &feedwatch::store::Store) -> i64 {
+    let spec = feedwatch::store::SourceSpec {
         name: "s".into(),
         kind: "feed",
         url: "http://e.org/f".into(),
         interval_ms: 1000,
     };
     store.sync_sources(&[spec], 0, 0).unwrap();
-    let src = store.active_sources().unwrap()[0].id;
+    store.active_sources().unwrap()[0].id
+}
+
+fn fill_outbox(store: &feedwatch::store::Store, n: usize) {
+    use feedwatch::model::{Alert, AlertKind};
+    use feedwatch::store::{Identity, NewAlert, NewItem};
+    let src = one_source(store);
     let items: Vec<NewItem> = (0..n)
         .map(|i| {
             let alert = Alert {

@@ -279,7 +279,7 @@ pub fn inline_text(s: &str) -> String {
 }
 
 /// `s` with its character references decoded as an HTML parser would, or `None` when one
-/// is a named reference outside the common few.
+/// is a named reference outside HTML 4's set (the feed repair's table).
 fn decode_references(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -309,14 +309,7 @@ fn decode_references(s: &str) -> Option<String> {
                 "apos" => Some('\''),
                 "nbsp" => Some('\u{a0}'),
                 _ if !terminated => None,
-                "rsquo" => Some('’'),
-                "lsquo" => Some('‘'),
-                "rdquo" => Some('”'),
-                "ldquo" => Some('“'),
-                "mdash" => Some('—'),
-                "ndash" => Some('–'),
-                "hellip" => Some('…'),
-                _ => return None,
+                _ => Some(crate::parse::repair::html_entity(name)?),
             }
         };
         match decoded {

@@ -325,21 +325,25 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     // A byte-order mark outranks the header, as in browsers (WHATWG "decode"); then the
     // header, the page's own <meta>, and last a guess from the bytes for undeclared pages
     // that are not UTF-8 (old sites in windows-1252, Shift_JIS, KOI8-R...).
-    let encoding = encoding_rs::Encoding::for_bom(body)
+    let declared = encoding_rs::Encoding::for_bom(body)
         .map(|(e, _)| e)
         .or(from_header)
-        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
-        .unwrap_or_else(|| guess_encoding(body));
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]));
+    let encoding = match declared {
+        Some(e) => e,
+        None => match std::str::from_utf8(body) {
+            Ok(text) => return text.to_string(),
+            Err(_) => guess_encoding(body),
+        },
+    };
     // Labels such as ISO-8859-1 decode as windows-1252, so bytes 0x80-0x9F are curly
     // quotes and dashes, as browsers show them.
     let (text, _, _) = encoding.decode(body);
     text.into_owned()
 }
 
+/// The likeliest encoding of bytes that are not UTF-8.
 fn guess_encoding(body: &[u8]) -> &'static encoding_rs::Encoding {
-    if std::str::from_utf8(body).is_ok() {
-        return encoding_rs::UTF_8;
-    }
     let mut detector = chardetng::EncodingDetector::new();
     detector.feed(&body[..body.len().min(64 * 1024)], body.len() <= 64 * 1024);
     detector.guess(None, true)

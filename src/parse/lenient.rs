@@ -156,8 +156,9 @@ fn attr_of(block: &str, tag: &str, attr: &str) -> Option<String> {
     Some(value[..value.find(quote)?].to_string())
 }
 
-/// Where `<name` opens as a tag (not `<names`), at or after `from`, in lowercased text.
-fn find_open(lower: &str, name: &str, from: usize) -> Option<usize> {
+/// Where `<name` opens as a tag (not `<names`), at or after `from`; case-sensitive, so
+/// callers lowercase the text when case may vary.
+pub(super) fn find_open(lower: &str, name: &str, from: usize) -> Option<usize> {
     let open = format!("<{name}");
     let mut at = from;
     while let Some(i) = lower.get(at..)?.find(&open) {

@@ -4,7 +4,7 @@
 mod feed;
 mod lenient;
 mod page;
-mod repair;
+pub(crate) mod repair;
 
 pub use feed::{ParsedFeed, parse_feed};
 pub use page::{discover_feeds, looks_like_feed, page_links};

@@ -112,9 +112,9 @@ fn unwrap_root(text: &str) -> Cow<'_, str> {
     if matches!(root.as_deref(), Some("rss" | "feed" | "rdf:rdf" | "rdf")) {
         return Cow::Borrowed(text);
     }
-    let Some(at) = ["<rss", "<feed", "<rdf:RDF"]
+    let Some(at) = ["rss", "feed", "rdf:RDF"]
         .iter()
-        .filter_map(|t| find_tag(text, t))
+        .filter_map(|t| super::lenient::find_open(text, t, 0))
         .min()
     else {
         return Cow::Borrowed(text);
@@ -229,22 +229,8 @@ fn find_ci(text: &str, needle: &str) -> Option<usize> {
         .find(|&i| hay.len() >= i + n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
-/// Where a start tag `<name` (followed by space, `>` or `/`) first stands.
-fn find_tag(text: &str, open: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find(open) {
-        let at = from + i;
-        let next = text[at + open.len()..].chars().next();
-        if next.is_none_or(|c| c.is_whitespace() || c == '>' || c == '/') {
-            return Some(at);
-        }
-        from = at + open.len();
-    }
-    None
-}
-
 /// HTML named entities common in feeds (HTML 4's set); XML's own five are handled apart.
-fn html_entity(name: &str) -> Option<char> {
+pub(crate) fn html_entity(name: &str) -> Option<char> {
     const TABLE: &[(&str, u32)] = &[
         ("nbsp", 160),
         ("iexcl", 161),

@@ -26,8 +26,6 @@ pub const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 pub(super) struct StoryIndex {
     built_at: i64,
     entries: Vec<StoryFingerprint>,
-    /// The entries' fingerprints alone, contiguous: a whole scan reads 8 bytes a story.
-    fingerprints: Vec<u64>,
     /// Built once the index is large enough to need it (megabytes it would cost small ones).
     blocks: Option<Box<Blocks>>,
 }
@@ -51,7 +49,6 @@ const SCAN_ALL_BELOW: usize = 30_000;
 impl StoryIndex {
     fn push(&mut self, id: i64, fingerprint: u64, last_seen: i64) {
         let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 stories");
-        self.fingerprints.push(fingerprint);
         self.entries.push(StoryFingerprint {
             id,
             fingerprint,
@@ -97,12 +94,7 @@ impl StoryIndex {
             }
             found
         } else {
-            self.fingerprints
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| distance(**f, fp) <= SAME_STORY_BITS)
-                .filter_map(|(i, _)| close(i))
-                .collect()
+            (0..self.entries.len()).filter_map(close).collect()
         };
         near.sort_unstable();
         near.dedup();
