@@ -413,15 +413,21 @@ fn first_text<'a>(node: NodeRef<'a, Node>) -> Option<&'a str> {
         .find_map(|n| n.value().as_text().map(|t| &**t))
 }
 
+/// Appends `text` with each run of whitespace as one space, and none at the start of `cur`.
 fn push_text(cur: &mut String, text: &str) {
-    for c in text.chars() {
-        if c.is_whitespace() {
-            if !cur.is_empty() && !cur.ends_with(' ') {
-                cur.push(' ');
-            }
-        } else {
-            cur.push(c);
+    let space = |cur: &mut String| {
+        if !cur.is_empty() && !cur.ends_with(' ') {
+            cur.push(' ');
         }
+    };
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 || text.starts_with(char::is_whitespace) {
+            space(cur);
+        }
+        cur.push_str(word);
+    }
+    if text.ends_with(char::is_whitespace) {
+        space(cur);
     }
 }
 
@@ -436,6 +442,22 @@ fn flush(cur: &mut String, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_runs_collapse_whitespace_across_nodes() {
+        let join = |parts: &[&str]| {
+            let mut cur = String::new();
+            for p in parts {
+                push_text(&mut cur, p);
+            }
+            cur
+        };
+        assert_eq!(join(&["  a \n\t b  "]), "a b ");
+        assert_eq!(join(&["bo", "ld", " text"]), "bold text");
+        assert_eq!(join(&["a ", " ", "\u{a0}b"]), "a b");
+        assert_eq!(join(&["   ", "x"]), "x");
+        assert_eq!(join(&["x", "\u{2003}", "y"]), "x y");
+    }
 
     #[test]
     fn fragment_keeps_paragraphs_and_drops_noise() {
