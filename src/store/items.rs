@@ -183,20 +183,23 @@ impl Store {
     ) -> Result<InsertReport, StoreError> {
         let mut report = InsertReport::default();
         for item in new {
-            let inserted = tx.prepare_cached(
-                "INSERT INTO items (source_id, key, guid, url, title_date, raw_hash, title, published_at, text, fingerprint, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                source_id, item.id.key, item.id.guid, item.id.url, item.id.title_date, item.id.raw_hash,
-                item.title, item.published_at, item.text, item.fingerprint.map(|f| f as i64), now
-            ])?;
-            if inserted == 0 {
+            let insert = |story_id: Option<i64>| {
+                let inserted = tx.prepare_cached(
+                    "INSERT INTO items (source_id, key, guid, url, title_date, raw_hash, title, published_at, text, fingerprint, fetched_at, story_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    source_id, item.id.key, item.id.guid, item.id.url, item.id.title_date, item.id.raw_hash,
+                    item.title, item.published_at, item.text, item.fingerprint.map(|f| f as i64), now, story_id
+                ])?;
+                Ok((inserted > 0).then(|| tx.last_insert_rowid()))
+            };
+            let Some((item_id, story_id)) =
+                self.insert_in_story(tx, item.fingerprint, &item.text, now, insert)?
+            else {
                 continue;
-            }
+            };
             report.items += 1;
-            let item_id = tx.last_insert_rowid();
-            let story_id = self.join_story(tx, item_id, item.fingerprint, &item.text, now)?;
             insert_alerts(tx, item_id, story_id, &item.alerts, now, &mut report)?;
         }
         for item in changed {
