@@ -17,7 +17,7 @@ use crate::app::Runtime;
 use crate::config::Config;
 use crate::model::Source;
 use crate::pipeline::{PollReport, poll_source};
-use crate::store::{SourceRow, ms, now_ms};
+use crate::store::{SourceRow, Store, ms, now_ms};
 
 /// Longest the loop sleeps between looks at the store (and between watchdog pings).
 const TICK: Duration = Duration::from_secs(30);
@@ -134,6 +134,7 @@ pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollRepo
         let (_, name, report) = done?;
         out.push((name, report));
     }
+    rt.ctx.store.blocking(|s| s.flush_records()).await?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
@@ -191,6 +192,7 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
             }
             next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
         }
+        flush_records(&store).await;
         let free = global.available_permits();
         if free > 0 {
             let lease = ms(rt.lease);
@@ -250,6 +252,7 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                         wake_tx.send_modify(|n| *n += 1);
                     }
                     if in_flight.is_empty() {
+                        flush_records(&store).await;
                         release_free_memory();
                     }
                 }
@@ -277,6 +280,7 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     })
     .await;
     tasks.abort_all();
+    flush_records(&store).await;
     if !in_flight.is_empty() {
         let ids: Vec<i64> = in_flight.into_values().collect();
         warn!(
@@ -288,6 +292,14 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, dispatcher).await;
     info!("stopped");
     Ok(())
+}
+
+/// Writes the poll outcomes the store holds back (see [`crate::store::Store::defer_record`]);
+/// a failure only costs their sources an early poll.
+async fn flush_records(store: &Store) {
+    if let Err(e) = store.blocking(|s| s.flush_records()).await {
+        warn!(error = %e, "cannot record poll outcomes; those sources are polled again early");
+    }
 }
 
 /// Hands memory freed by a burst of polls back to the system, so the daemon stays small

@@ -18,8 +18,8 @@ use crate::matcher::{Matcher, Scope};
 use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
 use crate::parse;
 use crate::store::{
-    ChangedItem, HealthRule, Identity, NewAlert, NewItem, PollRecord, Seen, SourceRow, Store, ms,
-    now_ms,
+    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen,
+    SourceRow, Store, ms, now_ms,
 };
 
 /// Longest a source is left alone after failures (doubling from its interval).
@@ -123,10 +123,21 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
             };
             let Pending { new, changed } = p.pending;
             let (id, health) = (row.id, ctx.health.clone());
-            let committed = ctx
-                .store
-                .blocking(move |s| s.commit_and_record(id, &new, &changed, &record, &health))
-                .await;
+            let quiet = new.is_empty()
+                && changed.is_empty()
+                && row.consecutive_failures == 0
+                && record.discovered_url.is_none();
+            let committed = if quiet {
+                // Nothing to keep but the row's times: written later with others.
+                ctx.store
+                    .defer_record(id, record, health)
+                    .await
+                    .map(|()| InsertReport::default())
+            } else {
+                ctx.store
+                    .blocking(move |s| s.commit_and_record(id, &new, &changed, &record, &health))
+                    .await
+            };
             match committed {
                 Ok(s) => {
                     let result = if status == "not modified" {

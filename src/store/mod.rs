@@ -51,6 +51,9 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Recent story fingerprints (see `stories.rs`); `None` until first needed.
     stories: Arc<Mutex<Option<stories::StoryIndex>>>,
+    /// Outcomes of polls that changed nothing but their source's row, waiting to be written
+    /// together (see [`Store::defer_record`]).
+    deferred: Arc<Mutex<Vec<sources::Deferred>>>,
 }
 
 /// Milliseconds since the Unix epoch: every timestamp in the store.
@@ -100,6 +103,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             stories: Arc::new(Mutex::new(None)),
+            deferred: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
