@@ -204,28 +204,41 @@ fn atom03(text: &str) -> Cow<'_, str> {
     if memchr::memmem::find(text.as_bytes(), b"http://purl.org/atom/ns#").is_none() {
         return Cow::Borrowed(text);
     }
-    let mut t = text.replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom");
-    for (old, new) in [
+    const RENAMED: [(&str, &str); 4] = [
         ("issued", "published"),
         ("modified", "updated"),
         ("tagline", "subtitle"),
         ("copyright", "rights"),
-    ] {
-        t = t
-            .replace(&format!("<{old}>"), &format!("<{new}>"))
-            .replace(&format!("</{old}>"), &format!("</{new}>"));
+    ];
+    // One pass: at each `<`, an old element name (open or close) is renamed.
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut copied = 0;
+    for at in memchr::memchr_iter(b'<', text.as_bytes()) {
+        let name_at = at + 1 + usize::from(text[at + 1..].starts_with('/'));
+        let rest = &text[name_at..];
+        if let Some((old, new)) = RENAMED
+            .iter()
+            .find(|(old, _)| rest.strip_prefix(old).is_some_and(|r| r.starts_with('>')))
+        {
+            out.push_str(&text[copied..name_at]);
+            out.push_str(new);
+            copied = name_at + old.len();
+        }
     }
+    out.push_str(&text[copied..]);
     // Escaped content in 0.3 is HTML in 1.0 terms.
     Cow::Owned(
-        t.replace("mode=\"escaped\"", "type=\"html\"")
+        out.replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom")
+            .replace("mode=\"escaped\"", "type=\"html\"")
             .replace("mode='escaped'", "type='html'"),
     )
 }
 
+/// Where `needle` (which starts with two non-letters, like `<!`) first occurs, ignoring
+/// ASCII case.
 fn find_ci(text: &str, needle: &str) -> Option<usize> {
     let (hay, n) = (text.as_bytes(), needle.as_bytes());
-    let (lower, upper) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
-    memchr::memchr2_iter(lower, upper, hay)
+    memchr::memmem::find_iter(hay, &n[..2])
         .find(|&i| hay.len() >= i + n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
@@ -427,5 +440,10 @@ mod tests {
         assert!(repair(wrapped.as_bytes()).contains("?><feed xmlns"));
         let atom03 = "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><entry><issued>x</issued></entry></feed>";
         assert!(repair(atom03.as_bytes()).contains("<published>x</published>"));
+        let renamed = repair(
+            b"<feed xmlns='http://purl.org/atom/ns#'><tagline>t</tagline><entry><modified>m</modified><issuedx>i</issuedx><content mode='escaped'>c</content></entry></feed>",
+        );
+        assert!(renamed.contains("xmlns='http://www.w3.org/2005/Atom'"));
+        assert!(renamed.contains("<subtitle>t</subtitle><entry><updated>m</updated><issuedx>i</issuedx><content type='html'>"));
     }
 }
