@@ -101,14 +101,18 @@ fn drop_edge_chrome(text: &str, title: &str) -> String {
     paras[skip..keep].join("\n\n")
 }
 
-/// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year and little else but
-/// numbers and short words.
+/// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year, another number, and
+/// little else but short words ("Stock Car 2018" is a headline).
 fn looks_like_date(p: &str) -> bool {
-    let has_year = p
+    let numbers: Vec<&str> = p
         .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let has_year = numbers
+        .iter()
         .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
     let letters = p.chars().filter(|c| c.is_alphabetic()).count();
-    has_year && letters <= 20
+    has_year && numbers.len() >= 2 && letters <= 20
 }
 
 /// What one walk over the page finds besides the article: metadata, title, byline, links.
@@ -361,13 +365,26 @@ fn collapse(s: &str) -> String {
 
 enum Step<'a> {
     Enter(NodeRef<'a, Node>),
+    /// The end of a block.
     Exit,
+    /// The end of a link.
+    LinkExit,
+}
+
+/// A paragraph of output being built: its text, and how much of it sits in links.
+#[derive(Default)]
+struct Para {
+    text: String,
+    links: usize,
+    link_chars: usize,
+    /// Links opened in this paragraph.
+    opened: usize,
 }
 
 /// Paragraphs of text under `root`, noise left out, walked without recursion.
 fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
     let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut cur = Para::default();
     let mut stack = vec![Step::Enter(root)];
     while let Some(step) = stack.pop() {
         let node = match step {
@@ -375,10 +392,19 @@ fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
                 flush(&mut cur, &mut out);
                 continue;
             }
+            Step::LinkExit => {
+                cur.links -= 1;
+                continue;
+            }
             Step::Enter(node) => node,
         };
         match node.value() {
-            Node::Text(t) => push_text(&mut cur, t),
+            Node::Text(t) => {
+                if cur.links > 0 {
+                    cur.link_chars += t.chars().filter(|c| !c.is_whitespace()).count();
+                }
+                push_text(&mut cur.text, t)
+            }
             Node::Element(el) => {
                 if node.id() != root.id() && noise::is_noise(el) {
                     continue;
@@ -399,13 +425,48 @@ fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
                     flush(&mut cur, &mut out);
                     stack.push(Step::Exit);
                 }
+                if el.name() == "a" {
+                    cur.links += 1;
+                    cur.opened += 1;
+                    stack.push(Step::LinkExit);
+                }
                 stack.extend(node.children().rev().map(Step::Enter));
             }
             _ => stack.extend(node.children().rev().map(Step::Enter)),
         }
     }
     flush(&mut cur, &mut out);
-    out
+    drop_link_runs(out)
+}
+
+/// Paragraphs without those that are nothing but links when there are several: runs of two
+/// or more such paragraphs (the "You may also like" titles set as paragraphs in the body),
+/// or one of three or more links (a line of tags); nor the short line that introduces them.
+fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
+    let mut keep = vec![true; paras.len()];
+    let mut i = 0;
+    while i < paras.len() {
+        let run = paras[i..]
+            .iter()
+            .take_while(|(_, links)| *links > 0)
+            .count();
+        if run >= 2 || (run == 1 && paras[i].1 >= 3) {
+            keep[i..i + run].fill(false);
+            if let Some(lead) = i.checked_sub(1) {
+                let p = paras[lead].0.as_str();
+                let sentence = p.ends_with(['.', '!', '?', '"', '”']) && !p.ends_with("...");
+                if p.split_whitespace().count() <= 6 && !sentence {
+                    keep[lead] = false;
+                }
+            }
+        }
+        i += run.max(1);
+    }
+    paras
+        .into_iter()
+        .zip(keep)
+        .filter_map(|((p, _), keep)| keep.then_some(p))
+        .collect()
 }
 
 fn first_text<'a>(node: NodeRef<'a, Node>) -> Option<&'a str> {
@@ -431,17 +492,98 @@ fn push_text(cur: &mut String, text: &str) {
     }
 }
 
-fn flush(cur: &mut String, out: &mut Vec<String>) {
-    let p = cur.trim();
+/// Ends the paragraph being built: kept unless empty or a boilerplate label, with the number
+/// of its links when nearly all its text is link text (else 0).
+fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
+    let p = cur.text.trim();
     if !p.is_empty() && !noise::is_noise_paragraph(p) {
-        out.push(p.to_string());
+        let chars = p.chars().filter(|c| !c.is_whitespace()).count();
+        let all_links = cur.link_chars * 10 >= chars * 9;
+        out.push((p.to_string(), if all_links { cur.opened.max(1) } else { 0 }));
     }
-    cur.clear();
+    cur.text.clear();
+    cur.link_chars = 0;
+    cur.opened = 0;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn article_chunks_join_and_link_chrome_goes() {
+        let para = |n: usize| {
+            format!(
+                "<p>Paragraph {n} of the story, long enough to count as prose, with a comma, \
+                 another comma, and a full stop at the end of it.</p>"
+            )
+        };
+        let chunk = |from: usize| {
+            format!(
+                "<div class=\"grid body__container\">{}{}{}</div>",
+                para(from),
+                para(from + 1),
+                para(from + 2)
+            )
+        };
+        let html = format!(
+            r#"<html><body><div class="wrap"><header><h1>Headline</h1></header>
+            <span itemprop="datePublished">segunda-feira, 22 de janeiro de 2018</span>
+            <div class="chunks">{}</div>
+            <figure><img src="x.jpg"></figure>
+            <div class="promo-cta"><p>Support our newsroom and make a difference for readers.</p></div>
+            <div class="chunks">{}
+              <p>You may also like...</p>
+              <p><a href="/a">Another story about something</a></p>
+              <p><a href="/b">Yet another story</a></p>
+              <p>Tags</p><p><a href="/t/1">one</a>, <a href="/t/2">two</a>, <a href="/t/3">three</a></p>
+            </div>
+            <div style="display: none"><div itemprop="name">Hidden Schema Name</div></div>
+            </div></body></html>"#,
+            chunk(1),
+            chunk(4)
+        );
+        let text = extract_article(&html).text;
+        for n in 1..=6 {
+            assert!(
+                text.contains(&format!("Paragraph {n} of")),
+                "{n} missing: {text}"
+            );
+        }
+        for noise in [
+            "segunda-feira",
+            "Support our newsroom",
+            "You may also like",
+            "Another story",
+            "Tags",
+            "two",
+            "Hidden Schema",
+        ] {
+            assert!(!text.contains(noise), "{noise:?} kept: {text}");
+        }
+    }
+
+    #[test]
+    fn dates_are_told_from_headlines_with_a_year() {
+        for date in ["Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017"] {
+            assert!(looks_like_date(date), "{date}");
+        }
+        for not_date in ["Calendário da Stock Car 2018", "Class of 2020"] {
+            assert!(!looks_like_date(not_date), "{not_date}");
+        }
+    }
+
+    #[test]
+    fn one_link_or_a_linked_phrase_stays() {
+        let text = clean_fragment(
+            "<p>Read the <a href='/r'>full report</a> here, it says much.</p>\
+             <p><a href='/only'>A single link on its own line</a></p>",
+        );
+        assert_eq!(
+            text,
+            "Read the full report here, it says much.\n\nA single link on its own line"
+        );
+    }
 
     #[test]
     fn text_runs_collapse_whitespace_across_nodes() {

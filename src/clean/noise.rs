@@ -68,6 +68,10 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "paywall",
     "byline",
     "embed",
+    "cta",
+    "tooltip",
+    "popover",
+    "hovercard",
     // The same chrome in the languages of the larger news markets.
     "publicidad",
     "publicidade",
@@ -178,7 +182,10 @@ pub fn is_noise(el: &Element) -> bool {
     if SKIP_TAGS.contains(&el.name()) {
         return true;
     }
-    if el.attr("hidden").is_some() || el.attr("aria-hidden") == Some("true") {
+    if el.attr("hidden").is_some()
+        || el.attr("aria-hidden") == Some("true")
+        || el.attr("style").is_some_and(hidden_by_style)
+    {
         return true;
     }
     if el
@@ -187,8 +194,30 @@ pub fn is_noise(el: &Element) -> bool {
     {
         return true;
     }
+    // Page metadata set in the body: the publication date.
+    if el
+        .attr("itemprop")
+        .is_some_and(|p| ["datePublished", "dateModified", "dateCreated"].contains(&p.trim()))
+    {
+        return true;
+    }
     let hints = [el.attr("class"), el.attr("id")];
     hints.into_iter().flatten().any(has_noise_words)
+}
+
+/// An inline style that hides the element: `display: none` or `visibility: hidden`.
+fn hidden_by_style(style: &str) -> bool {
+    style.split(';').any(|decl| {
+        let Some((prop, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let (prop, value) = (
+            prop.trim(),
+            value.trim().trim_end_matches("!important").trim(),
+        );
+        (prop.eq_ignore_ascii_case("display") && value.eq_ignore_ascii_case("none"))
+            || (prop.eq_ignore_ascii_case("visibility") && value.eq_ignore_ascii_case("hidden"))
+    })
 }
 
 fn has_noise_words(hint: &str) -> bool {
@@ -255,6 +284,25 @@ pub fn is_noise_link_text(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_styles_that_hide() {
+        for style in [
+            "display:none",
+            "color: red; display : NONE !important",
+            "visibility: hidden",
+        ] {
+            assert!(hidden_by_style(style), "{style}");
+        }
+        for style in [
+            "display: block",
+            "font-family: none",
+            "visibility: visible",
+            "none",
+        ] {
+            assert!(!hidden_by_style(style), "{style}");
+        }
+    }
 
     #[test]
     fn class_hints() {

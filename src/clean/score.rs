@@ -3,7 +3,7 @@
 //! density, and the best one is the article. Siblings that score nearly as well, or that are
 //! plainly paragraphs of prose, join it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
@@ -171,7 +171,7 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
         let score = scores
             .get(&sibling.id())
             .map_or(0.0, |s| s * (1.0 - link_density(sibling)));
-        let prose = el.name() == "p" && {
+        let prose = (el.name() == "p" || (el.name() == "div" && !has_block_child(sibling))) && {
             let text = visible_text(sibling);
             let density = link_density(sibling);
             (text.chars().count() > 80 && density < 0.25)
@@ -181,7 +181,49 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
             nodes.push(sibling.id());
         }
     }
-    Some(nodes)
+    // An article split into chunks around figures or ads repeats its container's tag and
+    // class further on; those that score as content join it, in document order.
+    let Node::Element(top_el) = top_node.value() else {
+        return Some(nodes);
+    };
+    let class = top_el.attr("class").unwrap_or("").trim();
+    if class.is_empty() {
+        return Some(nodes);
+    }
+    let chosen: HashSet<NodeId> = nodes.iter().copied().collect();
+    let mut chunks: HashSet<NodeId> = scores
+        .iter()
+        .filter(|&(id, s)| {
+            let node = tree.get(*id).expect("scored node");
+            !chosen.contains(id)
+                && matches!(node.value(), Node::Element(e) if e.name() == top_el.name() && e.attr("class").map(str::trim) == Some(class))
+                && s * (1.0 - link_density(node)) >= threshold
+                && !node.ancestors().any(|a| chosen.contains(&a.id()))
+                && !node.descendants().any(|d| chosen.contains(&d.id()))
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    if chunks.is_empty() {
+        return Some(nodes);
+    }
+    // A chunk inside another is read with it.
+    let nested: Vec<NodeId> = chunks
+        .iter()
+        .copied()
+        .filter(|id| {
+            let node = tree.get(*id).expect("scored node");
+            node.ancestors().any(|a| chunks.contains(&a.id()))
+        })
+        .collect();
+    for id in nested {
+        chunks.remove(&id);
+    }
+    Some(
+        root.descendants()
+            .map(|n| n.id())
+            .filter(|id| chosen.contains(id) || chunks.contains(id))
+            .collect(),
+    )
 }
 
 /// A container's start: its tag and its class/id hints.
