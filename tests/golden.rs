@@ -30,6 +30,15 @@ fn check(name: &str) {
         );
     }
     assert!(!article.title.is_empty(), "{name}: no title");
+    // The same page always gives the same text: a page source would otherwise see changes
+    // that are not there.
+    for _ in 0..10 {
+        assert_eq!(
+            clean::extract_article(&html),
+            article,
+            "{name}: not deterministic"
+        );
+    }
 }
 
 #[test]

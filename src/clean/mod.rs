@@ -18,6 +18,7 @@ use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::model::Article;
+use noise::Wrappers;
 
 /// Elements that start and end a paragraph of output.
 const BLOCK_TAGS: &[&str] = &[
@@ -190,17 +191,18 @@ pub fn extract_article(html: &str) -> Article {
         .unwrap_or_default();
 
     let body = facts.body.unwrap_or(doc.root_element());
-    let scored = score::article_nodes(*body).map(|ids| {
+    let wrappers = Wrappers::of(*body, facts.h1.map(|h| *h));
+    let scored = score::article_nodes(*body, &wrappers).map(|ids| {
         ids.iter()
             .filter_map(|id| doc.tree.get(*id))
-            .flat_map(paragraphs)
+            .flat_map(|n| paragraphs(n, &wrappers))
             .collect::<Vec<_>>()
             .join("\n\n")
     });
     let mut text = match scored {
         Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => t,
-        _ => main_region(&doc)
-            .map(|r| paragraphs(*r).join("\n\n"))
+        _ => main_region(&doc, &wrappers)
+            .map(|r| paragraphs(*r, &wrappers).join("\n\n"))
             .unwrap_or_default(),
     };
     // A paywall overlay or a script-rendered shell: the page's own metadata may carry the
@@ -238,11 +240,11 @@ pub fn extract_article(html: &str) -> Article {
 
 /// The element most likely to hold the article: the longest `articleBody`, `<article>` or
 /// `<main>` with enough text, else `<body>`.
-fn main_region(doc: &Html) -> Option<ElementRef<'_>> {
+fn main_region<'a>(doc: &'a Html, w: &Wrappers) -> Option<ElementRef<'a>> {
     for sel in ARTICLE_ROOTS.iter() {
         let best = doc
             .select(sel)
-            .map(|el| (text_len(&paragraphs(*el)), el))
+            .map(|el| (text_len(&paragraphs(*el, w)), el))
             .max_by_key(|(len, _)| *len);
         if let Some((len, el)) = best
             && len >= MIN_ARTICLE_CHARS
@@ -263,7 +265,7 @@ pub fn clean_fragment(html: &str) -> String {
         return split_plain(html);
     }
     let frag = Html::parse_fragment(&prepare_html(html));
-    paragraphs(*frag.root_element()).join("\n\n")
+    paragraphs(*frag.root_element(), &Wrappers::default()).join("\n\n")
 }
 
 /// Plain text of a short inline snippet (a title that may carry markup or entities).
@@ -382,7 +384,7 @@ struct Para {
 }
 
 /// Paragraphs of text under `root`, noise left out, walked without recursion.
-fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
+fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = Para::default();
     let mut stack = vec![Step::Enter(root)];
@@ -406,7 +408,7 @@ fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
                 push_text(&mut cur.text, t)
             }
             Node::Element(el) => {
-                if node.id() != root.id() && noise::is_noise(el) {
+                if node.id() != root.id() && w.is_noise(node, el) {
                     continue;
                 }
                 if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
@@ -416,7 +418,7 @@ fn paragraphs(root: NodeRef<'_, Node>) -> Vec<String> {
                 // "read more" blocks) are navigation even without a telling class.
                 if node.id() != root.id()
                     && matches!(el.name(), "ul" | "ol" | "div" | "section" | "table" | "dl")
-                    && score::is_link_list(node)
+                    && score::is_link_list(node, w)
                 {
                     continue;
                 }
@@ -561,6 +563,25 @@ mod tests {
         ] {
             assert!(!text.contains(noise), "{noise:?} kept: {text}");
         }
+    }
+
+    #[test]
+    fn a_wrapper_named_like_an_ad_around_the_whole_article_is_read() {
+        let prose = "<p>Security forces used lethal force against protesters in many cities, \
+                     witnesses said, and the toll is expected to rise further.</p>"
+            .repeat(4);
+        let html = format!(
+            r#"<html><body><div id="fixable_ad"><div class="menu"><a href="/">Home</a></div>
+            <h1>Protesters killed</h1><div class="article_body">{prose}</div>
+            <div class="ad-slot"><p>Buy the best shoes in town, discounted this week, while stock lasts.</p></div>
+            </div><div class="comments"><h3>Comments</h3>{comment}</div></body></html>"#,
+            comment = "<p>A reader's comment long enough to be prose, about something else entirely, really.</p>"
+                .repeat(6)
+        );
+        let text = extract_article(&html).text;
+        assert_eq!(text.matches("Security forces").count(), 4, "{text}");
+        assert!(!text.contains("Buy the best shoes"), "{text}");
+        assert!(!text.contains("reader's comment"), "{text}");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! What counts as noise: elements that never hold article text, class/id hints of page
 //! chrome, and whole paragraphs that are boilerplate labels.
 
+use std::collections::{HashMap, HashSet};
+
+use ego_tree::{NodeId, NodeRef};
+use scraper::Node;
 use scraper::node::Element;
 
 /// Elements whose content is never article text.
@@ -179,6 +183,11 @@ const NOISE_PARAGRAPHS: &[&str] = &[
 
 /// Whether an element (and everything inside it) is noise.
 pub fn is_noise(el: &Element) -> bool {
+    is_noise_kind(el) || has_noise_hint(el)
+}
+
+/// Noise by what the element is (its tag, role, visibility), whatever its class.
+fn is_noise_kind(el: &Element) -> bool {
     if SKIP_TAGS.contains(&el.name()) {
         return true;
     }
@@ -201,8 +210,84 @@ pub fn is_noise(el: &Element) -> bool {
     {
         return true;
     }
+    false
+}
+
+/// Noise by its class or id.
+fn has_noise_hint(el: &Element) -> bool {
     let hints = [el.attr("class"), el.attr("id")];
     hints.into_iter().flatten().any(has_noise_words)
+}
+
+/// Wrappers whose class or id is not believed: a `div#fixable_ad` or `div.page-ads` around
+/// the headline and most of the article is the page, not an ad. Chrome never holds the
+/// headline together with the prose (a masthead holds no prose, a comment thread no
+/// headline), so these are the headline's ancestors that hold at least half the page's
+/// long paragraphs outside other chrome. Found only when one of the headline's ancestors
+/// has a noise hint.
+#[derive(Debug, Default)]
+pub struct Wrappers(HashSet<NodeId>);
+
+impl Wrappers {
+    /// A paragraph this long counts as prose.
+    const PROSE_CHARS: usize = 80;
+
+    pub fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
+        let Some(headline) = headline else {
+            return Wrappers::default();
+        };
+        let hinted: HashSet<NodeId> = headline
+            .ancestors()
+            .filter(|a| matches!(a.value(), Node::Element(el) if has_noise_hint(el)))
+            .map(|a| a.id())
+            .collect();
+        if hinted.is_empty() {
+            return Wrappers::default();
+        }
+        let mut held: HashMap<NodeId, usize> = HashMap::new();
+        let mut total = 0;
+        for p in body.descendants() {
+            let Node::Element(el) = p.value() else {
+                continue;
+            };
+            if el.name() != "p" {
+                continue;
+            }
+            let chars: usize = p
+                .descendants()
+                .filter_map(|t| t.value().as_text())
+                .map(|t| t.trim().len())
+                .sum();
+            let in_chrome = || {
+                p.ancestors().any(|a| {
+                    !hinted.contains(&a.id())
+                        && matches!(a.value(), Node::Element(el) if is_noise(el))
+                })
+            };
+            if chars < Self::PROSE_CHARS || in_chrome() {
+                continue;
+            }
+            total += 1;
+            for a in p.ancestors().filter(|a| hinted.contains(&a.id())) {
+                *held.entry(a.id()).or_default() += 1;
+            }
+        }
+        Wrappers(
+            held.into_iter()
+                .filter(|&(_, n)| n >= 3 && 2 * n >= total)
+                .map(|(id, _)| id)
+                .collect(),
+        )
+    }
+
+    /// Whether `node`, an element, is noise (with everything inside it).
+    pub fn is_noise(&self, node: NodeRef<'_, Node>, el: &Element) -> bool {
+        if self.0.contains(&node.id()) {
+            is_noise_kind(el)
+        } else {
+            is_noise(el)
+        }
+    }
 }
 
 /// An inline style that hides the element: `display: none` or `visibility: hidden`.

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use super::noise;
+use super::noise::Wrappers;
 
 const PARAGRAPH_TAGS: &[&str] = &["p", "pre", "blockquote", "td"];
 const BLOCK_TAGS: &[&str] = &[
@@ -87,21 +87,21 @@ const NEGATIVE: &[&str] = &[
 
 /// The elements that hold the article, in document order (the best container and the
 /// siblings that belong with it), or `None` when no paragraph votes.
-pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
+pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec<NodeId>> {
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         let Node::Element(el) = node.value() else {
             continue;
         };
-        if node.id() != root.id() && noise::is_noise(el) {
+        if node.id() != root.id() && w.is_noise(node, el) {
             continue;
         }
         let name = el.name();
         let is_paragraph =
             PARAGRAPH_TAGS.contains(&name) || (name == "div" && !has_block_child(node));
         if is_paragraph {
-            let text = visible_text(node);
+            let text = visible_text(node, w);
             let len = text.chars().count();
             if len >= 25 {
                 let score = 1.0
@@ -133,7 +133,8 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
                 s * (1.0 - link_density(tree.get(*id).expect("scored node"))),
             )
         })
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        // Ties go to the earlier element, so the same page always gives the same text.
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)))?;
     let mut top_node = tree.get(top)?;
     let mut top_score = scores[&top] * (1.0 - link_density(top_node));
     // Content split over several children of one container (common with page builders):
@@ -165,14 +166,14 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>) -> Option<Vec<NodeId>> {
         let Node::Element(el) = sibling.value() else {
             continue;
         };
-        if noise::is_noise(el) {
+        if w.is_noise(sibling, el) {
             continue;
         }
         let score = scores
             .get(&sibling.id())
             .map_or(0.0, |s| s * (1.0 - link_density(sibling)));
         let prose = (el.name() == "p" || (el.name() == "div" && !has_block_child(sibling))) && {
-            let text = visible_text(sibling);
+            let text = visible_text(sibling, w);
             let density = link_density(sibling);
             (text.chars().count() > 80 && density < 0.25)
                 || (density == 0.0 && text.ends_with(['.', '!', '?']))
@@ -270,13 +271,13 @@ fn has_block_child(node: NodeRef<'_, Node>) -> bool {
 }
 
 /// Text under `node`, noise left out, walked without recursion.
-fn visible_text(node: NodeRef<'_, Node>) -> String {
+fn visible_text(node: NodeRef<'_, Node>, w: &Wrappers) -> String {
     let mut out = String::new();
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         match n.value() {
             Node::Text(t) => out.push_str(t),
-            Node::Element(el) if n.id() != node.id() && noise::is_noise(el) => {}
+            Node::Element(el) if n.id() != node.id() && w.is_noise(n, el) => {}
             _ => stack.extend(n.children().rev()),
         }
     }
@@ -284,9 +285,9 @@ fn visible_text(node: NodeRef<'_, Node>) -> String {
 }
 
 /// A block that is mostly links and little prose.
-pub(super) fn is_link_list(node: NodeRef<'_, Node>) -> bool {
+pub(super) fn is_link_list(node: NodeRef<'_, Node>, w: &Wrappers) -> bool {
     let density = link_density(node);
-    density > 0.5 && visible_text(node).matches(['.', ',']).count() < 5
+    density > 0.5 && visible_text(node, w).matches(['.', ',']).count() < 5
 }
 
 /// Share of the text under `node` that sits inside links.
