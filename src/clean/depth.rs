@@ -31,38 +31,32 @@ const RAW: &[&str] = &[
 /// `html` without script and style bodies and with every tag nested deeper than
 /// [`MAX_DEPTH`] removed (borrowed when there is nothing to remove).
 pub fn prepare_html(html: &str) -> Cow<'_, str> {
-    let measured = max_depth(html, usize::MAX);
-    if !measured.2 && measured.1 <= MAX_DEPTH {
-        return Cow::Borrowed(html);
+    let (out, _) = max_depth(html, MAX_DEPTH);
+    // Only ever shorter: the same length means nothing was left out.
+    if out.len() == html.len() {
+        Cow::Borrowed(html)
+    } else {
+        Cow::Owned(out)
     }
-    Cow::Owned(max_depth(html, MAX_DEPTH).0.expect("rewriting"))
 }
 
-/// Walks the tags; with a `limit`, also writes the document with deeper tags dropped and
-/// code left out. Returns the rewritten text, the deepest nesting seen, and whether there
-/// was code or a comment to leave out.
-fn max_depth(html: &str, limit: usize) -> (Option<String>, usize, bool) {
-    let rewrite = limit != usize::MAX;
-    let mut out = rewrite.then(|| String::with_capacity(html.len()));
+/// Walks the tags once and writes the document with tags deeper than `limit` dropped and
+/// code left out. Returns the rewritten text and the deepest nesting seen.
+fn max_depth(html: &str, limit: usize) -> (String, usize) {
+    let mut out = String::with_capacity(html.len());
     let (mut depth, mut deepest, mut dropped) = (0usize, 0usize, 0usize);
-    let mut code_seen = false;
     let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        if let Some(o) = out.as_mut() {
-            o.push_str(&rest[..lt]);
-        }
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
+        out.push_str(&rest[..lt]);
         let tag_src = &rest[lt..];
         // Comments go whole (their text is never the article's, and a `>` inside one
         // would end a tag scan early).
         if let Some(body) = tag_src.strip_prefix("<!--") {
-            code_seen = true;
-            rest = body.find("-->").map_or("", |end| &body[end + 3..]);
+            rest = memchr::memmem::find(body.as_bytes(), b"-->").map_or("", |end| &body[end + 3..]);
             continue;
         }
-        let Some(gt) = tag_src.find('>') else {
-            if let Some(o) = out.as_mut() {
-                o.push_str(tag_src);
-            }
+        let Some(gt) = memchr::memchr(b'>', tag_src.as_bytes()) else {
+            out.push_str(tag_src);
             rest = "";
             break;
         };
@@ -91,12 +85,9 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize, bool) {
             let code = name.eq_ignore_ascii_case("style")
                 || name.eq_ignore_ascii_case("svg")
                 || (name.eq_ignore_ascii_case("script") && !contains_ignore_case(tag, b"ld+json"));
-            code_seen |= code;
-            if let Some(o) = out.as_mut() {
-                o.push_str(tag);
-                if !code {
-                    o.push_str(&rest[..end]);
-                }
+            out.push_str(tag);
+            if !code {
+                out.push_str(&rest[..end]);
             }
             rest = &rest[end..];
             continue;
@@ -108,14 +99,12 @@ fn max_depth(html: &str, limit: usize) -> (Option<String>, usize, bool) {
                 keep = false;
             }
         }
-        if keep && let Some(o) = out.as_mut() {
-            o.push_str(tag);
+        if keep {
+            out.push_str(tag);
         }
     }
-    if let Some(o) = out.as_mut() {
-        o.push_str(rest);
-    }
-    (out, deepest, code_seen)
+    out.push_str(rest);
+    (out, deepest)
 }
 
 /// Whether `text` contains `needle` (which starts with an ASCII byte), ignoring ASCII case.
@@ -134,16 +123,10 @@ fn contains_ignore_case(text: &str, needle: &[u8]) -> bool {
 /// Where `</name` first stands in `text`, ignoring case, without copying the text.
 fn find_close(text: &str, name: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(i) = text[from..].find("</") {
-        let at = from + i;
+    memchr::memmem::find_iter(bytes, b"</").find(|&at| {
         let end = at + 2 + name.len();
-        if end <= bytes.len() && bytes[at + 2..end].eq_ignore_ascii_case(name.as_bytes()) {
-            return Some(at);
-        }
-        from = at + 2;
-    }
-    None
+        end <= bytes.len() && bytes[at + 2..end].eq_ignore_ascii_case(name.as_bytes())
+    })
 }
 
 #[cfg(test)]
@@ -187,5 +170,6 @@ mod tests {
         assert!(cut.len() < 256 * 12 + 100, "{} bytes left", cut.len());
         assert!(cut.contains("deep text") && cut.contains("<p>after</p>"));
         assert_eq!(max_depth(&cut, usize::MAX).1, MAX_DEPTH);
+        assert!(matches!(prepare_html(&cut), Cow::Borrowed(_)));
     }
 }

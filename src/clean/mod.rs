@@ -139,28 +139,39 @@ impl<'a> PageFacts<'a> {
                 continue;
             };
             let v = el.value();
+            // One pass over the attributes: `Element::attr` interns and searches per call.
+            let (mut key, mut content, mut href, mut datetime) = (None, None, None, None);
+            let (mut rel, mut json_ld, mut author) = (None, false, false);
+            for (name, value) in v.attrs() {
+                match name {
+                    "property" => key = Some(value),
+                    "name" => key = key.or(Some(value)),
+                    "content" => content = Some(value),
+                    "href" => href = Some(value),
+                    "datetime" => datetime = Some(value),
+                    "rel" => rel = Some(value),
+                    "type" => json_ld = value == "application/ld+json",
+                    "itemprop" => author |= value == "author",
+                    "class" => author |= value.split_ascii_whitespace().any(|c| c == "author"),
+                    _ => {}
+                }
+            }
+            author |= rel == Some("author");
             match v.name() {
                 "meta" => {
-                    if let (Some(key), Some(content)) =
-                        (v.attr("property").or(v.attr("name")), v.attr("content"))
-                    {
+                    if let (Some(key), Some(content)) = (key, content) {
                         f.metas.push((key.to_ascii_lowercase(), content));
                     }
                 }
                 "h1" if f.h1.is_none() => f.h1 = Some(el),
                 "title" if f.title.is_none() => f.title = Some(el),
                 "body" if f.body.is_none() => f.body = Some(el),
-                "script" if v.attr("type") == Some("application/ld+json") => f.json_ld.push(el),
-                "time" if f.time.is_none() => f.time = v.attr("datetime"),
-                "link" if f.canonical.is_none() && v.attr("rel") == Some("canonical") => {
-                    f.canonical = v.attr("href");
-                }
+                "script" if json_ld => f.json_ld.push(el),
+                "time" if f.time.is_none() => f.time = datetime,
+                "link" if f.canonical.is_none() && rel == Some("canonical") => f.canonical = href,
                 _ => {}
             }
-            if v.attr("rel") == Some("author")
-                || v.attr("itemprop") == Some("author")
-                || v.classes().any(|c| c == "author")
-            {
+            if author {
                 f.authors.push(el);
             }
         }
