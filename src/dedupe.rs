@@ -38,9 +38,14 @@ const TRACKING_PARAMS: &[&str] = &[
 /// port and fragment dropped, tracking parameters (`utm_*` and the list above) removed.
 /// Anything that does not parse is returned trimmed, unchanged.
 pub fn canonical_url(raw: &str) -> String {
-    let Ok(mut url) = Url::parse(raw.trim()) else {
-        return raw.trim().to_string();
-    };
+    match Url::parse(raw.trim()) {
+        Ok(url) => canonical(url),
+        Err(_) => raw.trim().to_string(),
+    }
+}
+
+/// [`canonical_url`] of a parsed URL.
+pub fn canonical(mut url: Url) -> String {
     url.set_fragment(None);
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url

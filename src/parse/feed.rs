@@ -6,7 +6,7 @@ use feed_rs::model::{Entry, Link};
 use url::Url;
 
 use super::ParseError;
-use crate::dedupe::{canonical_url, item_key};
+use crate::dedupe::{canonical, canonical_url, item_key};
 use crate::model::Item;
 
 /// A parsed feed: its items and its `<ttl>` (minutes), a hint to poll no more often.
@@ -109,11 +109,10 @@ fn entry_link(links: &[Link], base: &Url) -> Option<String> {
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or_else(|| links.first())?;
     let href = link.href.trim();
-    let absolute = base
-        .join(href)
-        .map(String::from)
-        .unwrap_or_else(|_| href.to_string());
-    Some(canonical_url(&absolute))
+    Some(match base.join(href) {
+        Ok(url) => canonical(url),
+        Err(_) => canonical_url(href),
+    })
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -187,15 +187,17 @@ fn fix_entities(text: &str) -> Cow<'_, str> {
 /// Whether any `&` is other than XML's own five entities or a character reference (most
 /// feeds: then the text is used as it is, without a copy).
 fn needs_entity_fix(text: &str) -> bool {
-    memchr::memchr_iter(b'&', text.as_bytes()).any(|at| {
-        let after = &text[at + 1..];
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'&', b).any(|at| {
+        let after = &b[at + 1..];
         let end = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'#'))
             .unwrap_or(after.len());
         let name = &after[..end];
-        let known = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
-            || (name.starts_with('#') && name.len() > 1);
-        !(known && after[end..].starts_with(';'))
+        let known = matches!(name, b"amp" | b"lt" | b"gt" | b"quot" | b"apos")
+            || (name.len() > 1 && name[0] == b'#');
+        !(known && after.get(end) == Some(&b';'))
     })
 }
 
