@@ -253,7 +253,7 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
                     }
                     if in_flight.is_empty() {
                         flush_records(&store).await;
-                        release_free_memory();
+                        release_free_memory(&store).await;
                     }
                 }
                 Err(e) => {
@@ -303,8 +303,12 @@ async fn flush_records(store: &Store) {
 }
 
 /// Hands memory freed by a burst of polls back to the system, so the daemon stays small
-/// between polls: glibc keeps freed memory in its per-thread arenas otherwise.
-fn release_free_memory() {
+/// between polls: SQLite's page cache (up to 2 MB, refilled from the file as needed), then
+/// the free pages glibc keeps in its per-thread arenas.
+async fn release_free_memory(store: &Store) {
+    if let Err(e) = store.blocking(|s| s.release_memory()).await {
+        warn!(error = %e, "cannot release the database cache");
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages of glibc's own heaps.
     unsafe {

@@ -120,6 +120,11 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Frees what SQLite caches for this connection (pages it can read again).
+    pub fn release_memory(&self) -> Result<(), StoreError> {
+        Ok(self.lock().release_memory()?)
+    }
+
     /// Runs blocking store work off the async runtime.
     pub async fn blocking<R, F>(&self, f: F) -> Result<R, StoreError>
     where
