@@ -42,6 +42,12 @@ const PIECES: &[&[u8]] = &[
     b"<font face=x>",
     b"<amp-ad>",
     b"<svg><style>",
+    // Elements the extractor treats apart: embeds (their quotes are entered), hidden
+    // wrappers, chunks of one class.
+    b"<blockquote class=\"tiktok-embed\"><blockquote>",
+    b"<div class=\"social-embed\">",
+    b"<div style=\"display:none\">",
+    b"<div id=\"fixable_ad\"><h1>",
     b"<math><mi>",
 ];
 

@@ -420,6 +420,18 @@ fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
             }
             Node::Element(el) => {
                 if node.id() != root.id() && w.is_noise(node, el) {
+                    // An embedded post's own words stay; its chrome goes with the rest.
+                    // (`skip(1)`: the element itself is never entered again.)
+                    if noise::is_embed(el) {
+                        let quotes = node.descendants().skip(1).filter(|d| {
+                            matches!(d.value(), Node::Element(q) if q.name() == "blockquote")
+                                && !d.ancestors().take_while(|a| a.id() != node.id()).any(|a| {
+                                    matches!(a.value(), Node::Element(q) if q.name() == "blockquote")
+                                })
+                        });
+                        let quotes: Vec<_> = quotes.collect();
+                        stack.extend(quotes.into_iter().rev().map(Step::Enter));
+                    }
                     continue;
                 }
                 if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
@@ -593,6 +605,19 @@ mod tests {
         assert_eq!(text.matches("Security forces").count(), 4, "{text}");
         assert!(!text.contains("Buy the best shoes"), "{text}");
         assert!(!text.contains("reader's comment"), "{text}");
+    }
+
+    #[test]
+    fn embedded_posts_keep_their_words_and_lose_their_chrome() {
+        let text = clean_fragment(
+            r#"<p>People reacted.</p>
+            <div class="social-media-embed"><blockquote class="twitter-tweet"><p>Meth. We're on it.
+            <a href="https://t.co/x">pic.twitter.com/abc</a></p></blockquote>
+            <a href="https://x.com/1">View post on X</a><script src="w.js"></script></div>
+            <blockquote class="tiktok-embed" cite="https://tiktok.com/1"><section>A dance.</section></blockquote>
+            <p>After.</p>"#,
+        );
+        assert_eq!(text, "People reacted.\n\nMeth. We're on it.\n\nAfter.");
     }
 
     #[test]

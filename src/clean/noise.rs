@@ -179,6 +179,11 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "pubblicità",
     "anzeige",
     "werbung",
+    // Japanese: advertisement, sponsored link(s), related articles.
+    "広告",
+    "スポンサーリンク",
+    "スポンサードリンク",
+    "関連記事",
 ];
 
 /// Whether an element (and everything inside it) is noise.
@@ -335,13 +340,26 @@ fn hidden_by_style(style: &str) -> bool {
     })
 }
 
+/// The words of a class or id: "social-media-embed" is social, media, embed.
+fn words_of(class: &str) -> impl Iterator<Item = &str> {
+    class
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Whether an element's class or id names an embed ("embed-x", "social-media-embed"):
+/// chrome around a post whose own words, in a `<blockquote>`, may stay.
+pub fn is_embed(el: &Element) -> bool {
+    let a = Attrs::of(el);
+    [a.class, a.id]
+        .into_iter()
+        .flatten()
+        .flat_map(words_of)
+        .any(|w| w.eq_ignore_ascii_case("embed"))
+}
+
 fn has_noise_words(hint: &str) -> bool {
     let lower = hint.to_ascii_lowercase();
-    fn words_of(class: &str) -> impl Iterator<Item = &str> {
-        class
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-    }
     // An element whose classes name the content itself ("l-sidebar-fixed
     // l-article-body-segment", "content-with-sidebar") is chrome only when a class says so
     // plainly ("article-share", "post-related").

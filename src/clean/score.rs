@@ -183,21 +183,36 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         }
     }
     // An article split into chunks around figures or ads repeats its container's tag and
-    // class further on; those that score as content join it, in document order.
+    // classes further on ("articleBodyText version-2 section", then "articleBodyText
+    // section": most classes shared); those that score as content join it, in document
+    // order.
     let Node::Element(top_el) = top_node.value() else {
         return Some(nodes);
     };
-    let class = top_el.attr("class").unwrap_or("").trim();
+    let class: HashSet<&str> = top_el
+        .attr("class")
+        .unwrap_or("")
+        .split_ascii_whitespace()
+        .collect();
     if class.is_empty() {
         return Some(nodes);
     }
+    let similar = |e: &scraper::node::Element| {
+        let other: HashSet<&str> = e
+            .attr("class")
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .collect();
+        e.name() == top_el.name()
+            && 2 * class.intersection(&other).count() > class.union(&other).count()
+    };
     let chosen: HashSet<NodeId> = nodes.iter().copied().collect();
     let mut chunks: HashSet<NodeId> = scores
         .iter()
         .filter(|&(id, s)| {
             let node = tree.get(*id).expect("scored node");
             !chosen.contains(id)
-                && matches!(node.value(), Node::Element(e) if e.name() == top_el.name() && e.attr("class").map(str::trim) == Some(class))
+                && matches!(node.value(), Node::Element(e) if similar(e))
                 && s * (1.0 - link_density(node)) >= threshold
                 && !node.ancestors().any(|a| chosen.contains(&a.id()))
                 && !node.descendants().any(|d| chosen.contains(&d.id()))
