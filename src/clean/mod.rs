@@ -89,6 +89,7 @@ fn drop_edge_chrome(text: &str, title: &str) -> String {
         repeat(p)
             || (words <= 6 && !sentence && looks_like_date(p))
             || (words <= 3 && !sentence && p.chars().count() <= 30)
+            || (words <= 8 && !sentence && is_byline(p))
     };
     let skip = paras.iter().take_while(|p| chrome(p)).count();
     if skip == paras.len() {
@@ -100,6 +101,13 @@ fn drop_edge_chrome(text: &str, title: &str) -> String {
         return text.to_string();
     }
     paras[skip..keep].join("\n\n")
+}
+
+/// "By Jerusalem Post Staff", "Por Ana Gómez": a byline repeated in the body.
+fn is_byline(p: &str) -> bool {
+    ["By ", "By\u{a0}", "BY ", "Por ", "Par ", "Von ", "Di "]
+        .iter()
+        .any(|by| p.starts_with(by))
 }
 
 /// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year, another number, and
@@ -521,9 +529,11 @@ fn push_text(cur: &mut String, text: &str) {
 /// of its links when nearly all its text is link text (else 0).
 fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
     let p = cur.text.trim();
-    if !p.is_empty() && !noise::is_noise_paragraph(p) {
-        let chars = p.chars().filter(|c| !c.is_whitespace()).count();
-        let all_links = cur.link_chars * 10 >= chars * 9;
+    let chars = p.chars().filter(|c| !c.is_whitespace()).count();
+    // "READ MORE: <a>Another story</a>": a promo set inline.
+    let promo = || cur.link_chars * 2 >= chars && noise::is_promo_label(p);
+    if !p.is_empty() && !noise::is_noise_paragraph(p) && !promo() {
+        let all_links = cur.link_chars * 10 >= chars * 8;
         out.push((p.to_string(), if all_links { cur.opened.max(1) } else { 0 }));
     }
     cur.text.clear();
@@ -643,6 +653,19 @@ mod tests {
     }
 
     #[test]
+    fn inline_promos_and_ad_labels_go() {
+        let text = clean_fragment(
+            "<p>First.</p><p>READ MORE: <a href='/x'>China plague outbreak confirmed in Beijing</a></p>\
+             <p>Advert</p><p>More: the council meets on Tuesday, as it does every week.</p>\
+             <p>Lea también: <a href='/y'>Otra noticia del día</a></p>",
+        );
+        assert_eq!(
+            text,
+            "First.\n\nMore: the council meets on Tuesday, as it does every week."
+        );
+    }
+
+    #[test]
     fn text_runs_collapse_whitespace_across_nodes() {
         let join = |parts: &[&str]| {
             let mut cur = String::new();
@@ -677,7 +700,7 @@ mod tests {
         let body =
             "A long first paragraph of the article, which says what happened.\n\nAnd a second one.";
         let text = format!(
-            "Caption\n\nNov. 20, 2019, 9:28 AM UTC\n\nSon of president stabbed\n\n{body}\n\nSon of president stabbed"
+            "Caption\n\nBy JERUSALEM POST STAFF\n\nNov. 20, 2019, 9:28 AM UTC\n\nSon of president stabbed\n\n{body}\n\nSon of president stabbed"
         );
         assert_eq!(drop_edge_chrome(&text, "Son of president stabbed"), body);
         // A closing sign-off stays; so does a text that is all short lines.

@@ -156,6 +156,7 @@ const NOISE_ROLES: &[&str] = &[
 const NOISE_PARAGRAPHS: &[&str] = &[
     "advertisement",
     "advertisement banner",
+    "advert",
     "ad",
     "sponsored",
     "sponsored content",
@@ -406,6 +407,37 @@ pub fn is_noise_paragraph(text: &str) -> bool {
         .trim()
         .to_lowercase();
     NOISE_PARAGRAPHS.contains(&t.as_str()) || t.starts_with("pic.twitter.com/")
+}
+
+/// Labels that introduce a link to another story ("READ MORE: ...", "Lea también: ...").
+const PROMO_LABELS: &[&str] = &[
+    "read more",
+    "see more",
+    "more",
+    "related",
+    "see also",
+    "also read",
+    "read also",
+    "also see",
+    "read next",
+    "recommended",
+    "don't miss",
+    "don’t miss",
+    "must read",
+    "lea también",
+    "leia também",
+    "lire aussi",
+    "à lire aussi",
+    "leggi anche",
+    "lesen sie auch",
+    "mehr zum thema",
+];
+
+/// Whether a paragraph opens with a promo label and a colon.
+pub fn is_promo_label(p: &str) -> bool {
+    p.split_once(':').is_some_and(|(label, _)| {
+        label.len() <= 20 && PROMO_LABELS.contains(&label.trim().to_lowercase().as_str())
+    })
 }
 
 /// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`, "View on
