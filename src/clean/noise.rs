@@ -404,9 +404,12 @@ pub fn is_noise_paragraph(text: &str) -> bool {
     let t = text
         .trim()
         .trim_end_matches(['.', ':', '›', '»', '→'])
-        .trim()
-        .to_lowercase();
-    NOISE_PARAGRAPHS.contains(&t.as_str()) || t.starts_with("pic.twitter.com/")
+        .trim();
+    let embed_link = t
+        .get(..16)
+        .is_some_and(|head| head.eq_ignore_ascii_case("pic.twitter.com/"));
+    // Labels are short: a paragraph is lowercased only when it could be one.
+    embed_link || (t.len() <= 40 && NOISE_PARAGRAPHS.contains(&t.to_lowercase().as_str()))
 }
 
 /// Labels that introduce a link to another story ("READ MORE: ...", "Lea también: ...").
