@@ -1,7 +1,7 @@
 //! What counts as noise: elements that never hold article text, class/id hints of page
 //! chrome, and whole paragraphs that are boilerplate labels.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
@@ -280,38 +280,41 @@ impl Wrappers {
         if hinted.is_empty() {
             return Wrappers::default();
         }
-        let mut held: HashMap<NodeId, usize> = HashMap::new();
-        let mut total = 0;
-        for p in body.descendants() {
-            let Node::Element(el) = p.value() else {
-                continue;
-            };
-            if el.name() != "p" {
-                continue;
+        // Long paragraphs under `root`, not counting those inside other chrome. One walk per
+        // hinted ancestor (a handful) and one for the page: linear in the page.
+        let prose = |root: NodeRef<'_, Node>| {
+            let mut n = 0usize;
+            let mut stack = vec![root];
+            while let Some(node) = stack.pop() {
+                let Node::Element(el) = node.value() else {
+                    continue;
+                };
+                if node.id() != root.id() && !hinted.contains(&node.id()) && is_noise(el) {
+                    continue;
+                }
+                if el.name() == "p" {
+                    let chars: usize = node
+                        .descendants()
+                        .filter_map(|t| t.value().as_text())
+                        .map(|t| t.trim().len())
+                        .sum();
+                    n += usize::from(chars >= Self::PROSE_CHARS);
+                    continue;
+                }
+                stack.extend(node.children());
             }
-            let chars: usize = p
-                .descendants()
-                .filter_map(|t| t.value().as_text())
-                .map(|t| t.trim().len())
-                .sum();
-            let in_chrome = || {
-                p.ancestors().any(|a| {
-                    !hinted.contains(&a.id())
-                        && matches!(a.value(), Node::Element(el) if is_noise(el))
-                })
-            };
-            if chars < Self::PROSE_CHARS || in_chrome() {
-                continue;
-            }
-            total += 1;
-            for a in p.ancestors().filter(|a| hinted.contains(&a.id())) {
-                *held.entry(a.id()).or_default() += 1;
-            }
-        }
+            n
+        };
+        let total = prose(body);
         Wrappers(
-            held.into_iter()
-                .filter(|&(_, n)| n >= 3 && 2 * n >= total)
-                .map(|(id, _)| id)
+            headline
+                .ancestors()
+                .filter(|a| hinted.contains(&a.id()))
+                .filter(|&a| {
+                    let n = prose(a);
+                    n >= 3 && 2 * n >= total
+                })
+                .map(|a| a.id())
                 .collect(),
         )
     }
