@@ -212,11 +212,12 @@ pub fn extract_article(html: &str) -> Article {
     let body = facts.body.unwrap_or(doc.root_element());
     let wrappers = Wrappers::of(*body, facts.h1.map(|h| *h));
     let scored = score::article_nodes(*body, &wrappers).map(|ids| {
-        ids.iter()
+        let marked = ids
+            .iter()
             .filter_map(|id| doc.tree.get(*id))
-            .flat_map(|n| paragraphs(n, &wrappers))
-            .collect::<Vec<_>>()
-            .join("\n\n")
+            .flat_map(|n| marked_paragraphs(n, &wrappers))
+            .collect();
+        drop_link_runs(marked).join("\n\n")
     });
     let mut text = match scored {
         Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => t,
@@ -402,8 +403,14 @@ struct Para {
     opened: usize,
 }
 
-/// Paragraphs of text under `root`, noise left out, walked without recursion.
+/// Paragraphs of text under `root`, noise and link chrome left out.
 fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
+    drop_link_runs(marked_paragraphs(root, w))
+}
+
+/// Paragraphs of text under `root`, noise left out, each with its number of links when it
+/// is nearly all link text (see [`drop_link_runs`]); walked without recursion.
+fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     let mut cur = Para::default();
     let mut stack = vec![Step::Enter(root)];
@@ -469,7 +476,7 @@ fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
         }
     }
     flush(&mut cur, &mut out);
-    drop_link_runs(out)
+    out
 }
 
 /// Paragraphs without those that are nothing but links when there are several: runs of two
@@ -495,10 +502,13 @@ fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
         }
         i += run.max(1);
     }
+    // A text that is nothing but links (a feed's link roundup) is kept whole: its links are
+    // its content.
+    let any = keep.iter().any(|&k| k);
     paras
         .into_iter()
         .zip(keep)
-        .filter_map(|((p, _), keep)| keep.then_some(p))
+        .filter_map(|((p, _), keep)| (keep || !any).then_some(p))
         .collect()
 }
 
@@ -672,6 +682,14 @@ mod tests {
             text,
             "Read the full report here, it says much.\n\nA single link on its own line"
         );
+    }
+
+    #[test]
+    fn a_roundup_of_links_is_kept_whole() {
+        let text = clean_fragment(
+            "<p><a href='/a'>Venezuela's oil output falls</a></p><p><a href='/b'>Markets rally</a></p>",
+        );
+        assert_eq!(text, "Venezuela's oil output falls\n\nMarkets rally");
     }
 
     #[test]
