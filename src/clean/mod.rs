@@ -103,11 +103,21 @@ fn drop_edge_chrome(text: &str, title: &str) -> String {
     paras[skip..keep].join("\n\n")
 }
 
-/// "By Jerusalem Post Staff", "Por Ana Gómez": a byline repeated in the body.
+/// "By Jerusalem Post Staff", "Por Ana Gómez y Luis Pérez": a byline repeated in the body.
+/// Every word after "By" is a name ("By the numbers" and "Di Maria scores" are not).
 fn is_byline(p: &str) -> bool {
-    ["By ", "By\u{a0}", "BY ", "Por ", "Par ", "Von ", "Di "]
+    let Some(names) = ["By ", "By\u{a0}", "BY ", "Por ", "Par ", "Von ", "Di "]
         .iter()
-        .any(|by| p.starts_with(by))
+        .find_map(|by| p.strip_prefix(by))
+    else {
+        return false;
+    };
+    names.split_whitespace().all(|w| {
+        ["and", "y", "et", "und", "e", "&", "-", "|"].contains(&w)
+            || w.chars()
+                .next()
+                .is_some_and(|c| !c.is_alphabetic() || c.is_uppercase())
+    })
 }
 
 /// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year, another number, and
@@ -660,6 +670,24 @@ mod tests {
             <p>After.</p>"#,
         );
         assert_eq!(text, "People reacted.\n\nMeth. We're on it.\n\nAfter.");
+    }
+
+    #[test]
+    fn bylines_are_told_from_headlines() {
+        for byline in [
+            "By JERUSALEM POST STAFF",
+            "Por Ana Gómez y Luis Pérez",
+            "By Jane Doe",
+        ] {
+            assert!(is_byline(byline), "{byline}");
+        }
+        for not_byline in [
+            "By the numbers",
+            "Di Maria scores twice",
+            "Von der Leyen warns",
+        ] {
+            assert!(!is_byline(not_byline), "{not_byline}");
+        }
     }
 
     #[test]
