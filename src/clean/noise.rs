@@ -72,7 +72,6 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "paywall",
     "byline",
     "embed",
-    "cta",
     "tooltip",
     "popover",
     "hovercard",
@@ -117,6 +116,8 @@ const WEAK_NOISE_WORDS: &[&str] = &[
     "dateline",
     "toolbar",
     "skip",
+    // A call to action ("custom-cta-letter"); weak, as a wrapper may say "has-cta".
+    "cta",
 ];
 
 /// Words in a class that name the article's content.
@@ -484,6 +485,8 @@ mod tests {
             ("most-read", true),
             ("cookie-consent", true),
             ("embed embed-x", true),
+            ("smg-zone-widget-custom-cta-letter", true),
+            ("post-content has-cta", false),
             ("article-body", false),
             ("header shadow download", false),
             ("read", false),
