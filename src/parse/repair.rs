@@ -148,11 +148,13 @@ fn first_element(text: &str) -> Option<String> {
 /// `&name;` that XML does not know becomes a character reference (or text when unknown);
 /// a bare `&` becomes `&amp;`.
 fn fix_entities(text: &str) -> Cow<'_, str> {
-    if !needs_entity_fix(text) {
+    let Some(first) = entity_to_fix(text) else {
         return Cow::Borrowed(text);
-    }
+    };
+    // Everything before the first reference to fix is copied as it is.
     let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
+    out.push_str(&text[..first]);
+    let mut rest = &text[first..];
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
@@ -184,12 +186,19 @@ fn fix_entities(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether any `&` is other than XML's own five entities or a character reference (most
-/// feeds: then the text is used as it is, without a copy).
-fn needs_entity_fix(text: &str) -> bool {
+/// Where the first `&` stands that is not one of XML's own five entities or a character
+/// reference; `None` for most feeds, which are then used as they are, without a copy.
+fn entity_to_fix(text: &str) -> Option<usize> {
     let b = text.as_bytes();
-    memchr::memchr_iter(b'&', b).any(|at| {
+    memchr::memchr_iter(b'&', b).find(|&at| {
         let after = &b[at + 1..];
+        // Escaped HTML is mostly these: settled without measuring the name.
+        if [&b"lt;"[..], b"gt;", b"amp;", b"quot;"]
+            .iter()
+            .any(|known| after.starts_with(known))
+        {
+            return false;
+        }
         let end = after
             .iter()
             .position(|c| !(c.is_ascii_alphanumeric() || *c == b'#'))
@@ -433,6 +442,15 @@ mod tests {
             fix_entities("a&nbsp;b &eacute; &amp; &#233; &x; R&D &"),
             "a&#160;b &#233; &amp; &#233; &amp;x; R&amp;D &amp;"
         );
+        // Known references before the first to fix are copied as they are.
+        assert_eq!(
+            fix_entities("&lt;p&gt; &quot;x&quot; &#8217; &ltx &nbsp;"),
+            "&lt;p&gt; &quot;x&quot; &#8217; &amp;ltx &#160;"
+        );
+        assert!(matches!(
+            fix_entities("&lt;b&gt; &amp; &#1;"),
+            Cow::Borrowed(_)
+        ));
         let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><rss>&lol2;</rss>";
         assert_eq!(
             repair(laughs.as_bytes()),
