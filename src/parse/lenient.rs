@@ -20,8 +20,11 @@ pub fn entry_tags(text: &str) -> usize {
             && matches!(b[end], b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')
     };
     for at in memchr::memchr_iter(b'<', b) {
-        items += usize::from(opens(at, b"item"));
-        entries += usize::from(opens(at, b"entry"));
+        match b.get(at + 1) {
+            Some(b'i' | b'I') => items += usize::from(opens(at, b"item")),
+            Some(b'e' | b'E') => entries += usize::from(opens(at, b"entry")),
+            _ => {}
+        }
     }
     items.max(entries)
 }
