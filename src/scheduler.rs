@@ -192,7 +192,9 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
             }
             next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
         }
-        flush_records(&store).await;
+        if store.deferred_due(now_ms()) {
+            flush_records(&store).await;
+        }
         let free = global.available_permits();
         if free > 0 {
             let lease = ms(rt.lease);

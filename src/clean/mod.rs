@@ -407,6 +407,7 @@ enum Step<'a> {
 #[derive(Default)]
 struct Para {
     text: String,
+    /// Links open around the current text node.
     links: usize,
     link_chars: usize,
     /// Links opened in this paragraph.
@@ -446,16 +447,8 @@ fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usiz
             Node::Element(el) => {
                 if node.id() != root.id() && w.is_noise(node, el) {
                     // An embedded post's own words stay; its chrome goes with the rest.
-                    // (`skip(1)`: the element itself is never entered again.)
                     if noise::is_embed(el) {
-                        let quotes = node.descendants().skip(1).filter(|d| {
-                            matches!(d.value(), Node::Element(q) if q.name() == "blockquote")
-                                && !d.ancestors().take_while(|a| a.id() != node.id()).any(|a| {
-                                    matches!(a.value(), Node::Element(q) if q.name() == "blockquote")
-                                })
-                        });
-                        let quotes: Vec<_> = quotes.collect();
-                        stack.extend(quotes.into_iter().rev().map(Step::Enter));
+                        stack.extend(quotes_in(node).into_iter().rev().map(Step::Enter));
                     }
                     continue;
                 }
@@ -487,6 +480,20 @@ fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usiz
     }
     flush(&mut cur, &mut out);
     out
+}
+
+/// The outermost `<blockquote>`s below `node` (never `node` itself), in document order.
+fn quotes_in(node: NodeRef<'_, Node>) -> Vec<NodeRef<'_, Node>> {
+    let mut found = Vec::new();
+    let mut stack: Vec<_> = node.children().rev().collect();
+    while let Some(n) = stack.pop() {
+        if matches!(n.value(), Node::Element(e) if e.name() == "blockquote") {
+            found.push(n);
+        } else {
+            stack.extend(n.children().rev());
+        }
+    }
+    found
 }
 
 /// Paragraphs without those that are nothing but links when there are several: runs of two

@@ -206,40 +206,37 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         e.name() == top_el.name()
             && 2 * class.intersection(&other).count() > class.union(&other).count()
     };
-    let chosen: HashSet<NodeId> = nodes.iter().copied().collect();
-    let mut chunks: HashSet<NodeId> = scores
+    // The chosen nodes' parent and its ancestors hold the article; they are not chunks.
+    let above: HashSet<NodeId> = std::iter::once(parent)
+        .chain(parent.ancestors())
+        .map(|a| a.id())
+        .collect();
+    let chunks: HashSet<NodeId> = scores
         .iter()
         .filter(|&(id, s)| {
             let node = tree.get(*id).expect("scored node");
-            !chosen.contains(id)
+            !above.contains(id)
                 && matches!(node.value(), Node::Element(e) if similar(e))
                 && s * (1.0 - link_density(node)) >= threshold
-                && !node.ancestors().any(|a| chosen.contains(&a.id()))
-                && !node.descendants().any(|d| chosen.contains(&d.id()))
         })
         .map(|(id, _)| *id)
         .collect();
     if chunks.is_empty() {
         return Some(nodes);
     }
-    // A chunk inside another is read with it.
-    let nested: Vec<NodeId> = chunks
-        .iter()
-        .copied()
-        .filter(|id| {
-            let node = tree.get(*id).expect("scored node");
-            node.ancestors().any(|a| chunks.contains(&a.id()))
-        })
-        .collect();
-    for id in nested {
-        chunks.remove(&id);
+    // One walk in document order takes the chosen nodes and the chunks, each with what it
+    // holds: a chunk inside another (or inside a chosen node) is read with it.
+    let chosen: HashSet<NodeId> = nodes.into_iter().collect();
+    let mut picked = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if chosen.contains(&node.id()) || chunks.contains(&node.id()) {
+            picked.push(node.id());
+        } else {
+            stack.extend(node.children().rev());
+        }
     }
-    Some(
-        root.descendants()
-            .map(|n| n.id())
-            .filter(|id| chosen.contains(id) || chunks.contains(id))
-            .collect(),
-    )
+    Some(picked)
 }
 
 /// A container's start: its tag and its class/id hints.

@@ -231,21 +231,27 @@ impl Store {
         rec: PollRecord,
         health: std::sync::Arc<HealthRule>,
     ) -> Result<(), StoreError> {
-        let due = {
+        let now = rec.at;
+        let full = {
             let mut queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            let due = queue.len() + 1 >= DEFER_BATCH
-                || queue.first().is_some_and(|d| d.rec.at < rec.at - DEFER_MS);
             queue.push(Deferred {
                 source_id,
                 rec,
                 health,
             });
-            due
+            queue.len() >= DEFER_BATCH
         };
-        if due {
+        if full || self.deferred_due(now) {
             self.blocking(|s| s.flush_records()).await?;
         }
         Ok(())
+    }
+
+    /// Whether deferred outcomes wait that are [`DEFER_MS`] old at `now`: the scheduler's
+    /// cue to write them without waiting for a full batch.
+    pub fn deferred_due(&self, now: i64) -> bool {
+        let queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        queue.first().is_some_and(|d| d.rec.at <= now - DEFER_MS)
     }
 
     /// Writes the deferred poll outcomes in one transaction; how many there were.
@@ -457,6 +463,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(polled(&store), DEFER_BATCH);
+        // The scheduler's cue: due once the oldest has waited the limit.
+        assert!(!store.deferred_due(10 + DEFER_MS - 1));
+        assert!(store.deferred_due(10 + DEFER_MS));
         store
             .defer_record(ids[0], rec(20 + DEFER_MS), health)
             .await
