@@ -20,7 +20,8 @@ use crate::notify::template::Templates;
 use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::{PollContext, PollLimits, Watchlist};
-use crate::store::{HealthRule, SourceSpec, Store, ms, now_ms};
+use crate::store::{HealthRule, SourceSpec, Store};
+use crate::time::{ms, now_ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
 pub struct Runtime {

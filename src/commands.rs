@@ -309,7 +309,7 @@ pub fn search(
     };
     let matcher = crate::matcher::Matcher::new(vec![spec])?;
     let store = app::open_store(config)?;
-    let since = since.map_or(0, |d| crate::store::now_ms() - crate::store::ms(d));
+    let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut out = std::io::stdout().lock();
     let mut result = Ok(());
     store.each_article(since, |a| {
@@ -377,7 +377,7 @@ pub fn alerts(
     failed_only: bool,
 ) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
-    let since = since.map_or(0, |d| crate::store::now_ms() - crate::store::ms(d));
+    let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut rows = store.recent_alerts(since, watch)?;
     if failed_only {
         rows.retain(|a| {
@@ -426,7 +426,7 @@ pub fn alerts(
 pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
     let id = (id != "all").then_some(id);
-    let n = store.retry_failed(id, crate::store::now_ms())?;
+    let n = store.retry_failed(id, crate::time::now_ms())?;
     if n == 0
         && let Some(id) = id
     {
@@ -448,7 +448,7 @@ pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
     let alert = Alert {
         id: format!(
             "test-{}",
-            crate::dedupe::short_hash(&[name, &crate::store::now_ms().to_string()])
+            crate::dedupe::short_hash(&[name, &crate::time::now_ms().to_string()])
         ),
         kind: AlertKind::Test,
         watch: "test".into(),
@@ -475,7 +475,7 @@ pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-use crate::store::iso;
+use crate::time::iso;
 
 fn default_config() -> Config {
     Config::parse("", std::path::Path::new("(defaults)")).expect("empty config is valid")

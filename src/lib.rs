@@ -17,8 +17,12 @@ pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod pipeline;
+pub mod retry;
 pub mod scheduler;
 pub mod store;
+pub mod text;
+pub mod time;
+pub mod units;
 
 /// Installs ring as rustls's crypto provider (reqwest is built without one); idempotent.
 pub fn init_tls() {

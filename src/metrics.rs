@@ -12,7 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::store::{Store, now_ms};
+use crate::store::Store;
+use crate::time::now_ms;
 
 /// Upper bounds (seconds) of the fetch latency histogram.
 const BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -158,7 +159,7 @@ pub fn health(metrics: &Metrics, store: &Store, stale_after: Duration) -> Result
         .check_writable()
         .map_err(|e| format!("store not writable: {e}"))?;
     let age = now_ms() - metrics.last_tick.load(Ordering::Relaxed);
-    if age > crate::store::ms(stale_after) {
+    if age > crate::time::ms(stale_after) {
         return Err(format!("scheduler stalled: last tick {} s ago", age / 1000));
     }
     Ok(format!(

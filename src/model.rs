@@ -6,6 +6,24 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// What a `[[page]]` source watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageMode {
+    /// New article links on a listing page.
+    Links,
+    /// Changes to the page's main text.
+    Content,
+}
+
+/// Cache validators from the last successful response, sent back exactly as given
+/// (servers compare them byte for byte).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
 /// How a source is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
@@ -13,7 +31,7 @@ pub enum SourceKind {
     Feed { full_text: bool },
     /// An HTML page, watched as a whole (`mode = "content"`) or for new links (`"links"`).
     Page {
-        mode: crate::config::PageMode,
+        mode: PageMode,
         select: Option<String>,
     },
 }

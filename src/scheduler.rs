@@ -17,7 +17,8 @@ use crate::app::Runtime;
 use crate::config::Config;
 use crate::model::Source;
 use crate::pipeline::{PollReport, poll_source};
-use crate::store::{SourceRow, Store, ms, now_ms};
+use crate::store::{SourceRow, Store};
+use crate::time::{ms, now_ms};
 
 /// Longest the loop sleeps between looks at the store (and between watchdog pings).
 const TICK: Duration = Duration::from_secs(30);

@@ -55,7 +55,7 @@ fn paragraphs(body: &str) -> String {
         body.to_string()
     };
     text.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(crate::text::fold_whitespace)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")

@@ -18,6 +18,7 @@ use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::model::Article;
+use crate::text::fold_whitespace;
 use noise::Wrappers;
 
 /// Elements that start and end a paragraph of output.
@@ -202,7 +203,7 @@ impl<'a> PageFacts<'a> {
             names
                 .iter()
                 .any(|n| key.eq_ignore_ascii_case(n))
-                .then(|| collapse(content))
+                .then(|| fold_whitespace(content))
                 .filter(|s| !s.is_empty())
         })
     }
@@ -212,7 +213,7 @@ impl<'a> PageFacts<'a> {
 pub fn extract_article(html: &str) -> Article {
     let doc = Html::parse_document(&prepare_html(html));
     let facts = PageFacts::of(&doc);
-    let element_text = |e: ElementRef| collapse(&e.text().collect::<String>());
+    let element_text = |e: ElementRef| fold_whitespace(&e.text().collect::<String>());
     let title = facts
         .meta(&["og:title", "twitter:title"])
         .or_else(|| facts.h1.map(element_text))
@@ -301,17 +302,17 @@ pub fn clean_fragment(html: &str) -> String {
 /// Plain text of a short inline snippet (a title that may carry markup or entities).
 pub fn inline_text(s: &str) -> String {
     if !s.contains('<') && !s.contains('&') {
-        return collapse(s);
+        return fold_whitespace(s);
     }
     // Most titles only carry character references ("Q&amp;A", "it&#8217;s"): decoded
     // without building a DOM. Markup or a rare named reference takes the full parser.
     if !s.contains('<')
         && let Some(text) = decode_references(s)
     {
-        return collapse(&text);
+        return fold_whitespace(&text);
     }
     let frag = Html::parse_fragment(s);
-    collapse(&frag.root_element().text().collect::<String>())
+    fold_whitespace(&frag.root_element().text().collect::<String>())
 }
 
 /// `s` with its character references decoded as an HTML parser would, or `None` when one
@@ -345,7 +346,7 @@ fn decode_references(s: &str) -> Option<String> {
                 "apos" => Some('\''),
                 "nbsp" => Some('\u{a0}'),
                 _ if !terminated => None,
-                _ => Some(crate::parse::repair::html_entity(name)?),
+                _ => Some(crate::text::html_entity(name)?),
             }
         };
         match decoded {
@@ -385,14 +386,10 @@ fn numeric_reference(code: u32) -> char {
 /// Plain text: paragraphs at blank lines, whitespace collapsed inside each.
 fn split_plain(text: &str) -> String {
     text.split("\n\n")
-        .map(collapse)
+        .map(fold_whitespace)
         .filter(|p| !p.is_empty() && !noise::is_noise_paragraph(p))
         .collect::<Vec<_>>()
         .join("\n\n")
-}
-
-fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 enum Step<'a> {
@@ -800,7 +797,7 @@ mod tests {
             "Tom & Jerry &amp more &rsquo;quoted&lsquo; &nbsp;x &#0; &#1114112; &hellip;",
             "AT&T &copy; 2026 &eacute;t&eacute; &unknown; &",
         ] {
-            let parsed = collapse(
+            let parsed = fold_whitespace(
                 &Html::parse_fragment(s)
                     .root_element()
                     .text()

@@ -293,7 +293,7 @@ fn visible_text(node: NodeRef<'_, Node>, w: &Wrappers) -> String {
             _ => stack.extend(n.children().rev()),
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::fold_whitespace(&out)
 }
 
 /// A block that is mostly links and little prose.

@@ -2,7 +2,6 @@
 //! file:line:column errors. Secrets are never read from the file: only the names of the
 //! environment variables that hold them.
 
-mod units;
 mod validate;
 
 use std::fmt;
@@ -11,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use units::{Dur, Size, format_duration, parse_duration};
+pub use crate::model::PageMode;
+pub use crate::units::{Dur, Size, format_duration, parse_duration};
 pub(crate) use validate::template_name;
 
 /// The whole configuration file.
@@ -109,15 +109,6 @@ pub struct FeedConfig {
     /// Labels that watches can select sources by.
     #[serde(default)]
     pub tags: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PageMode {
-    /// New article links on a listing page.
-    Links,
-    /// Changes to the page's main text.
-    Content,
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,7 +274,7 @@ impl Config {
         let locate = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
             file: path.to_path_buf(),
             at: span.map(|s| line_col(text, s.start)),
-            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+            message: crate::text::fold_whitespace(&message),
         };
         let mut config: Config =
             toml::from_str(text).map_err(|e| locate(e.span(), e.message().to_string()))?;
@@ -344,10 +335,10 @@ fn default_per_host() -> usize {
     2
 }
 fn default_max_hint() -> Dur {
-    Dur(crate::pipeline::MAX_HINT)
+    Dur::secs(24 * 3600)
 }
 fn default_max_backoff() -> Dur {
-    Dur(crate::pipeline::MAX_BACKOFF)
+    Dur::secs(12 * 3600)
 }
 fn default_host_delay() -> Dur {
     Dur(std::time::Duration::from_millis(500))

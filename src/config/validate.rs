@@ -248,6 +248,12 @@ fn check_notifier(n: &NotifierConfig) -> Result<(), Invalid> {
         NotifierKind::Webhook => {
             let url = n.url.as_ref().ok_or_else(|| missing("url"))?;
             // `${VAR}` placeholders are filled at send time; the rest must be a URL now.
+            if crate::text::placeholders(url.get_ref()).is_err() {
+                return Err(at(
+                    url,
+                    format!("unclosed `${{` in \"{}\"; write ${{VAR}}", url.get_ref()),
+                ));
+            }
             let filled = Spanned::new(url.span(), placeholder_free(url.get_ref()));
             check_http_url(&filled)?;
             if let Some(env) = &n.secret_env {
@@ -319,18 +325,9 @@ pub(crate) fn template_name(key: &str) -> &'static str {
 }
 
 /// The URL with each `${VAR}` replaced by a harmless stand-in, for validation.
-pub(crate) fn placeholder_free(url: &str) -> String {
-    let mut out = String::new();
-    let mut rest = url;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        out.push('x');
-        rest = rest[start..]
-            .find('}')
-            .map_or("", |e| &rest[start + e + 1..]);
-    }
-    out.push_str(rest);
-    out
+fn placeholder_free(url: &str) -> String {
+    crate::text::expand_placeholders(url, |_| Ok::<_, ()>("x".into()), || ())
+        .unwrap_or_else(|()| url.to_string())
 }
 
 fn check_mailbox(addr: &str) -> Result<(), String> {

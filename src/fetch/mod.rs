@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, StatusCode};
 use url::Url;
 
@@ -23,13 +23,7 @@ pub struct FetchOptions {
     pub allow_private: bool,
 }
 
-/// Cache validators from the last successful response, sent back exactly as given
-/// (servers compare them byte for byte).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
+pub use crate::model::Validators;
 
 /// A response body and what came with it.
 #[derive(Debug)]
@@ -73,20 +67,6 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Whether trying again later may succeed (the scheduler backs off either way, but a
-    /// permanent error is reported as such).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            FetchError::Status { status, .. } => {
-                matches!(status, 408 | 425 | 429) || *status >= 500
-            }
-            FetchError::Timeout { .. } | FetchError::Connect { .. } => true,
-            FetchError::TooLarge { .. } | FetchError::Other { .. } | FetchError::Forbidden(_) => {
-                false
-            }
-        }
-    }
-
     /// `Retry-After` of a 429/503, if the server sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -198,7 +178,7 @@ impl Fetcher {
             return Err(FetchError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
-                retry_after: retry_after(resp.headers()),
+                retry_after: crate::retry::retry_after(resp.headers()),
             });
         }
         let too_large = || FetchError::TooLarge {
@@ -245,7 +225,7 @@ fn classify(url: &str, e: &reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout { url };
     }
-    let message = error_chain(e);
+    let message = crate::text::error_chain(e);
     if e.is_connect() {
         FetchError::Connect { url, message }
     } else if e.is_redirect() {
@@ -259,20 +239,6 @@ fn classify(url: &str, e: &reqwest::Error) -> FetchError {
     } else {
         FetchError::Other { url, message }
     }
-}
-
-/// "outer: inner: innermost", skipping repeats.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// How long the response says it stays fresh: `Cache-Control: max-age` wins over `Expires`
@@ -299,21 +265,6 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
                 .map(Duration::from_secs)
         })?
     })
-}
-
-/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    parse_retry_after(headers.get(header::RETRY_AFTER)?)
-}
-
-fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
-    let s = v.to_str().ok()?.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(s).ok()?;
-    let delta = when.timestamp() - chrono::Utc::now().timestamp();
-    Some(Duration::from_secs(delta.max(0) as u64))
 }
 
 /// Decodes an HTML body: charset from `Content-Type`, then a BOM, then `<meta charset>` in
@@ -372,6 +323,7 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn encodings_header_bom_meta_then_guess() {
@@ -419,12 +371,6 @@ mod tests {
             HeaderValue::from_static("max-age=60"),
         );
         assert_eq!(freshness(&e), Some(Duration::from_secs(60)));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
-        h.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 
     #[test]
@@ -442,24 +388,5 @@ mod tests {
             "<p>café</p>"
         );
         assert_eq!(decode_html(b"<p>caf\xc3\xa9</p>", None), "<p>café</p>");
-    }
-
-    #[test]
-    fn transient_errors() {
-        let status = |s| FetchError::Status {
-            url: "u".into(),
-            status: s,
-            retry_after: None,
-        };
-        assert!(status(503).is_transient());
-        assert!(status(429).is_transient());
-        assert!(!status(404).is_transient());
-        assert!(
-            !FetchError::TooLarge {
-                url: "u".into(),
-                limit: 1
-            }
-            .is_transient()
-        );
     }
 }

@@ -13,7 +13,9 @@ use super::schedule::Plan;
 use super::{Message, NamedNotifier};
 use crate::dedupe::short_hash;
 use crate::model::Alert;
-use crate::store::{DeliveryState, OutboxRow, Store, StoreError, ms, now_ms};
+use crate::retry::Backoff;
+use crate::store::{DeliveryState, OutboxRow, Store, StoreError};
+use crate::time::{ms, now_ms};
 
 /// How failed deliveries are retried.
 #[derive(Debug, Clone, Copy)]
@@ -26,19 +28,24 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Delay before attempt `attempts + 1`: doubling from `initial`, capped at `max`, with
-    /// ±20% jitter so a recovered receiver is not hit by every sender at once; a longer
-    /// `Retry-After` from the receiver wins.
+    /// Doubling from `initial`, capped at `max`, ±20% so a recovered receiver is not hit by
+    /// every sender at once.
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.initial,
+            cap: self.max,
+            jitter: 0.2,
+        }
+    }
+
+    /// Delay before attempt `attempts + 1`; a longer `Retry-After` from the receiver wins,
+    /// up to `max`.
     pub fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
-        let base = self.base_delay(attempts);
-        let jittered = base.mul_f64(0.8 + 0.4 * fastrand::f64());
-        retry_after.map_or(jittered, |ra| ra.min(self.max).max(jittered))
+        self.backoff().delay(attempts, retry_after, self.max)
     }
 
     fn base_delay(&self, attempts: u32) -> Duration {
-        self.initial
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
-            .min(self.max)
+        self.backoff().base(attempts)
     }
 
     /// Attempts whose delays add up to `give_up_after`: after that many, a dead letter.

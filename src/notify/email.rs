@@ -9,7 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Message_, Tokio1Executor};
 
-use super::format::Message;
+use super::message::Message;
 use super::template::Templates;
 use super::{DeliveryError, Secret, render};
 
@@ -60,11 +60,12 @@ impl SmtpTarget {
     }
 }
 
+/// Decodes `%XX` escapes only: a URL's userinfo is not form data, so `+` stays a plus
+/// (`alerts+feeds@example.org` is one address).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("u={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub struct EmailNotifier {
@@ -129,12 +130,16 @@ impl EmailNotifier {
                 resp.message().collect::<Vec<_>>().join(" ")
             )),
             Err(e) => {
-                let message = format!("SMTP: {}", crate::fetch::error_chain(&e));
-                // 5xx replies are final; 4xx, timeouts and connection errors are worth a retry.
-                Err(if e.is_permanent() {
-                    DeliveryError::permanent(message)
-                } else {
+                let message = format!("SMTP: {}", crate::text::error_chain(&e));
+                // A reply code decides (4xx transient, 5xx final); without one (timeouts,
+                // connection errors) it is worth a retry.
+                let transient = e
+                    .status()
+                    .is_none_or(|code| crate::retry::smtp_code_is_transient(code.into()));
+                Err(if transient {
                     DeliveryError::transient(message)
+                } else {
+                    DeliveryError::permanent(message)
                 })
             }
         }
@@ -173,7 +178,7 @@ pub fn build_message(
             None => Ok(default()),
         }
     };
-    let subject = pick("subject", &|| super::format::header(msg))?;
+    let subject = pick("subject", &|| super::message::header(msg))?;
     let text = pick("text", &|| {
         msg.alerts
             .iter()
@@ -182,10 +187,10 @@ pub fn build_message(
             .join("\n----\n\n")
     })?;
     let html = pick("html", &|| render::html_document(msg))?;
-    let id = render::single_line(msg.id).replace(' ', "");
+    let id = crate::text::single_line(msg.id).replace(' ', "");
     let mut builder = Message_::builder()
         .from(from.clone())
-        .subject(render::single_line(&subject))
+        .subject(crate::text::single_line(&subject))
         .message_id(Some(format!("<{id}@feedwatch>")))
         .header(AlertIdHeader(id));
     for rcpt in to {
@@ -216,5 +221,13 @@ mod tests {
         );
         assert!(SmtpTarget::parse("http://example.org").is_err());
         assert!(SmtpTarget::parse("smtp://").is_err());
+    }
+
+    #[test]
+    fn smtp_user_keeps_plus_and_decodes_escapes() {
+        let t = SmtpTarget::parse("smtp://alerts+feeds@example.org@127.0.0.1:25").unwrap();
+        assert_eq!(t.user.as_deref(), Some("alerts+feeds@example.org"));
+        let t = SmtpTarget::parse("smtp://a%20b%40example.org@127.0.0.1:25").unwrap();
+        assert_eq!(t.user.as_deref(), Some("a b@example.org"));
     }
 }

@@ -4,37 +4,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::render::{escape, one_line};
-use crate::model::Alert;
-
-/// One delivery: a single alert, or a digest of several.
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    /// The alert id, or for a digest an id derived from its alerts' ids (idempotency key).
-    pub id: &'a str,
-    pub alerts: &'a [Alert],
-}
-
-impl Message<'_> {
-    pub fn is_digest(&self) -> bool {
-        self.alerts.len() > 1
-    }
-
-    pub fn first(&self) -> &Alert {
-        &self.alerts[0]
-    }
-
-    /// The watches of the message, each once, in order.
-    pub fn watches(&self) -> Vec<&str> {
-        let mut w: Vec<&str> = Vec::new();
-        for a in self.alerts {
-            if !w.contains(&a.watch.as_str()) {
-                w.push(&a.watch);
-            }
-        }
-        w
-    }
-}
+use super::message::{Message, header};
+use super::render::one_line;
+use crate::text::escape_html as escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,19 +90,6 @@ pub fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Option<&str
     }
 }
 
-/// `[feedwatch] venezuela: Title`, or for a digest `[feedwatch] 3 alerts: venezuela, oil`.
-pub fn header(msg: &Message<'_>) -> String {
-    if msg.is_digest() {
-        format!(
-            "[feedwatch] {} alerts: {}",
-            msg.alerts.len(),
-            msg.watches().join(", ")
-        )
-    } else {
-        super::render::subject(msg.first())
-    }
-}
-
 /// Slack mrkdwn: `&`, `<` and `>` escaped, links as `<url|text>`.
 fn slack_text(msg: &Message<'_>) -> String {
     let esc = |s: &str| {
@@ -173,6 +132,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Alert;
     use crate::model::AlertKind;
 
     fn alert(watch: &str, title: &str) -> Alert {

@@ -5,6 +5,7 @@ pub mod console;
 pub mod dispatcher;
 pub mod email;
 pub mod format;
+pub mod message;
 pub mod render;
 pub mod schedule;
 pub mod template;
@@ -12,7 +13,7 @@ pub mod webhook;
 
 use std::time::Duration;
 
-pub use format::Message;
+pub use message::Message;
 
 /// Why a delivery failed, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! Every field is escaped for where it goes; header text loses control characters.
 
 use crate::model::Alert;
+use crate::text::{escape_html as escape, single_line};
 
 /// `venezuela | Clash Report | Title | https://… | matched: Venezuela, Caracas`
 pub fn one_line(alert: &Alert) -> String {
@@ -18,16 +19,6 @@ pub fn one_line(alert: &Alert) -> String {
         single_line(&alert.matched.join(", "))
     ));
     fields.join(" | ")
-}
-
-/// `[feedwatch] <watch>: <title>`, safe as a header value.
-pub fn subject(alert: &Alert) -> String {
-    let title = if alert.title.trim().is_empty() {
-        "(untitled)"
-    } else {
-        &alert.title
-    };
-    single_line(&format!("[feedwatch] {}: {}", alert.watch, title))
 }
 
 pub fn text_body(alert: &Alert) -> String {
@@ -55,10 +46,10 @@ pub fn text_body(alert: &Alert) -> String {
 }
 
 /// The HTML email: one block per alert (a digest has several).
-pub fn html_document(msg: &super::format::Message<'_>) -> String {
+pub fn html_document(msg: &super::message::Message<'_>) -> String {
     let blocks: Vec<String> = msg.alerts.iter().map(html_block).collect();
     let heading = if msg.is_digest() {
-        format!("<h1>{}</h1>\n", escape(&super::format::header(msg)))
+        format!("<h1>{}</h1>\n", escape(&super::message::header(msg)))
     } else {
         String::new()
     };
@@ -106,35 +97,11 @@ pub fn highlight(snippet: &str, terms: &[String]) -> String {
     out
 }
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Control characters (CR and LF above all: header injection) become spaces.
-pub fn single_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::AlertKind;
+    use crate::notify::message::subject;
 
     fn alert() -> Alert {
         Alert {
@@ -161,7 +128,7 @@ mod tests {
     #[test]
     fn html_escapes_every_field_and_marks_terms() {
         let one = [alert()];
-        let html = html_document(&crate::notify::format::Message {
+        let html = html_document(&crate::notify::message::Message {
             id: "abc",
             alerts: &one,
         });

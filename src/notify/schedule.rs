@@ -51,7 +51,7 @@ pub fn parse_digest(s: &str) -> Result<Digest, String> {
     if let Some(time) = s.trim().strip_prefix("daily") {
         return parse_time(time.trim()).map(Digest::DailyAt);
     }
-    crate::config::parse_duration(s)
+    crate::units::parse_duration(s)
         .ok()
         .filter(|d| !d.is_zero())
         .map(Digest::Every)
@@ -126,7 +126,7 @@ impl SendPolicy {
 
     fn digest_due(&self, digest: Digest, oldest: i64) -> i64 {
         match digest {
-            Digest::Every(d) => oldest + crate::store::ms(d),
+            Digest::Every(d) => crate::time::after(oldest, d),
             Digest::DailyAt(t) => self.next_local(oldest, t),
         }
     }

@@ -10,7 +10,7 @@
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 
-use super::format::Message;
+use super::message::Message;
 use crate::model::{Alert, AlertKind};
 
 /// Instructions a template may run per render.

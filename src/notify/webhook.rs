@@ -8,7 +8,8 @@ use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 use url::Url;
 
-use super::format::{Message, WebhookFormat, webhook_body};
+use super::format::{WebhookFormat, webhook_body};
+use super::message::Message;
 use super::template::Templates;
 use super::{DeliveryError, Secret};
 
@@ -35,20 +36,11 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// Replaces `${VAR}` with the variable's value; a missing variable is a transient error
 /// (set it and restart: the alert waits).
 pub fn expand_env(s: &str) -> Result<String, DeliveryError> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..]
-            .find('}')
-            .map(|e| start + e)
-            .ok_or_else(|| DeliveryError::permanent(format!("unclosed ${{ in \"{s}\"")))?;
-        out.push_str(&rest[..start]);
-        let var = &rest[start + 2..end];
-        out.push_str(Secret::from_env(var).get()?);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::text::expand_placeholders(
+        s,
+        |var| Secret::from_env(var).get().map(str::to_string),
+        || DeliveryError::permanent(format!("unclosed ${{ in \"{s}\"")),
+    )
 }
 
 impl WebhookNotifier {
@@ -111,11 +103,11 @@ impl WebhookNotifier {
         let resp = req.body(body).send().await.map_err(|e| {
             DeliveryError::transient(format!(
                 "POST {shown}: {}",
-                crate::fetch::error_chain(&e).replace(&self.url, &shown)
+                crate::text::error_chain(&e).replace(&self.url, &shown)
             ))
         })?;
         let status = resp.status();
-        let retry_after = crate::fetch::retry_after(resp.headers());
+        let retry_after = crate::retry::retry_after(resp.headers());
         // Only a short excerpt of the answer is kept: enough to tell what the receiver said.
         let excerpt = read_excerpt(resp).await;
         let answer = format!(
@@ -130,7 +122,7 @@ impl WebhookNotifier {
         if status.is_success() {
             return Ok(answer);
         }
-        let transient = matches!(status.as_u16(), 408 | 429) || status.is_server_error();
+        let transient = crate::retry::http_status_is_transient(status.as_u16());
         Err(DeliveryError {
             message: format!("POST {shown}: {answer}"),
             transient,
@@ -171,7 +163,7 @@ async fn read_excerpt(mut resp: reqwest::Response) -> String {
         }
     }
     let text = String::from_utf8_lossy(&buf[..buf.len().min(MAX)]);
-    super::render::single_line(&text)
+    crate::text::single_line(&text)
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ pub fn page_links(html: &str, base: &Url, select: Option<&str>) -> Vec<(String, 
             }
             let url = canonical_url(url.as_str());
             let text = a.text().collect::<Vec<_>>().join(" ");
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = crate::text::fold_whitespace(&text);
             if !text.is_empty() && seen.insert(url.clone()) {
                 out.push((url, text));
             }

@@ -11,21 +11,18 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
-use crate::config::PageMode;
 use crate::dedupe::{alert_id, short_hash, title_date_key};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::matcher::{Matcher, Scope};
+use crate::model::PageMode;
 use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
 use crate::parse;
+use crate::retry::Backoff;
 use crate::store::{
     ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen,
-    SourceRow, Store, ms, now_ms,
+    SourceRow, Store,
 };
-
-/// Longest a source is left alone after failures (doubling from its interval).
-pub const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
-/// Longest a server's freshness hint (ttl, max-age, Retry-After) may push the next poll.
-pub const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
+use crate::time::{ms, now_ms};
 
 /// Compiled watches and where each one's alerts go.
 pub struct Watchlist {
@@ -170,8 +167,8 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
         PollError::Fetch(f) => f.retry_after(),
         _ => None,
     };
-    let wait = backoff(interval, failures, ctx.limits.max_backoff)
-        .max(retry_after.unwrap_or_default().min(ctx.limits.max_hint));
+    let wait =
+        backoff(interval, ctx.limits.max_backoff).delay(failures, retry_after, ctx.limits.max_hint);
     warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed");
     let message = error.to_string();
     let at = now_ms();
@@ -197,13 +194,14 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
     }
 }
 
-/// Interval doubled per consecutive failure, capped, with ±10% jitter so failing sources
-/// drift apart rather than retrying in lockstep.
-fn backoff(interval: Duration, failures: u32, cap: Duration) -> Duration {
-    let doubled = interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    doubled
-        .min(cap.max(interval))
-        .mul_f64(0.9 + 0.2 * fastrand::f64())
+/// A failing source waits its interval doubled per consecutive failure, up to `cap` (never
+/// below the interval), ±10%.
+fn backoff(interval: Duration, cap: Duration) -> Backoff {
+    Backoff {
+        initial: interval,
+        cap,
+        jitter: 0.1,
+    }
 }
 
 async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Polled, PollError> {
@@ -409,16 +407,17 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
+        let cap = Duration::from_secs(12 * 3600);
         let i = Duration::from_secs(600);
         assert!(
-            backoff(i, 1, MAX_BACKOFF) >= Duration::from_secs(540)
-                && backoff(i, 1, MAX_BACKOFF) <= Duration::from_secs(660)
+            backoff(i, cap).delay(1, None, cap) >= Duration::from_secs(540)
+                && backoff(i, cap).delay(1, None, cap) <= Duration::from_secs(660)
         );
-        assert!(backoff(i, 3, MAX_BACKOFF) >= Duration::from_secs(2160));
-        assert!(backoff(i, 30, MAX_BACKOFF) <= MAX_BACKOFF.mul_f64(1.1));
+        assert!(backoff(i, cap).delay(3, None, cap) >= Duration::from_secs(2160));
+        assert!(backoff(i, cap).delay(30, None, cap) <= cap.mul_f64(1.1));
         let day = Duration::from_secs(86_400);
         assert!(
-            backoff(day, 5, MAX_BACKOFF) >= day.mul_f64(0.9),
+            backoff(day, cap).delay(5, None, cap) >= day.mul_f64(0.9),
             "never sooner than the interval's cap"
         );
     }

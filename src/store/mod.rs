@@ -56,23 +56,6 @@ pub struct Store {
     deferred: Arc<Mutex<Vec<sources::Deferred>>>,
 }
 
-/// Milliseconds since the Unix epoch: every timestamp in the store.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// A store timestamp as RFC 3339 UTC (`2026-01-02T14:05:00Z`).
-pub fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-/// A duration in store units (milliseconds).
-pub fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {

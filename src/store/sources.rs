@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 use crate::dedupe::short_hash;
-use crate::fetch::Validators;
+use crate::model::Validators;
 use crate::model::{Alert, AlertKind};
 
 /// A configured source, as the store keeps it (keyed by name).
@@ -62,7 +62,7 @@ pub struct HealthRule {
     pub notifiers: Vec<String>,
 }
 
-use super::iso;
+use crate::time::iso;
 
 /// What `feedwatch sources` shows.
 #[derive(Debug, Clone, serde::Serialize)]

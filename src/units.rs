@@ -1,4 +1,5 @@
-//! Human units in the config file: durations (`30s`, `15m`, `1h`, `7d`) and sizes (`512KiB`, `10MiB`).
+//! Human units in the config file: durations (`30s`, `15m`, `1h`, `7d`) and sizes (`512KiB`,
+//! `10MiB`). A leaf: it imports nothing of the crate.
 
 use std::fmt;
 use std::time::Duration;
