@@ -13,6 +13,7 @@ use crate::app::{self, Runtime};
 use crate::config::{Config, format_duration};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::model::{Alert, AlertKind, Article};
+use crate::time::iso;
 use crate::{clean, parse, scheduler};
 
 /// A mistake in how feedwatch was called: exit code 2.
@@ -57,7 +58,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.file.display())?;
     writeln!(out, "store: {}", config.store_path().display())?;
-    for s in app::sources(config) {
+    for s in config.sources.iter().cloned() {
         writeln!(
             out,
             "{} \"{}\": {} every {}",
@@ -88,12 +89,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
         )?;
     }
     for n in &config.notifiers {
-        writeln!(
-            out,
-            "notifier \"{}\": {}",
-            n.name.get_ref(),
-            n.kind.get_ref().as_str()
-        )?;
+        writeln!(out, "notifier \"{}\": {}", n.name, n.channel.kind())?;
     }
     for var in app::missing_secrets(config) {
         tracing::warn!(env = %var, "environment variable named in the config is not set; deliveries that need it will wait");
@@ -107,7 +103,7 @@ pub async fn check_online(config: &Config) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(&app::fetch_options(config))?;
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
-    for source in app::sources(config) {
+    for source in config.sources.iter().cloned() {
         let verdict = match fetcher.fetch(&source.url, &Validators::default()).await {
             Err(e) => {
                 failed += 1;
@@ -171,7 +167,7 @@ async fn read_source(
 pub async fn extract(source: &str, json: bool, config: Option<&Config>) -> anyhow::Result<()> {
     let opts = config
         .map(app::fetch_options)
-        .unwrap_or_else(|| app::fetch_options(&default_config()));
+        .unwrap_or_else(|| app::fetch_options(&Config::defaults()));
     let (body, content_type, url) = read_source(source, &Fetcher::new(&opts)?).await?;
     let html = crate::fetch::decode_html(&body, content_type.as_deref());
     let article = tokio::task::spawn_blocking(move || clean::extract_article(&html)).await?;
@@ -240,7 +236,10 @@ pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Resul
         })
         .await??;
     // A configured source's name and tags apply, so watches restricted to it match as they would.
-    let configured = app::sources(config)
+    let configured = config
+        .sources
+        .iter()
+        .cloned()
         .into_iter()
         .find(|s| s.url.as_str() == source || s.name == source);
     let (scope_name, scope_tags) =
@@ -473,10 +472,4 @@ pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
         n.notifier.kind()
     );
     Ok(())
-}
-
-use crate::time::iso;
-
-fn default_config() -> Config {
-    Config::parse("", std::path::Path::new("(defaults)")).expect("empty config is valid")
 }

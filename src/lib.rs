@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod retry;
 pub mod scheduler;
 pub mod store;
+pub mod template;
 pub mod text;
 pub mod time;
 pub mod units;

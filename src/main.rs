@@ -193,10 +193,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Opml(OpmlCommand::Export) => {
-            print!(
-                "{}",
-                feedwatch::opml::export(&feedwatch::app::sources(&load()?))
-            );
+            print!("{}", feedwatch::opml::export(&load()?.sources));
             Ok(())
         }
         Command::Search { query, since, json } => commands::search(&load()?, &query, since, json),

@@ -130,3 +130,32 @@ pub struct Alert {
     pub matched: Vec<String>,
     pub snippet: String,
 }
+
+/// One delivery: a single alert, or a digest of several.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The alert id, or for a digest an id derived from its alerts' ids (idempotency key).
+    pub id: &'a str,
+    pub alerts: &'a [Alert],
+}
+
+impl Message<'_> {
+    pub fn is_digest(&self) -> bool {
+        self.alerts.len() > 1
+    }
+
+    pub fn first(&self) -> &Alert {
+        &self.alerts[0]
+    }
+
+    /// The watches of the message, each once, in order.
+    pub fn watches(&self) -> Vec<&str> {
+        let mut w: Vec<&str> = Vec::new();
+        for a in self.alerts {
+            if !w.contains(&a.watch.as_str()) {
+                w.push(&a.watch);
+            }
+        }
+        w
+    }
+}

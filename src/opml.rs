@@ -120,14 +120,10 @@ mod tests {
         let blocks = import(opml).unwrap();
         let config =
             crate::config::Config::parse(&blocks, std::path::Path::new("opml.toml")).unwrap();
-        let names: Vec<&str> = config
-            .feeds
-            .iter()
-            .map(|f| f.name.get_ref().as_str())
-            .collect();
+        let names: Vec<&str> = config.sources.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["BBC & co", "BBC & co (2)", "Quote \"Q\""]);
-        assert_eq!(config.feeds[0].tags, ["World"]);
-        assert!(config.feeds[2].tags.is_empty());
+        assert_eq!(config.sources[0].tags, ["World"]);
+        assert!(config.sources[2].tags.is_empty());
     }
 
     #[test]

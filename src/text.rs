@@ -47,10 +47,6 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// A `${VAR}` placeholder that has no closing brace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnclosedPlaceholder;
-
 /// Replaces each `${NAME}` in `s` with `value(NAME)`; the first `Err` it returns stops the
 /// expansion and is passed on.
 pub(crate) fn expand_placeholders<E>(
@@ -70,20 +66,6 @@ pub(crate) fn expand_placeholders<E>(
     }
     out.push_str(rest);
     Ok(out)
-}
-
-/// The names of the `${NAME}` placeholders in `s`, in order.
-pub(crate) fn placeholders(s: &str) -> Result<Vec<String>, UnclosedPlaceholder> {
-    let mut names = Vec::new();
-    expand_placeholders(
-        s,
-        |name| {
-            names.push(name.to_string());
-            Ok(String::new())
-        },
-        || UnclosedPlaceholder,
-    )?;
-    Ok(names)
 }
 
 /// HTML named entities common in feeds (HTML 4's set); XML's own five are handled apart.
@@ -277,8 +259,6 @@ mod tests {
             expand_placeholders("a${X", env, unclosed),
             Err("unclosed".into())
         );
-        assert_eq!(placeholders("bot${T}/x${U}").unwrap(), ["T", "U"]);
-        assert_eq!(placeholders("x${"), Err(UnclosedPlaceholder));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 use std::path::Path;
 
+use std::time::Duration;
+
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -18,15 +20,15 @@ const FEED: &str = "[[feed]]\nname = \"a\"\nurl = \"https://example.org/rss\"\n"
 fn empty_config_gets_defaults() {
     let c = parse("").unwrap();
     assert_eq!(c.fetch.concurrency, 16);
-    assert_eq!(c.fetch.max_body, Size(10 << 20));
-    assert_eq!(c.delivery.retry_initial, Dur::secs(10));
-    assert!(c.feeds.is_empty());
+    assert_eq!(c.fetch.max_body, 10 << 20);
+    assert_eq!(c.delivery.retry_initial, Duration::from_secs(10));
+    assert!(c.sources.is_empty());
 }
 
 #[test]
 fn host_delay_may_be_zero() {
     let c = parse("[fetch]\nhost_delay = \"0s\"\n").unwrap();
-    assert_eq!(c.fetch.host_delay, Dur(std::time::Duration::ZERO));
+    assert_eq!(c.fetch.host_delay, Duration::ZERO);
 }
 
 #[test]
@@ -202,18 +204,16 @@ fn example_config_is_valid_and_mentions_every_key() {
         };
         assert!(present, "config/feedwatch.toml does not show `{key}`");
     }
-    for kind in [
-        NotifierKind::Email,
-        NotifierKind::Webhook,
-        NotifierKind::Console,
-    ] {
+    for kind in ["email", "webhook", "console"] {
         assert!(
-            config.notifiers.iter().any(|n| *n.kind.get_ref() == kind),
-            "{kind:?} notifier missing"
+            config.notifiers.iter().any(|n| n.channel.kind() == kind),
+            "{kind} notifier missing"
         );
     }
     assert!(
-        config.pages.iter().any(|p| p.mode == PageMode::Links)
-            || config.pages.iter().any(|p| p.mode == PageMode::Content)
+        config
+            .sources
+            .iter()
+            .any(|s| matches!(s.kind, crate::model::SourceKind::Page { .. }))
     );
 }

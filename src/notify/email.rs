@@ -9,64 +9,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Message_, Tokio1Executor};
 
-use super::message::Message;
-use super::template::Templates;
 use super::{DeliveryError, Secret, render};
-
-/// How to reach the SMTP server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// `smtp://`: plain text (a local relay).
-    None,
-    /// `smtps://`: TLS from the first byte (port 465).
-    Tls,
-    /// `smtp+starttls://`: upgrade with STARTTLS, required (port 587).
-    StartTls,
-}
-
-/// A parsed `smtp…://[user@]host[:port]` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpTarget {
-    pub security: Security,
-    pub host: String,
-    pub port: u16,
-    pub user: Option<String>,
-}
-
-impl SmtpTarget {
-    pub fn parse(s: &str) -> Result<SmtpTarget, String> {
-        let bad = |why: &str| format!("invalid smtp URL \"{s}\": {why}");
-        let url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
-        let (security, default_port) = match url.scheme() {
-            "smtp" => (Security::None, 25),
-            "smtps" => (Security::Tls, 465),
-            "smtp+starttls" => (Security::StartTls, 587),
-            _ => return Err(bad("use smtp://, smtps:// or smtp+starttls://")),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("no host"))?;
-        let user = (!url.username().is_empty()).then(|| {
-            // The user is often an address itself (alerts@example.org@smtp.example.org).
-            percent_decode(url.username())
-        });
-        Ok(SmtpTarget {
-            security,
-            host: host.trim_matches(['[', ']']).to_string(),
-            port: url.port().unwrap_or(default_port),
-            user,
-        })
-    }
-}
-
-/// Decodes `%XX` escapes only: a URL's userinfo is not form data, so `+` stays a plus
-/// (`alerts+feeds@example.org` is one address).
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
+use crate::config::{EmailSettings, Security};
+use crate::model::Message;
+use crate::template::Templates;
 
 pub struct EmailNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -78,14 +24,14 @@ pub struct EmailNotifier {
 }
 
 impl EmailNotifier {
+    /// A transport for `settings`; connections open at send time.
     pub fn new(
-        target: &SmtpTarget,
+        settings: &EmailSettings,
         password: Option<Secret>,
-        from: &str,
-        to: &[String],
         timeout: Duration,
         templates: Option<Templates>,
     ) -> Result<EmailNotifier, String> {
+        let target = &settings.smtp;
         let tls = || TlsParameters::new(target.host.clone()).map_err(|e| e.to_string());
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(target.host.clone())
@@ -102,16 +48,8 @@ impl EmailNotifier {
         }
         Ok(EmailNotifier {
             transport: builder.build(),
-            from: from
-                .parse()
-                .map_err(|e| format!("invalid from address: {e}"))?,
-            to: to
-                .iter()
-                .map(|t| {
-                    t.parse()
-                        .map_err(|e| format!("invalid to address \"{t}\": {e}"))
-                })
-                .collect::<Result<_, String>>()?,
+            from: settings.from.clone(),
+            to: settings.to.clone(),
             password,
             templates,
         })
@@ -199,35 +137,4 @@ pub fn build_message(
     builder
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| format!("cannot build the message: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn smtp_urls() {
-        let t =
-            SmtpTarget::parse("smtp+starttls://alerts@example.org@smtp.example.org:587").unwrap();
-        assert_eq!(t.security, Security::StartTls);
-        assert_eq!(t.host, "smtp.example.org");
-        assert_eq!(t.port, 587);
-        assert_eq!(t.user.as_deref(), Some("alerts@example.org"));
-        let t = SmtpTarget::parse("smtps://mail.example.org").unwrap();
-        assert_eq!((t.security, t.port, t.user), (Security::Tls, 465, None));
-        assert_eq!(
-            SmtpTarget::parse("smtp://127.0.0.1:2525").unwrap().port,
-            2525
-        );
-        assert!(SmtpTarget::parse("http://example.org").is_err());
-        assert!(SmtpTarget::parse("smtp://").is_err());
-    }
-
-    #[test]
-    fn smtp_user_keeps_plus_and_decodes_escapes() {
-        let t = SmtpTarget::parse("smtp://alerts+feeds@example.org@127.0.0.1:25").unwrap();
-        assert_eq!(t.user.as_deref(), Some("alerts+feeds@example.org"));
-        let t = SmtpTarget::parse("smtp://a%20b%40example.org@127.0.0.1:25").unwrap();
-        assert_eq!(t.user.as_deref(), Some("a b@example.org"));
-    }
 }

@@ -1,23 +1,13 @@
 //! What a message looks like: one alert or a digest of several, as JSON (the contract in
 //! DESIGN.md), Slack, Discord, ntfy or Telegram bodies, and email text.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::message::{Message, header};
+use super::message::header;
 use super::render::one_line;
+use crate::config::WebhookFormat;
+use crate::model::Message;
 use crate::text::escape_html as escape;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookFormat {
-    #[default]
-    Json,
-    Slack,
-    Discord,
-    Ntfy,
-    Telegram,
-}
 
 /// Discord shows at most 10 embeds per message.
 const DISCORD_EMBEDS: usize = 10;

@@ -1,37 +1,8 @@
-//! One delivery: a single alert or a digest of several, and the heading every channel
-//! gives it.
+//! The heading every channel gives a message: one alert's subject, or a digest's count
+//! and watches.
 
-use crate::model::Alert;
+use crate::model::{Alert, Message};
 use crate::text::single_line;
-
-/// One delivery: a single alert, or a digest of several.
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    /// The alert id, or for a digest an id derived from its alerts' ids (idempotency key).
-    pub id: &'a str,
-    pub alerts: &'a [Alert],
-}
-
-impl Message<'_> {
-    pub fn is_digest(&self) -> bool {
-        self.alerts.len() > 1
-    }
-
-    pub fn first(&self) -> &Alert {
-        &self.alerts[0]
-    }
-
-    /// The watches of the message, each once, in order.
-    pub fn watches(&self) -> Vec<&str> {
-        let mut w: Vec<&str> = Vec::new();
-        for a in self.alerts {
-            if !w.contains(&a.watch.as_str()) {
-                w.push(&a.watch);
-            }
-        }
-        w
-    }
-}
 
 /// `[feedwatch] venezuela: Title`, or for a digest `[feedwatch] 3 alerts: venezuela, oil`.
 pub fn header(msg: &Message<'_>) -> String {

@@ -8,12 +8,11 @@ pub mod format;
 pub mod message;
 pub mod render;
 pub mod schedule;
-pub mod template;
 pub mod webhook;
 
 use std::time::Duration;
 
-pub use message::Message;
+pub use crate::model::Message;
 
 /// Why a delivery failed, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,7 +54,7 @@ pub enum Notifier {
 pub struct NamedNotifier {
     pub name: String,
     pub notifier: Notifier,
-    pub policy: schedule::SendPolicy,
+    pub policy: crate::config::SendRules,
 }
 
 impl Notifier {

@@ -46,7 +46,7 @@ pub fn text_body(alert: &Alert) -> String {
 }
 
 /// The HTML email: one block per alert (a digest has several).
-pub fn html_document(msg: &super::message::Message<'_>) -> String {
+pub fn html_document(msg: &crate::model::Message<'_>) -> String {
     let blocks: Vec<String> = msg.alerts.iter().map(html_block).collect();
     let heading = if msg.is_digest() {
         format!("<h1>{}</h1>\n", escape(&super::message::header(msg)))
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn html_escapes_every_field_and_marks_terms() {
         let one = [alert()];
-        let html = html_document(&crate::notify::message::Message {
+        let html = html_document(&crate::model::Message {
             id: "abc",
             alerts: &one,
         });

@@ -2,36 +2,9 @@
 //! overflow rolls into a digest, and quiet hours. Pure functions of the clock, so tests
 //! drive them with any `now`.
 
-use std::time::Duration;
-
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
 
-/// How often a digest notifier sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Digest {
-    /// At most one message per interval, sent when the oldest waiting alert is this old.
-    Every(Duration),
-    /// Once a day at this local time.
-    DailyAt(NaiveTime),
-}
-
-/// A nightly window without messages: what arrives waits, then goes as one digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuietHours {
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-}
-
-/// A notifier's sending rules.
-#[derive(Debug, Clone, Default)]
-pub struct SendPolicy {
-    pub digest: Option<Digest>,
-    pub max_per_hour: Option<u32>,
-    pub quiet: Option<QuietHours>,
-    /// For `daily HH:MM` and quiet hours; UTC when unset.
-    pub tz: Option<Tz>,
-}
+use crate::config::{Digest, SendRules};
 
 /// What to do with the alerts waiting for a notifier now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,39 +19,8 @@ pub enum Plan {
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// Parses `digest`: a duration (`"1h"`) or `"daily HH:MM"`.
-pub fn parse_digest(s: &str) -> Result<Digest, String> {
-    if let Some(time) = s.trim().strip_prefix("daily") {
-        return parse_time(time.trim()).map(Digest::DailyAt);
-    }
-    crate::units::parse_duration(s)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .map(Digest::Every)
-        .ok_or_else(|| {
-            format!("invalid digest \"{s}\"; write a duration (\"1h\") or \"daily 08:00\"")
-        })
-}
-
-/// Parses `quiet_hours = "22:00-07:00"`.
-pub fn parse_quiet(s: &str) -> Result<QuietHours, String> {
-    let bad = || format!("invalid quiet_hours \"{s}\"; write \"22:00-07:00\"");
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (start, end) = (
-        parse_time(a.trim()).map_err(|_| bad())?,
-        parse_time(b.trim()).map_err(|_| bad())?,
-    );
-    if start == end {
-        return Err(bad());
-    }
-    Ok(QuietHours { start, end })
-}
-
-fn parse_time(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("invalid time \"{s}\"; write HH:MM"))
-}
-
-impl SendPolicy {
+/// How a notifier's [`SendRules`] apply to what waits: pure functions of the clock.
+impl SendRules {
     /// Decides for `pending` waiting alerts, the oldest created at `oldest`, given the times
     /// of the messages sent in the last hour.
     pub fn plan(&self, now: i64, pending: usize, oldest: i64, sent_last_hour: &[i64]) -> Plan {
@@ -173,6 +115,11 @@ fn utc(ms: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use chrono_tz::Tz;
+
+    use crate::config::{parse_digest, parse_quiet};
 
     fn at(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
@@ -197,13 +144,13 @@ mod tests {
 
     #[test]
     fn without_rules_everything_goes_at_once() {
-        let p = SendPolicy::default();
+        let p = SendRules::default();
         assert_eq!(p.plan(at("2026-01-01T12:00:00Z"), 5, 0, &[]), Plan::Each(5));
     }
 
     #[test]
     fn interval_digest_waits_for_the_oldest_alert_to_age() {
-        let p = SendPolicy {
+        let p = SendRules {
             digest: Some(Digest::Every(Duration::from_secs(3600))),
             ..Default::default()
         };
@@ -218,7 +165,7 @@ mod tests {
     #[test]
     fn daily_digest_in_a_time_zone() {
         let tz: Tz = "Europe/Madrid".parse().unwrap();
-        let p = SendPolicy {
+        let p = SendRules {
             digest: Some(parse_digest("daily 08:00").unwrap()),
             tz: Some(tz),
             ..Default::default()
@@ -237,7 +184,7 @@ mod tests {
 
     #[test]
     fn hourly_cap_rolls_the_rest_into_a_digest() {
-        let p = SendPolicy {
+        let p = SendRules {
             max_per_hour: Some(3),
             ..Default::default()
         };
@@ -255,7 +202,7 @@ mod tests {
 
     #[test]
     fn quiet_hours_hold_then_digest() {
-        let p = SendPolicy {
+        let p = SendRules {
             quiet: Some(parse_quiet("22:00-07:00").unwrap()),
             ..Default::default()
         };

@@ -8,10 +8,11 @@ use reqwest::header::CONTENT_TYPE;
 use sha2::Sha256;
 use url::Url;
 
-use super::format::{WebhookFormat, webhook_body};
-use super::message::Message;
-use super::template::Templates;
+use super::format::webhook_body;
 use super::{DeliveryError, Secret};
+use crate::config::{WebhookFormat, WebhookSettings};
+use crate::model::Message;
+use crate::template::Templates;
 
 pub struct WebhookNotifier {
     client: reqwest::Client,
@@ -44,21 +45,19 @@ pub fn expand_env(s: &str) -> Result<String, DeliveryError> {
 }
 
 impl WebhookNotifier {
+    /// A notifier posting through `client` as `settings` say.
     pub fn new(
         client: reqwest::Client,
-        url: String,
-        format: WebhookFormat,
-        extra: Option<String>,
-        headers: Vec<(String, String)>,
+        settings: &WebhookSettings,
         templates: Option<Templates>,
         secret: Option<Secret>,
     ) -> Self {
         WebhookNotifier {
             client,
-            url,
-            format,
-            extra,
-            headers,
+            url: settings.url.clone(),
+            format: settings.format,
+            extra: settings.extra.clone(),
+            headers: settings.headers.clone(),
             templates,
             secret,
         }

@@ -10,19 +10,33 @@
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 
-use super::message::Message;
+use crate::model::Message;
 use crate::model::{Alert, AlertKind};
 
 /// Instructions a template may run per render.
 const FUEL: u64 = 200_000;
 
+#[derive(Clone)]
 pub struct Templates {
     env: Environment<'static>,
 }
 
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let names: Vec<&str> = self.env.templates().map(|(name, _)| name).collect();
+        write!(f, "Templates({names:?})")
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Templates {
-    /// Compiles `(name, source)` pairs; names are `subject`, `text`, `html` or `body`.
-    pub fn new(sources: Vec<(&'static str, String)>) -> Result<Templates, String> {
+    /// No templates yet.
+    pub fn new() -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
@@ -33,25 +47,27 @@ impl Templates {
                 AutoEscape::None
             }
         });
-        for (name, source) in sources {
-            env.add_template_owned(name, source)
-                .map_err(|e| describe(name, &e))?;
-        }
-        let templates = Templates { env };
-        // A trial render finds unknown variables and filters now rather than at 3 a.m.
+        Templates { env }
+    }
+
+    /// Compiles the template for `name` (`subject`, `text`, `html` or `body`) and renders it
+    /// once for a sample alert and a sample digest, so unknown variables and filters show now
+    /// rather than at 3 a.m.
+    pub fn add(&mut self, name: &'static str, source: String) -> Result<(), String> {
+        self.env
+            .add_template_owned(name, source)
+            .map_err(|e| describe(name, &e))?;
         let sample = [sample_alert(), sample_alert()];
-        for (name, _) in templates.env.templates() {
-            for alerts in [&sample[..1], &sample[..]] {
-                templates.render(
-                    name,
-                    &Message {
-                        id: "sample",
-                        alerts,
-                    },
-                )?;
-            }
+        for alerts in [&sample[..1], &sample[..]] {
+            self.render(
+                name,
+                &Message {
+                    id: "sample",
+                    alerts,
+                },
+            )?;
         }
-        Ok(templates)
+        Ok(())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -98,9 +114,17 @@ fn sample_alert() -> Alert {
 mod tests {
     use super::*;
 
+    fn compile(sources: Vec<(&'static str, String)>) -> Result<Templates, String> {
+        let mut t = Templates::new();
+        for (name, source) in sources {
+            t.add(name, source)?;
+        }
+        Ok(t)
+    }
+
     #[test]
     fn renders_with_escaping_only_in_html() {
-        let t = Templates::new(vec![
+        let t = compile(vec![
             (
                 "subject",
                 "{{ alert.watch }}: {{ alert.title }}{% if digest %} (+{{ count - 1 }}){% endif %}"
@@ -141,18 +165,16 @@ mod tests {
 
     #[test]
     fn errors_are_found_at_load() {
-        let err = Templates::new(vec![("subject", "{{ alert.titel }}".into())])
+        let err = compile(vec![("subject", "{{ alert.titel }}".into())])
             .err()
             .unwrap();
         assert!(
             err.contains("`subject`") && err.contains("undefined"),
             "{err}"
         );
-        let err = Templates::new(vec![("text", "{% if %}".into())])
-            .err()
-            .unwrap();
+        let err = compile(vec![("text", "{% if %}".into())]).err().unwrap();
         assert!(err.contains("`text` line 1"), "{err}");
-        let err = Templates::new(vec![(
+        let err = compile(vec![(
             "body",
             "{% for i in range(1000000) %}{{ i }}{% endfor %}".into(),
         )])

@@ -1,0 +1,150 @@
+//! An `email` notifier's table: the SMTP URL, sender and recipients, parsed once.
+
+use lettre::message::Mailbox;
+
+use crate::config::checks::{Invalid, at, env_name};
+use crate::config::schema::NotifierConfig;
+
+/// The keys that only an email notifier takes.
+pub(super) const KEYS: &[&str] = &[
+    "smtp",
+    "password_env",
+    "from",
+    "to",
+    "subject_template",
+    "text_template",
+    "html_template",
+];
+
+/// Where and as whom an email notifier sends.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub smtp: SmtpTarget,
+    /// The variable that holds the SMTP password, read at send time.
+    pub password_env: Option<String>,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+}
+
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `smtp://`: plain text (a local relay).
+    None,
+    /// `smtps://`: TLS from the first byte (port 465).
+    Tls,
+    /// `smtp+starttls://`: upgrade with STARTTLS, required (port 587).
+    StartTls,
+}
+
+/// A parsed `smtp…://[user@]host[:port]` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpTarget {
+    pub security: Security,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+}
+
+impl SmtpTarget {
+    pub fn parse(s: &str) -> Result<SmtpTarget, String> {
+        let bad = |why: &str| format!("invalid smtp URL \"{s}\": {why}");
+        let url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+        let (security, default_port) = match url.scheme() {
+            "smtp" => (Security::None, 25),
+            "smtps" => (Security::Tls, 465),
+            "smtp+starttls" => (Security::StartTls, 587),
+            _ => return Err(bad("use smtp://, smtps:// or smtp+starttls://")),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
+        let user = (!url.username().is_empty()).then(|| {
+            // The user is often an address itself (alerts@example.org@smtp.example.org).
+            percent_decode(url.username())
+        });
+        Ok(SmtpTarget {
+            security,
+            host: host.trim_matches(['[', ']']).to_string(),
+            port: url.port().unwrap_or(default_port),
+            user,
+        })
+    }
+}
+
+/// Decodes `%XX` escapes only: a URL's userinfo is not form data, so `+` stays a plus
+/// (`alerts+feeds@example.org` is one address).
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Checks an email notifier's table and types its values.
+pub(super) fn settings(
+    n: &NotifierConfig,
+    missing: impl Fn(&str) -> Invalid,
+) -> Result<EmailSettings, Invalid> {
+    let smtp = n.smtp.as_ref().ok_or_else(|| missing("smtp"))?;
+    let smtp_target = SmtpTarget::parse(smtp.get_ref()).map_err(|e| at(smtp, e))?;
+    let from = n.from.as_ref().ok_or_else(|| missing("from"))?;
+    let from_box = mailbox(from.get_ref()).map_err(|e| at(from, e))?;
+    let to = n.to.as_ref().ok_or_else(|| missing("to"))?;
+    if to.get_ref().is_empty() {
+        return Err(at(
+            to,
+            format!(
+                "notifier \"{}\" has no recipients in `to`",
+                n.name.get_ref()
+            ),
+        ));
+    }
+    let to_boxes = to
+        .get_ref()
+        .iter()
+        .map(|addr| mailbox(addr).map_err(|e| at(to, e)))
+        .collect::<Result<_, _>>()?;
+    Ok(EmailSettings {
+        smtp: smtp_target,
+        password_env: n.password_env.as_ref().map(env_name).transpose()?,
+        from: from_box,
+        to: to_boxes,
+    })
+}
+
+fn mailbox(addr: &str) -> Result<Mailbox, String> {
+    addr.parse()
+        .map_err(|e| format!("invalid email address \"{addr}\": {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls() {
+        let t =
+            SmtpTarget::parse("smtp+starttls://alerts@example.org@smtp.example.org:587").unwrap();
+        assert_eq!(t.security, Security::StartTls);
+        assert_eq!(t.host, "smtp.example.org");
+        assert_eq!(t.port, 587);
+        assert_eq!(t.user.as_deref(), Some("alerts@example.org"));
+        let t = SmtpTarget::parse("smtps://mail.example.org").unwrap();
+        assert_eq!((t.security, t.port, t.user), (Security::Tls, 465, None));
+        assert_eq!(
+            SmtpTarget::parse("smtp://127.0.0.1:2525").unwrap().port,
+            2525
+        );
+        assert!(SmtpTarget::parse("http://example.org").is_err());
+        assert!(SmtpTarget::parse("smtp://").is_err());
+    }
+
+    #[test]
+    fn smtp_user_keeps_plus_and_decodes_escapes() {
+        let t = SmtpTarget::parse("smtp://alerts+feeds@example.org@127.0.0.1:25").unwrap();
+        assert_eq!(t.user.as_deref(), Some("alerts+feeds@example.org"));
+        let t = SmtpTarget::parse("smtp://a%20b%40example.org@127.0.0.1:25").unwrap();
+        assert_eq!(t.user.as_deref(), Some("a b@example.org"));
+    }
+}
