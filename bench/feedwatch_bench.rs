@@ -279,7 +279,7 @@ fn bench_deliver() {
 fn one_source(store: &feedwatch::store::Store) -> i64 {
     let spec = feedwatch::store::SourceSpec {
         name: "s".into(),
-        kind: "feed",
+        kind: feedwatch::model::SourceType::Feed,
         url: "http://e.org/f".into(),
         interval_ms: 1000,
     };

@@ -61,7 +61,7 @@ impl Runtime {
             .iter()
             .map(|s| SourceSpec {
                 name: s.name.clone(),
-                kind: s.kind_name(),
+                kind: s.source_type(),
                 url: s.url.to_string(),
                 interval_ms: ms(s.interval),
             })

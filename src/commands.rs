@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::app::{self, Runtime};
 use crate::config::{Config, format_duration};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
-use crate::model::{Alert, AlertKind, Article};
+use crate::model::{Alert, AlertKind, Article, PollStatus, SourceType};
 use crate::time::iso;
 use crate::{clean, parse, scheduler};
 
@@ -62,7 +62,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
         writeln!(
             out,
             "{} \"{}\": {} every {}",
-            s.kind_name(),
+            s.source_type(),
             s.name,
             s.url,
             format_duration(s.interval)
@@ -122,10 +122,12 @@ pub async fn check_online(config: &Config) -> anyhow::Result<()> {
                 } else {
                     let html = crate::fetch::decode_html(&f.body, f.content_type.as_deref());
                     match parse::discover_feeds(&html, &f.final_url).first() {
-                        Some(feed) if source.kind_name() == "feed" => format!(
+                        Some(feed) if source.source_type() == SourceType::Feed => format!(
                             "ok: an HTML page advertising the feed {feed}, which will be polled"
                         ),
-                        _ if source.kind_name() == "page" => "ok: an HTML page".to_string(),
+                        _ if source.source_type() == SourceType::Page => {
+                            "ok: an HTML page".to_string()
+                        }
                         _ => {
                             failed += 1;
                             "FAILED: an HTML page that advertises no feed".to_string()
@@ -134,7 +136,12 @@ pub async fn check_online(config: &Config) -> anyhow::Result<()> {
                 }
             }
         };
-        writeln!(out, "{} \"{}\": {verdict}", source.kind_name(), source.name)?;
+        writeln!(
+            out,
+            "{} \"{}\": {verdict}",
+            source.source_type(),
+            source.name
+        )?;
     }
     if failed > 0 {
         anyhow::bail!("{failed} source(s) cannot be read");
@@ -347,8 +354,8 @@ pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
             let state = match (&s.status, s.active) {
                 (_, false) => "removed".to_string(),
                 (None, _) => "never polled".to_string(),
-                (Some(st), _) if st == "error" => format!("FAILING x{}", s.consecutive_failures),
-                (Some(st), _) => st.clone(),
+                (Some(PollStatus::Error), _) => format!("FAILING x{}", s.consecutive_failures),
+                (Some(st), _) => st.text(),
             };
             writeln!(
                 out,

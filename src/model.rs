@@ -47,11 +47,90 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn kind_name(&self) -> &'static str {
+    /// Feed or page, without the settings.
+    pub fn source_type(&self) -> SourceType {
         match self.kind {
-            SourceKind::Feed { .. } => "feed",
-            SourceKind::Page { .. } => "page",
+            SourceKind::Feed { .. } => SourceType::Feed,
+            SourceKind::Page { .. } => SourceType::Page,
         }
+    }
+}
+
+/// Feed or page: what the store keeps of a source's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceType {
+    Feed,
+    Page,
+}
+
+impl SourceType {
+    /// `feed` or `page`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Feed => "feed",
+            SourceType::Page => "page",
+        }
+    }
+
+    /// The inverse of [`SourceType::as_str`].
+    pub fn parse(s: &str) -> Option<SourceType> {
+        match s {
+            "feed" => Some(SourceType::Feed),
+            "page" => Some(SourceType::Page),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a source's last poll came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollStatus {
+    /// Read and processed; says what it found ("20 items", "unchanged", "first version").
+    Ok(String),
+    /// The server answered 304 Not Modified.
+    NotModified,
+    /// The poll failed (the error is kept beside the status).
+    Error,
+}
+
+impl PollStatus {
+    /// As shown and stored: `ok: 20 items`, `not modified`, `error`.
+    pub fn text(&self) -> String {
+        match self {
+            PollStatus::Ok(found) => format!("ok: {found}"),
+            PollStatus::NotModified => "not modified".into(),
+            PollStatus::Error => "error".into(),
+        }
+    }
+
+    /// The inverse of [`PollStatus::text`].
+    pub fn parse(s: &str) -> Option<PollStatus> {
+        match s {
+            "not modified" => Some(PollStatus::NotModified),
+            "error" => Some(PollStatus::Error),
+            _ => s
+                .strip_prefix("ok: ")
+                .map(|f| PollStatus::Ok(f.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for PollStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl Serialize for PollStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
     }
 }
 

@@ -10,7 +10,7 @@ use super::{
 use crate::clean;
 use crate::dedupe::{MATERIAL_EDIT_SIMILARITY, canonical_url, fingerprint, similarity};
 use crate::fetch::Fetched;
-use crate::model::{AlertKind, Source};
+use crate::model::{AlertKind, PollStatus, Source};
 use crate::parse;
 use crate::store::{ChangedItem, Seen, SourceRow};
 
@@ -115,6 +115,6 @@ pub(super) async fn poll_feed(
     Ok(Polled {
         hint: ttl,
         pending,
-        ..Polled::status(format!("ok: {total} items"))
+        ..Polled::status(PollStatus::Ok(format!("{total} items")))
     })
 }

@@ -15,12 +15,12 @@ use crate::dedupe::{alert_id, short_hash, title_date_key};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::matcher::{Matcher, Scope};
 use crate::model::PageMode;
-use crate::model::{Alert, AlertKind, Item, Source, SourceKind};
+use crate::model::{Alert, AlertKind, Item, PollStatus, Source, SourceKind};
 use crate::parse;
 use crate::retry::Backoff;
 use crate::store::{
-    ChangedItem, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen,
-    SourceRow, Store,
+    ChangedItem, Discovery, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord,
+    Seen, SourceRow, Store,
 };
 use crate::time::{ms, now_ms};
 
@@ -61,24 +61,24 @@ pub struct PollReport {
 
 /// A successful poll, before it is recorded.
 struct Polled {
-    status: String,
+    status: PollStatus,
     validators: Option<Validators>,
     /// The longest freshness hint the server or feed gave.
     hint: Option<Duration>,
     /// Items and alerts to commit with the poll's outcome.
     pending: Pending,
     /// A feed found on the listed page, to poll from now on.
-    discovered: Option<Option<String>>,
+    discovered: Discovery,
 }
 
 impl Polled {
-    fn status(status: impl Into<String>) -> Polled {
+    fn status(status: PollStatus) -> Polled {
         Polled {
-            status: status.into(),
+            status,
             validators: None,
             hint: None,
             pending: Pending::default(),
-            discovered: None,
+            discovered: Discovery::Keep,
         }
     }
 }
@@ -123,7 +123,7 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
             let quiet = new.is_empty()
                 && changed.is_empty()
                 && row.consecutive_failures == 0
-                && record.discovered_url.is_none();
+                && record.discovered_url == Discovery::Keep;
             let committed = if quiet {
                 // Nothing to keep but the row's times: written later with others.
                 ctx.store
@@ -137,7 +137,7 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
             };
             match committed {
                 Ok(s) => {
-                    let result = if status == "not modified" {
+                    let result = if status == PollStatus::NotModified {
                         "not_modified"
                     } else {
                         "ok"
@@ -178,7 +178,11 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
         validators: None,
         next_poll_at: at + ms(wait),
         // A discovered feed that fails is looked for again on the page next time.
-        discovered_url: row.discovered_url.is_some().then_some(None),
+        discovered_url: if row.discovered_url.is_some() {
+            Discovery::Forget
+        } else {
+            Discovery::Keep
+        },
     };
     let (id, health) = (row.id, ctx.health.clone());
     if let Err(e) = ctx
@@ -214,12 +218,12 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
         FetchOutcome::NotModified { max_age } => {
             return Ok(Polled {
                 hint: max_age,
-                ..Polled::status("not modified")
+                ..Polled::status(PollStatus::NotModified)
             });
         }
         FetchOutcome::Fetched(f) => f,
     };
-    let mut discovered = None;
+    let mut discovered = Discovery::Keep;
     if is_feed && !parse::looks_like_feed(&fetched.body, fetched.content_type.as_deref()) {
         // A listed HTML page that advertises its feed: the feed is polled from now on.
         let html = crate::fetch::decode_html(&fetched.body, fetched.content_type.as_deref());
@@ -232,7 +236,7 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
                 FetchOutcome::Fetched(f) => f,
                 FetchOutcome::NotModified { .. } => return Err(PollError::NotAFeed),
             };
-            discovered = Some(Some(feed_url));
+            discovered = Discovery::Set(feed_url);
         }
     }
     let validators = Some(fetched.validators.clone());

@@ -10,7 +10,7 @@ use super::{
 use crate::clean;
 use crate::dedupe::{canonical_url, fingerprint, short_hash};
 use crate::fetch::{Fetched, decode_html};
-use crate::model::{AlertKind, Item, Source};
+use crate::model::{AlertKind, Item, PollStatus, Source};
 use crate::parse;
 use crate::store::{Seen, SourceRow};
 
@@ -30,7 +30,7 @@ pub(super) async fn poll_content(
     let id = row.id;
     let previous = ctx.store.blocking(move |s| s.latest_text(id)).await?;
     if previous.as_deref() == Some(article.text.as_str()) {
-        return Ok(Polled::status("ok: unchanged"));
+        return Ok(Polled::status(PollStatus::Ok("unchanged".into())));
     }
     let item = Item {
         key: format!("version:{}", short_hash(&[&article.text])),
@@ -64,13 +64,13 @@ pub(super) async fn poll_content(
         changed: Vec::new(),
     };
     let status = if previous.is_none() {
-        "ok: first version"
+        "first version"
     } else {
-        "ok: changed"
+        "changed"
     };
     Ok(Polled {
         pending,
-        ..Polled::status(status)
+        ..Polled::status(PollStatus::Ok(status.into()))
     })
 }
 
@@ -158,7 +158,7 @@ pub(super) async fn poll_links(
     };
     Ok(Polled {
         pending,
-        ..Polled::status(format!("ok: {total} links"))
+        ..Polled::status(PollStatus::Ok(format!("{total} links")))
     })
 }
 

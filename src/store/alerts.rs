@@ -29,12 +29,14 @@ impl DeliveryState {
         }
     }
 
-    fn parse(s: &str) -> DeliveryState {
+    /// The inverse of [`DeliveryState::as_str`].
+    pub fn parse(s: &str) -> Option<DeliveryState> {
         match s {
-            "delivered" => DeliveryState::Delivered,
-            "failed" => DeliveryState::Failed,
-            "dead" => DeliveryState::Dead,
-            _ => DeliveryState::Pending,
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "failed" => Some(DeliveryState::Failed),
+            "dead" => Some(DeliveryState::Dead),
+            _ => None,
         }
     }
 }
@@ -147,7 +149,7 @@ impl Store {
                 "UPDATE alerts SET state = ?2, attempts = attempts + 1, last_error = ?3,
                     next_attempt_at = COALESCE(?4, next_attempt_at) WHERE seq = ?1",
             )?
-            .execute(params![seq, state.as_str(), error, next_at])?;
+            .execute(params![seq, state, error, next_at])?;
         }
         tx.commit()?;
         Ok(())
@@ -191,7 +193,7 @@ impl Store {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, DeliveryState>(2)?,
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
@@ -212,7 +214,7 @@ impl Store {
                 alert,
                 sources,
                 notifier,
-                state: DeliveryState::parse(&state),
+                state,
                 attempts,
                 created_at,
                 delivered_at,
@@ -249,7 +251,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let spec = SourceSpec {
             name: "s".into(),
-            kind: "feed",
+            kind: crate::model::SourceType::Feed,
             url: "http://e.org/f".into(),
             interval_ms: 1000,
         };

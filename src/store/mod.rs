@@ -5,6 +5,7 @@
 //! due alerts, mark delivered) so another backend can stand in without touching the stages.
 
 mod alerts;
+mod codec;
 mod items;
 mod prune;
 mod schema;
@@ -21,7 +22,7 @@ use rusqlite::Connection;
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use prune::PruneReport;
-pub use sources::{HealthRule, PollRecord, SourceHealth, SourceRow, SourceSpec};
+pub use sources::{Discovery, HealthRule, PollRecord, SourceHealth, SourceRow, SourceSpec};
 pub use status::Gauges;
 
 #[derive(Debug, thiserror::Error)]

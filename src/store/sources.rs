@@ -5,13 +5,13 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError};
 use crate::dedupe::short_hash;
 use crate::model::Validators;
-use crate::model::{Alert, AlertKind};
+use crate::model::{Alert, AlertKind, PollStatus, SourceType};
 
 /// A configured source, as the store keeps it (keyed by name).
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: SourceType,
     pub url: String,
     pub interval_ms: i64,
 }
@@ -32,13 +32,24 @@ pub struct SourceRow {
 #[derive(Debug, Clone)]
 pub struct PollRecord {
     pub at: i64,
-    /// `Ok(status text)` or `Err(error message)`.
-    pub result: Result<String, String>,
+    /// What the poll found, or the error message.
+    pub result: Result<PollStatus, String>,
     /// New validators; `None` keeps the stored ones (a 304 or a failure).
     pub validators: Option<Validators>,
-    /// `Some` replaces the discovered feed URL (`Some(None)` forgets it).
-    pub discovered_url: Option<Option<String>>,
+    /// What becomes of the feed URL found on the listed page.
+    pub discovered_url: Discovery,
     pub next_poll_at: i64,
+}
+
+/// The feed a listed HTML page points to (`<link rel="alternate">`), after a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovery {
+    /// As it was.
+    Keep,
+    /// Poll this feed from now on.
+    Set(String),
+    /// Look for the feed on the page again next time.
+    Forget,
 }
 
 /// A poll outcome waiting to be written (see [`Store::defer_record`]).
@@ -68,12 +79,12 @@ use crate::time::iso;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SourceHealth {
     pub name: String,
-    pub kind: String,
+    pub kind: SourceType,
     pub url: String,
     pub active: bool,
     pub last_poll_at: Option<i64>,
     pub last_success_at: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<PollStatus>,
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub next_poll_at: i64,
@@ -277,8 +288,13 @@ impl Store {
         health: &HealthRule,
     ) -> Result<(), StoreError> {
         let (status, error) = match &rec.result {
-            Ok(s) => (Some(s.as_str()), None),
-            Err(e) => (Some("error"), Some(e.as_str())),
+            Ok(s) => (s.clone(), None),
+            Err(e) => (PollStatus::Error, Some(e.as_str())),
+        };
+        let (set_discovered, discovered) = match &rec.discovered_url {
+            Discovery::Keep => (false, None),
+            Discovery::Set(url) => (true, Some(url.as_str())),
+            Discovery::Forget => (true, None),
         };
         let ok = rec.result.is_ok();
         let (set_validators, etag, lm) = match &rec.validators {
@@ -309,8 +325,8 @@ impl Store {
             etag,
             lm,
             rec.next_poll_at,
-            rec.discovered_url.is_some(),
-            rec.discovered_url.clone().flatten()
+            set_discovered,
+            discovered
         ])?;
         self.health_alerts(tx, source_id, rec, health)
     }
@@ -415,7 +431,7 @@ mod tests {
         let specs: Vec<SourceSpec> = (0..DEFER_BATCH + 1)
             .map(|i| SourceSpec {
                 name: format!("s{i:03}"),
-                kind: "feed",
+                kind: SourceType::Feed,
                 url: format!("http://e.org/{i}"),
                 interval_ms: 1000,
             })
@@ -437,9 +453,9 @@ mod tests {
         };
         let rec = |at: i64| PollRecord {
             at,
-            result: Ok("not modified".into()),
+            result: Ok(PollStatus::NotModified),
             validators: None,
-            discovered_url: None,
+            discovered_url: Discovery::Keep,
             next_poll_at: at + 3_600_000,
         };
         let health = std::sync::Arc::new(HealthRule::default());
