@@ -16,8 +16,9 @@ use crate::notify::dispatcher::{Dispatcher, RetryPolicy};
 use crate::notify::email::EmailNotifier;
 use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
+use crate::pipeline::HealthRule;
 use crate::pipeline::{PollContext, PollLimits, Watchlist};
-use crate::store::{HealthRule, SourceSpec, Store};
+use crate::store::{SourceSpec, Store};
 use crate::time::{ms, now_ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).

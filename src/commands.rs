@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 
 use crate::app::{self, Runtime};
 use crate::config::{Config, format_duration};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
-use crate::model::{Alert, AlertKind, Article, PollStatus, SourceType};
+use crate::model::{Alert, AlertKind, Article, Hit, Item, PollStatus};
+use crate::pipeline::{self, Reading};
 use crate::time::iso;
-use crate::{clean, parse, scheduler};
+use crate::{clean, scheduler};
 
 /// A mistake in how feedwatch was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -97,43 +98,18 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `check --online`: fetches each source once and says what it serves. Exits 1 when any
-/// source cannot be read.
+/// `check --online`: fetches each source once and says what it serves, read as a poll
+/// reads it. Exits 1 when any source cannot be read.
 pub async fn check_online(config: &Config) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(&app::fetch_options(config))?;
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
-    for source in config.sources.iter().cloned() {
-        let verdict = match fetcher.fetch(&source.url, &Validators::default()).await {
+    for source in &config.sources {
+        let verdict = match pipeline::probe(&fetcher, source).await {
+            Ok(found) => format!("ok: {found}"),
             Err(e) => {
                 failed += 1;
                 format!("FAILED: {e}")
-            }
-            Ok(FetchOutcome::NotModified { .. }) => "not modified".to_string(),
-            Ok(FetchOutcome::Fetched(f)) => {
-                if parse::looks_like_feed(&f.body, f.content_type.as_deref()) {
-                    match parse::parse_feed(&f.body, &f.final_url) {
-                        Ok(feed) => format!("ok: a feed with {} items", feed.items.len()),
-                        Err(e) => {
-                            failed += 1;
-                            format!("FAILED: {e}")
-                        }
-                    }
-                } else {
-                    let html = crate::fetch::decode_html(&f.body, f.content_type.as_deref());
-                    match parse::discover_feeds(&html, &f.final_url).first() {
-                        Some(feed) if source.source_type() == SourceType::Feed => format!(
-                            "ok: an HTML page advertising the feed {feed}, which will be polled"
-                        ),
-                        _ if source.source_type() == SourceType::Page => {
-                            "ok: an HTML page".to_string()
-                        }
-                        _ => {
-                            failed += 1;
-                            "FAILED: an HTML page that advertises no feed".to_string()
-                        }
-                    }
-                }
             }
         };
         writeln!(
@@ -194,109 +170,105 @@ pub async fn extract(source: &str, json: bool, config: Option<&Config>) -> anyho
     Ok(())
 }
 
+/// `preview SOURCE`: what a poll would read from SOURCE and which watches would match,
+/// without storing or alerting.
 pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(&app::fetch_options(config))?;
     let watchlist = app::watchlist(config)?;
     let (body, content_type, url) = read_source(source, &fetcher).await?;
-    let name = source.to_string();
-    let items: Vec<(crate::model::Item, Article)> =
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            if parse::looks_like_feed(&body, content_type.as_deref()) {
-                let feed = parse::parse_feed(&body, &url)?;
-                Ok(feed
-                    .items
-                    .into_iter()
-                    .map(|i| {
-                        let text = clean::clean_fragment(&i.html);
-                        let article = Article {
-                            title: i.title.clone(),
-                            text,
-                            ..Default::default()
-                        };
-                        (i, article)
-                    })
-                    .collect())
-            } else {
-                let html = crate::fetch::decode_html(&body, content_type.as_deref());
-                for feed in parse::discover_feeds(&html, &url) {
-                    eprintln!("note: this page advertises a feed: {feed} (a [[feed]] with this page's URL polls it)");
-                }
-                let article = clean::extract_article(&html);
-                let link = article
-                    .canonical_url
-                    .clone()
-                    .unwrap_or_else(|| url.to_string());
-                let item = crate::model::Item {
-                    key: String::new(),
-                    guid: None,
-                    title: article.title.clone(),
-                    url: Some(crate::dedupe::canonical_url(&link)),
-                    published: article
-                        .published
-                        .as_deref()
-                        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-                        .map(|d| d.with_timezone(&Utc)),
-                    html: String::new(),
-                };
-                Ok(vec![(item, article)])
+    let reading =
+        tokio::task::spawn_blocking(move || pipeline::read(&body, content_type.as_deref(), &url))
+            .await??;
+    let items = match reading {
+        Reading::Feed(items) => items,
+        Reading::Page {
+            item,
+            article,
+            feeds,
+        } => {
+            for feed in feeds {
+                eprintln!(
+                    "note: this page advertises a feed: {feed} (a [[feed]] with this page's URL polls it)"
+                );
             }
-        })
-        .await??;
+            vec![(*item, *article)]
+        }
+    };
     // A configured source's name and tags apply, so watches restricted to it match as they would.
     let configured = config
         .sources
         .iter()
-        .cloned()
-        .into_iter()
         .find(|s| s.url.as_str() == source || s.name == source);
     let (scope_name, scope_tags) =
-        configured.map_or((source.to_string(), Vec::new()), |s| (s.name, s.tags));
+        configured.map_or((source, &[][..]), |s| (s.name.as_str(), &s.tags[..]));
     let scope = crate::matcher::Scope {
-        source: &scope_name,
-        tags: &scope_tags,
+        source: scope_name,
+        tags: scope_tags,
     };
     let mut out = std::io::stdout().lock();
     for (item, article) in items {
         let hits = watchlist
             .matcher
             .match_article(scope, &article.title, &article.text);
-        let published = item
-            .published
-            .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         if json {
-            let matches: Vec<_> = hits
-                .iter()
-                .map(|h| json!({"watch": h.watch, "terms": h.terms, "snippet": h.snippet}))
-                .collect();
-            writeln!(
-                out,
-                "{}",
-                json!({
-                    "source": name, "title": article.title, "url": item.url, "published": published,
-                    "text": article.text, "matches": matches,
-                })
-            )?;
+            print_preview_json(&mut out, source, &item, &article, &hits)?;
         } else {
-            writeln!(out, "{}", article.title)?;
-            if let Some(u) = &item.url {
-                writeln!(out, "  {u}")?;
-            }
-            if let Some(p) = &published {
-                writeln!(out, "  published {p}")?;
-            }
-            writeln!(out, "  {} characters of text", article.text.chars().count())?;
-            for h in &hits {
-                writeln!(
-                    out,
-                    "  MATCH {} [{}]: {}",
-                    h.watch,
-                    h.terms.join(", "),
-                    h.snippet
-                )?;
-            }
-            writeln!(out)?;
+            print_preview(&mut out, &item, &article, &hits)?;
         }
     }
+    Ok(())
+}
+
+fn print_preview_json(
+    out: &mut impl Write,
+    source: &str,
+    item: &Item,
+    article: &Article,
+    hits: &[Hit],
+) -> anyhow::Result<()> {
+    let matches: Vec<_> = hits
+        .iter()
+        .map(|h| json!({"watch": h.watch, "terms": h.terms, "snippet": h.snippet}))
+        .collect();
+    let published = item
+        .published
+        .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    writeln!(
+        out,
+        "{}",
+        json!({
+            "source": source, "title": article.title, "url": item.url, "published": published,
+            "text": article.text, "matches": matches,
+        })
+    )?;
+    Ok(())
+}
+
+fn print_preview(
+    out: &mut impl Write,
+    item: &Item,
+    article: &Article,
+    hits: &[Hit],
+) -> anyhow::Result<()> {
+    writeln!(out, "{}", article.title)?;
+    if let Some(u) = &item.url {
+        writeln!(out, "  {u}")?;
+    }
+    if let Some(p) = item.published {
+        let p = p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        writeln!(out, "  published {p}")?;
+    }
+    writeln!(out, "  {} characters of text", article.text.chars().count())?;
+    for h in hits {
+        writeln!(
+            out,
+            "  MATCH {} [{}]: {}",
+            h.watch,
+            h.terms.join(", "),
+            h.snippet
+        )?;
+    }
+    writeln!(out)?;
     Ok(())
 }
 

@@ -142,159 +142,246 @@ pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollRepo
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
-    let mut rt = Arc::new(rt);
-    let store = rt.ctx.store.clone();
-    let shutdown = CancellationToken::new();
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-
-    let (wake_tx, wake_rx) = watch::channel(0u64);
-    let mut dispatcher_stop = shutdown.child_token();
-    let mut dispatcher = tokio::spawn(
-        rt.dispatcher()
-            .run(wake_rx.clone(), dispatcher_stop.clone()),
-    );
-
-    let mut global = Arc::new(Semaphore::new(rt.concurrency));
-    let mut hosts = Hosts::default();
-    let mut tasks: JoinSet<PollTask> = JoinSet::new();
-    // Source id of each running poll, by task, so a poll that panicked is accounted for too.
-    let mut in_flight: HashMap<tokio::task::Id, i64> = HashMap::new();
-    let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
-
+    let mut signals = Signals::new()?;
+    let mut daemon = Daemon::start(config_path, rt);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     info!(
-        sources = rt.sources.len(),
-        notifiers = rt.notifiers.len(),
+        sources = daemon.rt.sources.len(),
+        notifiers = daemon.rt.notifiers.len(),
         "feedwatch running"
     );
-
-    if let Some(addr) = rt.listen {
-        let stale = tick * 3;
-        tokio::spawn(crate::metrics::serve(
-            addr,
-            rt.ctx.metrics.clone(),
-            store.clone(),
-            stale,
-            shutdown.clone(),
-        ));
-    }
-    let mut next_prune = tokio::time::Instant::now();
     loop {
-        notify_systemd(&[sd_notify::NotifyState::Watchdog]);
-        rt.ctx
-            .metrics
-            .last_tick
-            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
-        if tokio::time::Instant::now() >= next_prune {
-            if let Err(e) = rt.prune().await {
-                warn!(error = %format!("{e:#}"), "pruning failed; will try again");
-            }
-            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
-        }
-        if store.deferred_due(now_ms()) {
-            flush_records(&store).await;
-        }
-        let free = global.available_permits();
-        if free > 0 {
-            let lease = ms(rt.lease);
-            let rows = store
-                .blocking(move |s| s.claim_due(now_ms(), free, lease))
-                .await?;
-            for row in rows {
-                let Some(source) = rt.sources.get(&row.name).cloned() else {
-                    continue;
-                };
-                let permit = global.clone().try_acquire_owned().ok();
-                let source_id = row.id;
-                let task = spawn_poll(
-                    &mut tasks,
-                    &rt,
-                    &mut hosts,
-                    source,
-                    row,
-                    permit,
-                    global.clone(),
-                );
-                in_flight.insert(task, source_id);
-            }
-        }
-        let sleep = if global.available_permits() == 0 {
-            tick
-        } else {
-            match store.blocking(|s| s.next_poll_at()).await {
-                Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, ms(tick)) as u64),
-                _ => tick,
-            }
-        };
+        daemon.housekeeping().await;
+        daemon.claim_and_spawn().await?;
+        let sleep = daemon.sleep_time().await;
         tokio::select! {
-            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
-            _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => {
-                notify_systemd(&[sd_notify::NotifyState::Reloading]);
-                match reload(&config_path, &rt) {
-                    Ok(new_rt) => {
-                        rt = Arc::new(new_rt);
-                        global = Arc::new(Semaphore::new(rt.concurrency));
-                        hosts = Hosts::default();
-                        dispatcher_stop.cancel();
-                        let _ = dispatcher.await;
-                        dispatcher_stop = shutdown.child_token();
-                        dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx.clone(), dispatcher_stop.clone()));
-                        info!(sources = rt.sources.len(), "configuration reloaded");
-                    }
-                    Err(e) => error!(error = %format!("{e:#}"), "reload refused; keeping the running configuration"),
-                }
-                notify_systemd(&[sd_notify::NotifyState::Ready]);
+            _ = signals.term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = signals.int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = signals.hup.recv() => daemon.reload().await,
+            Some(done) = daemon.tasks.join_next_with_id(), if !daemon.tasks.is_empty() => {
+                daemon.poll_done(done).await;
             }
-            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => match done {
-                Ok((task, (_, _, report))) => {
-                    in_flight.remove(&task);
-                    if report.alerts > 0 {
-                        wake_tx.send_modify(|n| *n += 1);
-                    }
-                    if in_flight.is_empty() {
-                        flush_records(&store).await;
-                        release_free_memory(&store).await;
-                    }
-                }
-                Err(e) => {
-                    // Its lease runs out and the source is polled again then.
-                    let source_id = in_flight.remove(&e.id());
-                    error!(error = %e, ?source_id, "a poll task failed");
-                }
-            },
             _ = tokio::time::sleep(sleep) => {}
         }
     }
+    daemon.stop().await
+}
 
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
-    shutdown.cancel();
-    // Let running polls finish (each commits or rolls back its own transaction), briefly.
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while let Some(done) = tasks.join_next_with_id().await {
-            let task = match &done {
-                Ok((task, _)) => *task,
-                Err(e) => e.id(),
-            };
-            in_flight.remove(&task);
-        }
-    })
-    .await;
-    tasks.abort_all();
-    flush_records(&store).await;
-    if !in_flight.is_empty() {
-        let ids: Vec<i64> = in_flight.into_values().collect();
-        warn!(
-            count = ids.len(),
-            "polls cut short by shutdown; they run first next time"
-        );
-        store.blocking(move |s| s.release(&ids, now_ms())).await?;
+/// The signals the daemon answers: SIGHUP reloads, SIGTERM and SIGINT stop.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, dispatcher).await;
-    info!("stopped");
-    Ok(())
+}
+
+/// The running daemon: its runtime, the polls in flight and the dispatcher task.
+struct Daemon {
+    config_path: PathBuf,
+    rt: Arc<Runtime>,
+    store: Store,
+    shutdown: CancellationToken,
+    /// Bumped when polls store alerts: the dispatcher's cue.
+    wake: watch::Sender<u64>,
+    dispatcher: tokio::task::JoinHandle<()>,
+    dispatcher_stop: CancellationToken,
+    global: Arc<Semaphore>,
+    hosts: Hosts,
+    tasks: JoinSet<PollTask>,
+    /// Source id of each running poll, by task, so a poll that panicked is accounted for too.
+    in_flight: HashMap<tokio::task::Id, i64>,
+    /// Longest sleep between looks at the store (and between watchdog pings).
+    tick: Duration,
+    next_prune: tokio::time::Instant,
+}
+
+impl Daemon {
+    /// Starts the dispatcher and, if configured, the metrics endpoint.
+    fn start(config_path: PathBuf, rt: Runtime) -> Daemon {
+        let rt = Arc::new(rt);
+        let shutdown = CancellationToken::new();
+        let (wake, wake_rx) = watch::channel(0u64);
+        let dispatcher_stop = shutdown.child_token();
+        let dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx, dispatcher_stop.clone()));
+        let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
+        if let Some(addr) = rt.listen {
+            tokio::spawn(crate::metrics::serve(
+                addr,
+                rt.ctx.metrics.clone(),
+                rt.ctx.store.clone(),
+                tick * 3,
+                shutdown.clone(),
+            ));
+        }
+        Daemon {
+            config_path,
+            store: rt.ctx.store.clone(),
+            global: Arc::new(Semaphore::new(rt.concurrency)),
+            rt,
+            shutdown,
+            wake,
+            dispatcher,
+            dispatcher_stop,
+            hosts: Hosts::default(),
+            tasks: JoinSet::new(),
+            in_flight: HashMap::new(),
+            tick,
+            next_prune: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The watchdog ping, the liveness clock, retention when due, and deferred outcomes.
+    async fn housekeeping(&mut self) {
+        notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        self.rt
+            .ctx
+            .metrics
+            .last_tick
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+        if tokio::time::Instant::now() >= self.next_prune {
+            if let Err(e) = self.rt.prune().await {
+                warn!(error = %format!("{e:#}"), "pruning failed; will try again");
+            }
+            self.next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+        }
+        if self.store.deferred_due(now_ms()) {
+            flush_records(&self.store).await;
+        }
+    }
+
+    /// Claims as many due sources as there are free slots, and starts their polls.
+    async fn claim_and_spawn(&mut self) -> anyhow::Result<()> {
+        let free = self.global.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let lease = ms(self.rt.lease);
+        let rows = self
+            .store
+            .blocking(move |s| s.claim_due(now_ms(), free, lease))
+            .await?;
+        for row in rows {
+            let Some(source) = self.rt.sources.get(&row.name).cloned() else {
+                continue;
+            };
+            let permit = self.global.clone().try_acquire_owned().ok();
+            let source_id = row.id;
+            let task = spawn_poll(
+                &mut self.tasks,
+                &self.rt,
+                &mut self.hosts,
+                source,
+                row,
+                permit,
+                self.global.clone(),
+            );
+            self.in_flight.insert(task, source_id);
+        }
+        Ok(())
+    }
+
+    /// Until the next source is due, at most a tick; a tick when every slot is busy.
+    async fn sleep_time(&self) -> Duration {
+        if self.global.available_permits() == 0 {
+            return self.tick;
+        }
+        match self.store.blocking(|s| s.next_poll_at()).await {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, ms(self.tick)) as u64),
+            _ => self.tick,
+        }
+    }
+
+    /// SIGHUP: a new runtime from the config file, or the running one kept if it is invalid.
+    async fn reload(&mut self) {
+        notify_systemd(&[sd_notify::NotifyState::Reloading]);
+        match reload(&self.config_path, &self.rt) {
+            Ok(new_rt) => {
+                self.rt = Arc::new(new_rt);
+                self.global = Arc::new(Semaphore::new(self.rt.concurrency));
+                self.hosts = Hosts::default();
+                self.dispatcher_stop.cancel();
+                let old = std::mem::replace(&mut self.dispatcher, tokio::spawn(async {}));
+                let _ = old.await;
+                self.dispatcher_stop = self.shutdown.child_token();
+                self.dispatcher = tokio::spawn(
+                    self.rt
+                        .dispatcher()
+                        .run(self.wake.subscribe(), self.dispatcher_stop.clone()),
+                );
+                info!(sources = self.rt.sources.len(), "configuration reloaded");
+            }
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "reload refused; keeping the running configuration")
+            }
+        }
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// A poll ended: wake the dispatcher if it stored alerts; when polls drain, write what
+    /// waits and give memory back.
+    async fn poll_done(
+        &mut self,
+        done: Result<(tokio::task::Id, PollTask), tokio::task::JoinError>,
+    ) {
+        match done {
+            Ok((task, (_, _, report))) => {
+                self.in_flight.remove(&task);
+                if report.alerts > 0 {
+                    self.wake.send_modify(|n| *n += 1);
+                }
+                if self.in_flight.is_empty() {
+                    flush_records(&self.store).await;
+                    release_free_memory(&self.store).await;
+                }
+            }
+            Err(e) => {
+                // Its lease runs out and the source is polled again then.
+                let source_id = self.in_flight.remove(&e.id());
+                error!(error = %e, ?source_id, "a poll task failed");
+            }
+        }
+    }
+
+    /// Lets running polls finish briefly (each commits or rolls back its own transaction),
+    /// cuts the rest short and makes their sources due first next time.
+    async fn stop(mut self) -> anyhow::Result<()> {
+        notify_systemd(&[sd_notify::NotifyState::Stopping]);
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(done) = self.tasks.join_next_with_id().await {
+                let task = match &done {
+                    Ok((task, _)) => *task,
+                    Err(e) => e.id(),
+                };
+                self.in_flight.remove(&task);
+            }
+        })
+        .await;
+        self.tasks.abort_all();
+        flush_records(&self.store).await;
+        if !self.in_flight.is_empty() {
+            let ids: Vec<i64> = self.in_flight.into_values().collect();
+            warn!(
+                count = ids.len(),
+                "polls cut short by shutdown; they run first next time"
+            );
+            self.store
+                .blocking(move |s| s.release(&ids, now_ms()))
+                .await?;
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.dispatcher).await;
+        info!("stopped");
+        Ok(())
+    }
 }
 
 /// Writes the poll outcomes the store holds back (see [`crate::store::Store::defer_record`]);

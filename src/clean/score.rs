@@ -85,10 +85,28 @@ const NEGATIVE: &[&str] = &[
     "newsletter",
 ];
 
+/// Each container's score, keyed by node.
+type Scores = HashMap<NodeId, f64>;
+
 /// The elements that hold the article, in document order (the best container and the
 /// siblings that belong with it), or `None` when no paragraph votes.
 pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec<NodeId>> {
-    let mut scores: HashMap<NodeId, f64> = HashMap::new();
+    let scores = paragraph_votes(root, w);
+    let (top_node, top_score) = best_container(root, &scores)?;
+    let threshold = (top_score * 0.2).max(10.0);
+    let Some(parent) = top_node.parent() else {
+        return Some(vec![top_node.id()]);
+    };
+    let nodes = with_siblings(top_node, parent, &scores, threshold, w);
+    Some(with_chunks(
+        root, top_node, parent, nodes, &scores, threshold,
+    ))
+}
+
+/// Paragraphs of 25 characters or more vote for their parent, grandparent and
+/// great-grandparent (by their length and commas); noise is not walked.
+fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
+    let mut scores = Scores::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         let Node::Element(el) = node.value() else {
@@ -124,43 +142,59 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         }
         stack.extend(node.children());
     }
+    scores
+}
+
+/// A node's score weighed by how little of it is link text.
+fn weighed(scores: &Scores, node: NodeRef<'_, Node>) -> f64 {
+    scores
+        .get(&node.id())
+        .map_or(0.0, |s| s * (1.0 - link_density(node)))
+}
+
+/// The best-scoring container and its score. Content split over several children of one
+/// container (common with page builders): when the parent scores nearly as well, the parent
+/// is the article.
+fn best_container<'a>(
+    root: NodeRef<'a, Node>,
+    scores: &Scores,
+) -> Option<(NodeRef<'a, Node>, f64)> {
     let tree = root.tree();
-    let (&top, _) = scores
-        .iter()
-        .map(|(id, s)| {
-            (
-                id,
-                s * (1.0 - link_density(tree.get(*id).expect("scored node"))),
-            )
-        })
+    let (top, _) = scores
+        .keys()
+        .filter_map(|id| tree.get(*id))
+        .map(|node| (node.id(), weighed(scores, node)))
         // Ties go to the earlier element, so the same page always gives the same text.
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)))?;
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
     let mut top_node = tree.get(top)?;
-    let mut top_score = scores[&top] * (1.0 - link_density(top_node));
-    // Content split over several children of one container (common with page builders):
-    // when the parent scores nearly as well, the parent is the article.
+    let mut top_score = weighed(scores, top_node);
     while let Some(parent) = top_node
         .parent()
         .filter(|p| p.value().is_element() && p.id() != root.id())
     {
-        let parent_score = scores
-            .get(&parent.id())
-            .map_or(0.0, |s| s * (1.0 - link_density(parent)));
+        let parent_score = weighed(scores, parent);
         if parent_score < top_score * 0.75 {
             break;
         }
         top_node = parent;
         top_score = parent_score;
     }
-    let top = top_node.id();
-    let threshold = (top_score * 0.2).max(10.0);
-    let Some(parent) = top_node.parent() else {
-        return Some(vec![top]);
-    };
+    Some((top_node, top_score))
+}
+
+/// The top container and those of its siblings that score as content or are plainly prose,
+/// in document order.
+fn with_siblings(
+    top_node: NodeRef<'_, Node>,
+    parent: NodeRef<'_, Node>,
+    scores: &Scores,
+    threshold: f64,
+    w: &Wrappers,
+) -> Vec<NodeId> {
     let mut nodes = Vec::new();
     for sibling in parent.children() {
-        if sibling.id() == top {
-            nodes.push(top);
+        if sibling.id() == top_node.id() {
+            nodes.push(sibling.id());
             continue;
         }
         let Node::Element(el) = sibling.value() else {
@@ -169,25 +203,33 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         if w.is_noise(sibling, el) {
             continue;
         }
-        let score = scores
-            .get(&sibling.id())
-            .map_or(0.0, |s| s * (1.0 - link_density(sibling)));
         let prose = (el.name() == "p" || (el.name() == "div" && !has_block_child(sibling))) && {
             let text = visible_text(sibling, w);
             let density = link_density(sibling);
             (text.chars().count() > 80 && density < 0.25)
                 || (density == 0.0 && text.ends_with(['.', '!', '?']))
         };
-        if score >= threshold || prose {
+        if weighed(scores, sibling) >= threshold || prose {
             nodes.push(sibling.id());
         }
     }
-    // An article split into chunks around figures or ads repeats its container's tag and
-    // classes further on ("articleBodyText version-2 section", then "articleBodyText
-    // section": most classes shared); those that score as content join it, in document
-    // order.
+    nodes
+}
+
+/// An article split into chunks around figures or ads repeats its container's tag and
+/// classes further on ("articleBodyText version-2 section", then "articleBodyText
+/// section": most classes shared); those that score as content join `nodes`, in document
+/// order.
+fn with_chunks(
+    root: NodeRef<'_, Node>,
+    top_node: NodeRef<'_, Node>,
+    parent: NodeRef<'_, Node>,
+    nodes: Vec<NodeId>,
+    scores: &Scores,
+    threshold: f64,
+) -> Vec<NodeId> {
     let Node::Element(top_el) = top_node.value() else {
-        return Some(nodes);
+        return nodes;
     };
     let class: HashSet<&str> = top_el
         .attr("class")
@@ -195,7 +237,7 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         .split_ascii_whitespace()
         .collect();
     if class.is_empty() {
-        return Some(nodes);
+        return nodes;
     }
     let similar = |e: &scraper::node::Element| {
         let other: HashSet<&str> = e
@@ -211,18 +253,19 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
         .chain(parent.ancestors())
         .map(|a| a.id())
         .collect();
+    let tree = root.tree();
     let chunks: HashSet<NodeId> = scores
-        .iter()
-        .filter(|&(id, s)| {
-            let node = tree.get(*id).expect("scored node");
-            !above.contains(id)
+        .keys()
+        .filter_map(|id| tree.get(*id))
+        .filter(|node| {
+            !above.contains(&node.id())
                 && matches!(node.value(), Node::Element(e) if similar(e))
-                && s * (1.0 - link_density(node)) >= threshold
+                && weighed(scores, *node) >= threshold
         })
-        .map(|(id, _)| *id)
+        .map(|node| node.id())
         .collect();
     if chunks.is_empty() {
-        return Some(nodes);
+        return nodes;
     }
     // One walk in document order takes the chosen nodes and the chunks, each with what it
     // holds: a chunk inside another (or inside a chosen node) is read with it.
@@ -236,7 +279,7 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
             stack.extend(node.children().rev());
         }
     }
-    Some(picked)
+    picked
 }
 
 /// A container's start: its tag and its class/id hints.

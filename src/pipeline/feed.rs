@@ -4,16 +4,23 @@
 use std::time::Duration;
 
 use super::{
-    Pending, PollContext, PollError, Polled, alerts_for, blocking, classify, distinct, fetch_page,
-    new_item,
+    Pending, PollContext, PollError, Polled, Watchlist, alerts_for, blocking, classify, distinct,
+    fetch_page, new_item,
 };
 use crate::clean;
 use crate::dedupe::{MATERIAL_EDIT_SIMILARITY, canonical_url, fingerprint, similarity};
 use crate::fetch::Fetched;
-use crate::model::{AlertKind, PollStatus, Source};
+use crate::model::{AlertKind, Item, PollStatus, Source};
 use crate::parse;
-use crate::store::{ChangedItem, Seen, SourceRow};
+use crate::store::{ChangedItem, Identity, NewItem, Seen, SourceRow};
 
+/// A new item with its identity.
+type NewEntry = (Item, Identity);
+/// A changed item: its identity, its row, and its stored text when that is the feed's own.
+type ChangedEntry = (Item, Identity, i64, Option<String>);
+
+/// One poll of a feed: parse, classify, fetch pages of new items (with `full_text`), then
+/// clean and match new and changed items.
 pub(super) async fn poll_feed(
     ctx: &PollContext,
     source: &Source,
@@ -29,7 +36,47 @@ pub(super) async fn poll_feed(
     let total = feed.items.len();
     let items = distinct(feed.items);
     let (ids, seen) = classify(ctx, row.id, &items).await?;
+    let (new, changed) = sort_seen(items, ids, seen, full_text);
+    // Cheap checks done: only new items get their pages fetched.
+    let mut pages = Vec::with_capacity(new.len());
+    for (item, _) in &new {
+        pages.push(match (&item.url, full_text) {
+            (Some(url), true) => fetch_page(ctx, source, url).await,
+            _ => None,
+        });
+    }
+    let wl = ctx.watchlist.clone();
+    let src = source.clone();
+    let (new, changed) = blocking(move || {
+        let new = new
+            .into_iter()
+            .zip(pages)
+            .map(|(entry, page)| clean_new(&wl, &src, entry, page))
+            .collect();
+        let changed = changed
+            .into_iter()
+            .map(|entry| clean_changed(&wl, &src, entry))
+            .collect();
+        (new, changed)
+    })
+    .await?;
+    let ttl = feed
+        .ttl_minutes
+        .map(|m| Duration::from_secs(u64::from(m) * 60));
+    Ok(Polled {
+        hint: ttl,
+        pending: Pending { new, changed },
+        ..Polled::status(PollStatus::Ok(format!("{total} items")))
+    })
+}
 
+/// New and changed items; known unchanged ones drop out.
+fn sort_seen(
+    items: Vec<Item>,
+    ids: Vec<Identity>,
+    seen: Vec<Seen>,
+    full_text: bool,
+) -> (Vec<NewEntry>, Vec<ChangedEntry>) {
     let mut new = Vec::new();
     let mut changed = Vec::new();
     for ((item, id), seen) in items.into_iter().zip(ids).zip(seen) {
@@ -46,75 +93,59 @@ pub(super) async fn poll_feed(
             }
         }
     }
+    (new, changed)
+}
 
-    // Cheap checks done: only new items get their pages fetched.
-    let mut pages = Vec::with_capacity(new.len());
-    for (item, _) in &new {
-        pages.push(match (&item.url, full_text) {
-            (Some(url), true) => fetch_page(ctx, source, url).await,
-            _ => None,
-        });
+/// A new item's text (its page's article when fetched, else the feed's own), its alerts
+/// and fingerprint.
+fn clean_new(
+    wl: &Watchlist,
+    src: &Source,
+    (mut item, id): NewEntry,
+    page: Option<String>,
+) -> NewItem {
+    let article = page.map(|html| clean::extract_article(&html));
+    let mut text = article.as_ref().map(|a| a.text.clone()).unwrap_or_default();
+    if text.is_empty() {
+        text = clean::clean_fragment(&item.html);
     }
-    let wl = ctx.watchlist.clone();
-    let src = source.clone();
-    let (new, changed) = blocking(move || {
-        let new: Vec<_> = new
-            .into_iter()
-            .zip(pages)
-            .map(|((mut item, id), page)| {
-                let article = page.map(|html| clean::extract_article(&html));
-                let mut text = article.as_ref().map(|a| a.text.clone()).unwrap_or_default();
-                if text.is_empty() {
-                    text = clean::clean_fragment(&item.html);
-                }
-                // The page's own canonical link is the better URL for the alert.
-                if let Some(canonical) = article.and_then(|a| a.canonical_url) {
-                    item.url = Some(canonical_url(&canonical));
-                }
-                let alerts = alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::New);
-                let fp = fingerprint(&text);
-                new_item(&item, id, text, fp, alerts)
-            })
-            .collect();
-        let changed: Vec<_> = changed
-            .into_iter()
-            .map(|(item, id, item_id, old_text)| {
-                let Some(old_text) = old_text else {
-                    return ChangedItem {
-                        item_id,
-                        raw_hash: id.raw_hash,
-                        material: None,
-                        alerts: Vec::new(),
-                    };
-                };
-                let text = clean::clean_fragment(&item.html);
-                // Typos, timestamps and rotated boilerplate stay below the threshold: they
-                // update nothing but the raw hash, and never alert.
-                let material = similarity(&old_text, &text) < MATERIAL_EDIT_SIMILARITY;
-                let alerts = if material {
-                    alerts_for(&wl, &src, &item, &text, &item.title, AlertKind::Updated)
-                } else {
-                    Vec::new()
-                };
-                let fp = fingerprint(&text);
-                ChangedItem {
-                    item_id,
-                    raw_hash: id.raw_hash,
-                    material: material.then_some((text, fp)),
-                    alerts,
-                }
-            })
-            .collect();
-        (new, changed)
-    })
-    .await?;
-    let pending = Pending { new, changed };
-    let ttl = feed
-        .ttl_minutes
-        .map(|m| Duration::from_secs(u64::from(m) * 60));
-    Ok(Polled {
-        hint: ttl,
-        pending,
-        ..Polled::status(PollStatus::Ok(format!("{total} items")))
-    })
+    // The page's own canonical link is the better URL for the alert.
+    if let Some(canonical) = article.and_then(|a| a.canonical_url) {
+        item.url = Some(canonical_url(&canonical));
+    }
+    let alerts = alerts_for(wl, src, &item, &text, &item.title, AlertKind::New);
+    let fp = fingerprint(&text);
+    new_item(&item, id, text, fp, alerts)
+}
+
+/// A changed item: a material edit of the text alerts as `updated`; typos, timestamps and
+/// rotated boilerplate stay below the threshold, update nothing but the raw hash, and never
+/// alert.
+fn clean_changed(
+    wl: &Watchlist,
+    src: &Source,
+    (item, id, item_id, old_text): ChangedEntry,
+) -> ChangedItem {
+    let Some(old_text) = old_text else {
+        return ChangedItem {
+            item_id,
+            raw_hash: id.raw_hash,
+            material: None,
+            alerts: Vec::new(),
+        };
+    };
+    let text = clean::clean_fragment(&item.html);
+    let material = similarity(&old_text, &text) < MATERIAL_EDIT_SIMILARITY;
+    let alerts = if material {
+        alerts_for(wl, src, &item, &text, &item.title, AlertKind::Updated)
+    } else {
+        Vec::new()
+    };
+    let fp = fingerprint(&text);
+    ChangedItem {
+        item_id,
+        raw_hash: id.raw_hash,
+        material: material.then_some((text, fp)),
+        alerts,
+    }
 }

@@ -2,7 +2,9 @@
 //! changed (store) → clean → match → items and alerts committed together; then the outcome
 //! on the source's row. Stages never call each other; these files call them in order.
 
+mod dry;
 mod feed;
+mod health;
 mod page;
 
 use std::collections::{HashMap, HashSet};
@@ -19,10 +21,13 @@ use crate::model::{Alert, AlertKind, Item, PollStatus, Source, SourceKind};
 use crate::parse;
 use crate::retry::Backoff;
 use crate::store::{
-    ChangedItem, Discovery, HealthRule, Identity, InsertReport, NewAlert, NewItem, PollRecord,
-    Seen, SourceRow, Store,
+    ChangedItem, Discovery, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen, SourceRow,
+    Store,
 };
-use crate::time::{ms, now_ms};
+use crate::time::now_ms;
+
+pub use dry::{Reading, probe, read};
+pub use health::HealthRule;
 
 /// Compiled watches and where each one's alerts go.
 pub struct Watchlist {
@@ -83,8 +88,9 @@ impl Polled {
     }
 }
 
+/// Why a poll failed: recorded on the source's row, never a crash.
 #[derive(Debug, thiserror::Error)]
-enum PollError {
+pub enum PollError {
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
     #[error(transparent)]
@@ -103,72 +109,95 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
     let started = now_ms();
     let result = poll(ctx, source, row).await;
     let elapsed = Duration::from_millis((now_ms() - started).max(0) as u64);
-    let interval = source.interval;
     let error = match result {
-        Ok(p) => {
-            let wait = p
-                .hint
-                .map_or(interval, |h| h.min(ctx.limits.max_hint).max(interval));
-            let at = now_ms();
-            let status = p.status;
-            let record = PollRecord {
-                at,
-                result: Ok(status.clone()),
-                validators: p.validators,
-                next_poll_at: at + ms(wait),
-                discovered_url: p.discovered,
-            };
-            let Pending { new, changed } = p.pending;
-            let (id, health) = (row.id, ctx.health.clone());
-            let quiet = new.is_empty()
-                && changed.is_empty()
-                && row.consecutive_failures == 0
-                && record.discovered_url == Discovery::Keep;
-            let committed = if quiet {
-                // Nothing to keep but the row's times: written later with others.
-                ctx.store
-                    .defer_record(id, record, health)
-                    .await
-                    .map(|()| InsertReport::default())
-            } else {
-                ctx.store
-                    .blocking(move |s| s.commit_and_record(id, &new, &changed, &record, &health))
-                    .await
-            };
-            match committed {
-                Ok(s) => {
-                    let result = if status == PollStatus::NotModified {
-                        "not_modified"
-                    } else {
-                        "ok"
-                    };
-                    ctx.metrics.poll(result, elapsed, s.items, s.updated);
-                    let elapsed_ms = elapsed.as_millis() as u64;
-                    if s.items + s.updated + s.alerts > 0 {
-                        info!(source = %source.name, status = %status, new_items = s.items, updated = s.updated,
-                              alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
-                    } else {
-                        debug!(source = %source.name, status = %status, elapsed_ms, "polled");
-                    }
-                    return PollReport {
-                        new_items: s.items,
-                        alerts: s.alerts,
-                        error: None,
-                    };
-                }
-                Err(e) => PollError::Store(e),
-            }
-        }
+        Ok(polled) => match record_success(ctx, source, row, polled, elapsed).await {
+            Ok(report) => return report,
+            Err(e) => e,
+        },
         Err(e) => e,
     };
+    record_failure(ctx, source, row, error, elapsed).await
+}
+
+/// Commits a successful poll: its items and alerts with the source's new times, or, when
+/// it found nothing on a healthy source, the times alone later with others.
+async fn record_success(
+    ctx: &PollContext,
+    source: &Source,
+    row: &SourceRow,
+    p: Polled,
+    elapsed: Duration,
+) -> Result<PollReport, PollError> {
+    let interval = source.interval;
+    let wait = p
+        .hint
+        .map_or(interval, |h| h.min(ctx.limits.max_hint).max(interval));
+    let at = now_ms();
+    let status = p.status;
+    let record = PollRecord {
+        at,
+        result: Ok(status.clone()),
+        validators: p.validators,
+        next_poll_at: crate::time::after(at, wait),
+        discovered_url: p.discovered,
+        health: health::health_change(&ctx.health, source, row, None, at),
+    };
+    let Pending { new, changed } = p.pending;
+    let id = row.id;
+    let quiet = new.is_empty()
+        && changed.is_empty()
+        && row.consecutive_failures == 0
+        && record.discovered_url == Discovery::Keep
+        && record.health.is_none();
+    let s = if quiet {
+        // Nothing to keep but the row's times: written later with others.
+        ctx.store.defer_record(id, record).await?;
+        InsertReport::default()
+    } else {
+        ctx.store
+            .blocking(move |s| s.commit_and_record(id, &new, &changed, &record))
+            .await?
+    };
+    let result = if status == PollStatus::NotModified {
+        "not_modified"
+    } else {
+        "ok"
+    };
+    ctx.metrics.poll(result, elapsed, s.items, s.updated);
+    let elapsed_ms = elapsed.as_millis() as u64;
+    if s.items + s.updated + s.alerts > 0 {
+        info!(source = %source.name, status = %status, new_items = s.items, updated = s.updated,
+              alerts = s.alerts, repeats = s.repeats, elapsed_ms, "polled");
+    } else {
+        debug!(source = %source.name, status = %status, elapsed_ms, "polled");
+    }
+    Ok(PollReport {
+        new_items: s.items,
+        alerts: s.alerts,
+        error: None,
+    })
+}
+
+/// Records a failed poll: the source backs off (longer if the server asked), and its
+/// failure count and error are kept on its row.
+async fn record_failure(
+    ctx: &PollContext,
+    source: &Source,
+    row: &SourceRow,
+    error: PollError,
+    elapsed: Duration,
+) -> PollReport {
     ctx.metrics.poll("error", elapsed, 0, 0);
     let failures = row.consecutive_failures + 1;
     let retry_after = match &error {
         PollError::Fetch(f) => f.retry_after(),
         _ => None,
     };
-    let wait =
-        backoff(interval, ctx.limits.max_backoff).delay(failures, retry_after, ctx.limits.max_hint);
+    let wait = backoff(source.interval, ctx.limits.max_backoff).delay(
+        failures,
+        retry_after,
+        ctx.limits.max_hint,
+    );
     warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed");
     let message = error.to_string();
     let at = now_ms();
@@ -176,18 +205,19 @@ pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) ->
         at,
         result: Err(message.clone()),
         validators: None,
-        next_poll_at: at + ms(wait),
+        next_poll_at: crate::time::after(at, wait),
         // A discovered feed that fails is looked for again on the page next time.
         discovered_url: if row.discovered_url.is_some() {
             Discovery::Forget
         } else {
             Discovery::Keep
         },
+        health: health::health_change(&ctx.health, source, row, Some(&message), at),
     };
-    let (id, health) = (row.id, ctx.health.clone());
+    let id = row.id;
     if let Err(e) = ctx
         .store
-        .blocking(move |s| s.record_poll(id, &record, &health))
+        .blocking(move |s| s.record_poll(id, &record))
         .await
     {
         warn!(source = %source.name, error = %e, "cannot record the poll outcome");

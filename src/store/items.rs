@@ -163,12 +163,11 @@ impl Store {
         new: &[NewItem],
         changed: &[ChangedItem],
         rec: &super::PollRecord,
-        health: &super::HealthRule,
     ) -> Result<InsertReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let report = self.write_poll(&tx, source_id, rec.at, new, changed)?;
-        self.write_record(&tx, source_id, rec, health)?;
+        self.write_record(&tx, source_id, rec)?;
         tx.commit()?;
         Ok(report)
     }

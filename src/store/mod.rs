@@ -22,7 +22,7 @@ use rusqlite::Connection;
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use prune::PruneReport;
-pub use sources::{Discovery, HealthRule, PollRecord, SourceHealth, SourceRow, SourceSpec};
+pub use sources::{Discovery, HealthChange, PollRecord, SourceHealth, SourceRow, SourceSpec};
 pub use status::Gauges;
 
 #[derive(Debug, thiserror::Error)]

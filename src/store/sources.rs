@@ -3,9 +3,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
-use crate::dedupe::short_hash;
 use crate::model::Validators;
-use crate::model::{Alert, AlertKind, PollStatus, SourceType};
+use crate::model::{Alert, PollStatus, SourceType};
 
 /// A configured source, as the store keeps it (keyed by name).
 #[derive(Debug, Clone)]
@@ -26,6 +25,10 @@ pub struct SourceRow {
     pub last_success_at: Option<i64>,
     /// The feed a listed HTML page pointed to (`<link rel="alternate">`), polled instead.
     pub discovered_url: Option<String>,
+    /// Since when the source has failed without a success, if it is failing.
+    pub failing_since: Option<i64>,
+    /// Whether its `source_down` alert went out (and `source_up` is owed).
+    pub down_alerted: bool,
 }
 
 /// The outcome of one poll, written back in one statement.
@@ -39,6 +42,17 @@ pub struct PollRecord {
     /// What becomes of the feed URL found on the listed page.
     pub discovered_url: Discovery,
     pub next_poll_at: i64,
+    /// A `source_down` or `source_up` alert the poll raised.
+    pub health: Option<HealthChange>,
+}
+
+/// A source went down for long enough, or came back: the alert, who gets it, and which way.
+#[derive(Debug, Clone)]
+pub struct HealthChange {
+    pub alert: Alert,
+    pub notifiers: Vec<String>,
+    /// `true` for down (its `source_up` is then owed), `false` for back up.
+    pub down: bool,
 }
 
 /// The feed a listed HTML page points to (`<link rel="alternate">`), after a poll.
@@ -57,23 +71,12 @@ pub enum Discovery {
 pub(super) struct Deferred {
     source_id: i64,
     rec: PollRecord,
-    health: std::sync::Arc<HealthRule>,
 }
 
 /// Deferred poll outcomes are written once this many wait...
 pub const DEFER_BATCH: usize = 64;
 /// ...or once the oldest waited this long (milliseconds).
 pub const DEFER_MS: i64 = 10_000;
-
-/// Who hears about sources that go down, and after how long.
-#[derive(Debug, Clone, Default)]
-pub struct HealthRule {
-    pub alert_after_ms: i64,
-    /// Empty: no health alerts.
-    pub notifiers: Vec<String>,
-}
-
-use crate::time::iso;
 
 /// What `feedwatch sources` shows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -184,7 +187,8 @@ impl Store {
     ) -> Result<Vec<SourceRow>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id, name, etag, last_modified, consecutive_failures, last_success_at, discovered_url FROM sources {tail}"
+            "SELECT id, name, etag, last_modified, consecutive_failures, last_success_at, discovered_url,
+                    failing_since, down_alerted FROM sources {tail}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             Ok(SourceRow {
@@ -197,6 +201,8 @@ impl Store {
                 consecutive_failures: r.get(4)?,
                 last_success_at: r.get(5)?,
                 discovered_url: r.get(6)?,
+                failing_since: r.get(7)?,
+                down_alerted: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -216,15 +222,10 @@ impl Store {
     }
 
     /// Records a poll's outcome: success resets the failure count, failure increments it.
-    pub fn record_poll(
-        &self,
-        source_id: i64,
-        rec: &PollRecord,
-        health: &HealthRule,
-    ) -> Result<(), StoreError> {
+    pub fn record_poll(&self, source_id: i64, rec: &PollRecord) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        self.write_record(&tx, source_id, rec, health)?;
+        self.write_record(&tx, source_id, rec)?;
         tx.commit()?;
         Ok(())
     }
@@ -236,20 +237,11 @@ impl Store {
     /// fetch); items and alerts are never deferred. Written once [`DEFER_BATCH`] wait or the
     /// oldest is [`DEFER_MS`] old, and by [`Store::flush_records`], which the scheduler
     /// calls when its polls drain and before it claims more; well within a claim's lease.
-    pub async fn defer_record(
-        &self,
-        source_id: i64,
-        rec: PollRecord,
-        health: std::sync::Arc<HealthRule>,
-    ) -> Result<(), StoreError> {
+    pub async fn defer_record(&self, source_id: i64, rec: PollRecord) -> Result<(), StoreError> {
         let now = rec.at;
         let full = {
             let mut queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            queue.push(Deferred {
-                source_id,
-                rec,
-                health,
-            });
+            queue.push(Deferred { source_id, rec });
             queue.len() >= DEFER_BATCH
         };
         if full || self.deferred_due(now) {
@@ -274,7 +266,7 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         for d in &batch {
-            self.write_record(&tx, d.source_id, &d.rec, &d.health)?;
+            self.write_record(&tx, d.source_id, &d.rec)?;
         }
         tx.commit()?;
         Ok(batch.len())
@@ -285,7 +277,6 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         source_id: i64,
         rec: &PollRecord,
-        health: &HealthRule,
     ) -> Result<(), StoreError> {
         let (status, error) = match &rec.result {
             Ok(s) => (s.clone(), None),
@@ -328,66 +319,36 @@ impl Store {
             set_discovered,
             discovered
         ])?;
-        self.health_alerts(tx, source_id, rec, health)
+        match &rec.health {
+            Some(change) => self.write_health(tx, source_id, rec.at, change),
+            None => Ok(()),
+        }
     }
 
-    /// One `source_down` alert once a source has failed for `alert_after`, and one
-    /// `source_up` when it recovers: never one per failed poll.
-    fn health_alerts(
+    /// A health alert decided by the poll: the source's alerted flag, and one outbox row per
+    /// notifier.
+    fn write_health(
         &self,
         tx: &rusqlite::Transaction<'_>,
         source_id: i64,
-        rec: &PollRecord,
-        health: &HealthRule,
+        at: i64,
+        change: &HealthChange,
     ) -> Result<(), StoreError> {
-        if health.notifiers.is_empty() {
-            return Ok(());
-        }
-        let (name, url, failing_since, down_alerted, last_success): (String, String, Option<i64>, bool, Option<i64>) = tx.query_row(
-            "SELECT name, url, failing_since, down_alerted, last_success_at FROM sources WHERE id = ?1",
-            [source_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
-        let (kind, title, snippet, since) = match (&rec.result, failing_since, down_alerted) {
-            (Err(e), Some(since), false) if rec.at - since >= health.alert_after_ms => (
-                AlertKind::SourceDown,
-                format!("Source down: {name}"),
-                format!("Failing since {}: {e}", iso(since)),
-                since,
-            ),
-            (Ok(_), _, true) => {
-                let since = last_success.unwrap_or(rec.at);
-                (
-                    AlertKind::SourceUp,
-                    format!("Source back: {name}"),
-                    format!("Polled successfully again at {}.", iso(rec.at)),
-                    since,
-                )
-            }
-            _ => return Ok(()),
-        };
-        tx.execute(
-            "UPDATE sources SET down_alerted = ?2 WHERE id = ?1",
-            params![source_id, kind == AlertKind::SourceDown],
-        )?;
-        let alert = Alert {
-            id: short_hash(&[&name, kind.as_str(), &since.to_string()]),
-            kind,
-            watch: "health".into(),
-            source: name,
-            title,
-            url: Some(url),
-            published: Some(iso(rec.at)),
-            matched: Vec::new(),
-            snippet,
-        };
-        let payload = serde_json::to_string(&alert)?;
-        for notifier in &health.notifiers {
+        tx.prepare_cached("UPDATE sources SET down_alerted = ?2 WHERE id = ?1")?
+            .execute(params![source_id, change.down])?;
+        let payload = serde_json::to_string(&change.alert)?;
+        for notifier in &change.notifiers {
             tx.prepare_cached(
                 "INSERT INTO alerts (id, notifier, watch, payload, created_at, next_attempt_at)
-                 VALUES (?1, ?2, 'health', ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
             )?
-            .execute(params![alert.id, notifier, payload, rec.at])?;
+            .execute(params![
+                change.alert.id,
+                notifier,
+                change.alert.watch,
+                payload,
+                at
+            ])?;
         }
         Ok(())
     }
@@ -457,33 +418,27 @@ mod tests {
             validators: None,
             discovered_url: Discovery::Keep,
             next_poll_at: at + 3_600_000,
+            health: None,
         };
-        let health = std::sync::Arc::new(HealthRule::default());
         // Below the batch size nothing is written until a flush...
         for &id in &ids[..DEFER_BATCH - 1] {
-            store
-                .defer_record(id, rec(5), health.clone())
-                .await
-                .unwrap();
+            store.defer_record(id, rec(5)).await.unwrap();
         }
         assert_eq!(polled(&store), 0);
         // ...and the batch's last one writes them all.
         store
-            .defer_record(ids[DEFER_BATCH - 1], rec(5), health.clone())
+            .defer_record(ids[DEFER_BATCH - 1], rec(5))
             .await
             .unwrap();
         assert_eq!(polled(&store), DEFER_BATCH);
         // An outcome older than the wait limit is written with the next one.
-        store
-            .defer_record(ids[DEFER_BATCH], rec(10), health.clone())
-            .await
-            .unwrap();
+        store.defer_record(ids[DEFER_BATCH], rec(10)).await.unwrap();
         assert_eq!(polled(&store), DEFER_BATCH);
         // The scheduler's cue: due once the oldest has waited the limit.
         assert!(!store.deferred_due(10 + DEFER_MS - 1));
         assert!(store.deferred_due(10 + DEFER_MS));
         store
-            .defer_record(ids[0], rec(20 + DEFER_MS), health)
+            .defer_record(ids[0], rec(20 + DEFER_MS))
             .await
             .unwrap();
         assert_eq!(polled(&store), DEFER_BATCH + 1);
