@@ -6,56 +6,27 @@
 //! elements must not overflow a 2 MiB worker stack (an abort `catch_unwind` cannot catch).
 
 mod depth;
+mod edges;
+mod entities;
+mod facts;
 mod jsonld;
 mod noise;
 mod score;
+mod walk;
 
 pub use depth::prepare_html;
 
 use std::sync::LazyLock;
 
-use ego_tree::NodeRef;
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Selector};
 
 use crate::model::Article;
 use crate::text::fold_whitespace;
+use edges::drop_edge_chrome;
+use entities::decode_references;
+use facts::PageFacts;
 use noise::Wrappers;
-
-/// Elements that start and end a paragraph of output.
-const BLOCK_TAGS: &[&str] = &[
-    "address",
-    "article",
-    "blockquote",
-    "body",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
+use walk::{drop_link_runs, marked_paragraphs, paragraphs, split_plain};
 
 /// Below this many characters a chosen region is not trusted to be the article.
 const MIN_ARTICLE_CHARS: usize = 200;
@@ -70,144 +41,6 @@ static ARTICLE_ROOTS: LazyLock<Vec<Selector>> = LazyLock::new(|| {
         .to_vec()
 });
 static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
-
-/// The article text without the page furniture that often opens or closes the chosen block:
-/// the headline repeated, a date or dateline, a bare link, a short label ("Caption", "Text
-/// size", "BREAKING NEWS") before the first real paragraph; the headline or a bare link
-/// after the last. Never the whole text.
-fn drop_edge_chrome(text: &str, title: &str) -> String {
-    let paras: Vec<&str> = text.split("\n\n").collect();
-    let title = title.trim();
-    let repeat = |p: &str| {
-        let p = p.trim();
-        (!title.is_empty() && p.eq_ignore_ascii_case(title))
-            || (!p.contains(' ') && (p.starts_with("http://") || p.starts_with("https://")))
-    };
-    let chrome = |p: &str| {
-        let p = p.trim();
-        let words = p.split_whitespace().count();
-        let sentence = p.ends_with(['.', '!', '?', '"', '”', '»', ':', ';']);
-        repeat(p)
-            || (words <= 6 && !sentence && looks_like_date(p))
-            || (words <= 3 && !sentence && p.chars().count() <= 30)
-            || (words <= 8 && !sentence && is_byline(p))
-    };
-    let skip = paras.iter().take_while(|p| chrome(p)).count();
-    if skip == paras.len() {
-        return text.to_string();
-    }
-    // At the end only repeats: a short closing line is often the author's sign-off.
-    let keep = paras.len() - paras[skip..].iter().rev().take_while(|p| repeat(p)).count();
-    if skip == 0 && keep == paras.len() {
-        return text.to_string();
-    }
-    paras[skip..keep].join("\n\n")
-}
-
-/// "By Jerusalem Post Staff", "Por Ana Gómez y Luis Pérez": a byline repeated in the body.
-/// Every word after "By" is a name ("By the numbers" and "Di Maria scores" are not).
-fn is_byline(p: &str) -> bool {
-    let Some(names) = ["By ", "By\u{a0}", "BY ", "Por ", "Par ", "Von ", "Di "]
-        .iter()
-        .find_map(|by| p.strip_prefix(by))
-    else {
-        return false;
-    };
-    names.split_whitespace().all(|w| {
-        ["and", "y", "et", "und", "e", "&", "-", "|"].contains(&w)
-            || w.chars()
-                .next()
-                .is_some_and(|c| !c.is_alphabetic() || c.is_uppercase())
-    })
-}
-
-/// "Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017": a year, another number, and
-/// little else but short words ("Stock Car 2018" is a headline).
-fn looks_like_date(p: &str) -> bool {
-    let numbers: Vec<&str> = p
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|d| !d.is_empty())
-        .collect();
-    let has_year = numbers
-        .iter()
-        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
-    let letters = p.chars().filter(|c| c.is_alphabetic()).count();
-    has_year && numbers.len() >= 2 && letters <= 20
-}
-
-/// What one walk over the page finds besides the article: metadata, title, byline, links.
-#[derive(Default)]
-struct PageFacts<'a> {
-    /// `<meta>` names or properties (lowercased) with their content, in page order.
-    metas: Vec<(String, &'a str)>,
-    h1: Option<ElementRef<'a>>,
-    title: Option<ElementRef<'a>>,
-    body: Option<ElementRef<'a>>,
-    json_ld: Vec<ElementRef<'a>>,
-    /// Elements naming the author: `.author`, `[rel=author]`, `[itemprop=author]`.
-    authors: Vec<ElementRef<'a>>,
-    time: Option<&'a str>,
-    canonical: Option<&'a str>,
-}
-
-impl<'a> PageFacts<'a> {
-    fn of(doc: &'a Html) -> Self {
-        let mut f = PageFacts::default();
-        for node in doc.root_element().descendants() {
-            let Some(el) = ElementRef::wrap(node) else {
-                continue;
-            };
-            let v = el.value();
-            // One pass over the attributes: `Element::attr` interns and searches per call.
-            let (mut key, mut content, mut href, mut datetime) = (None, None, None, None);
-            let (mut rel, mut json_ld, mut author) = (None, false, false);
-            for (name, value) in v.attrs() {
-                match name {
-                    "property" => key = Some(value),
-                    "name" => key = key.or(Some(value)),
-                    "content" => content = Some(value),
-                    "href" => href = Some(value),
-                    "datetime" => datetime = Some(value),
-                    "rel" => rel = Some(value),
-                    "type" => json_ld = value == "application/ld+json",
-                    "itemprop" => author |= value == "author",
-                    "class" => author |= value.split_ascii_whitespace().any(|c| c == "author"),
-                    _ => {}
-                }
-            }
-            author |= rel == Some("author");
-            match v.name() {
-                "meta" => {
-                    if let (Some(key), Some(content)) = (key, content) {
-                        f.metas.push((key.to_ascii_lowercase(), content));
-                    }
-                }
-                "h1" if f.h1.is_none() => f.h1 = Some(el),
-                "title" if f.title.is_none() => f.title = Some(el),
-                "body" if f.body.is_none() => f.body = Some(el),
-                "script" if json_ld => f.json_ld.push(el),
-                "time" if f.time.is_none() => f.time = datetime,
-                "link" if f.canonical.is_none() && rel == Some("canonical") => f.canonical = href,
-                _ => {}
-            }
-            if author {
-                f.authors.push(el);
-            }
-        }
-        f
-    }
-
-    /// The first non-empty content of a `<meta>` with one of these names.
-    fn meta(&self, names: &[&str]) -> Option<String> {
-        self.metas.iter().find_map(|(key, content)| {
-            names
-                .iter()
-                .any(|n| key.eq_ignore_ascii_case(n))
-                .then(|| fold_whitespace(content))
-                .filter(|s| !s.is_empty())
-        })
-    }
-}
 
 /// Extracts the article of a whole HTML page.
 pub fn extract_article(html: &str) -> Article {
@@ -315,278 +148,6 @@ pub fn inline_text(s: &str) -> String {
     fold_whitespace(&frag.root_element().text().collect::<String>())
 }
 
-/// `s` with its character references decoded as an HTML parser would, or `None` when one
-/// is a named reference outside HTML 4's set (the feed repair's table).
-fn decode_references(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let end = after
-            .char_indices()
-            .take(12)
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '#'))
-            .map_or(after.len().min(12), |(i, _)| i);
-        let name = &after[..end];
-        let terminated = after[end..].starts_with(';');
-        let decoded = if let Some(num) = name.strip_prefix('#') {
-            let code = match num.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                None => num.parse::<u32>().ok(),
-            };
-            code.map(numeric_reference)
-        } else {
-            match name {
-                "" => None,
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                _ if !terminated => None,
-                _ => Some(crate::text::html_entity(name)?),
-            }
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &after[end + usize::from(terminated)..];
-            }
-            // A bare `&` (or `&1`): text, as in a browser.
-            None if name.is_empty() || !name.starts_with('#') && !terminated => {
-                if name.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty() {
-                    return None; // `&copy` without `;`: leave the legacy cases to html5ever
-                }
-                out.push('&');
-                rest = after;
-            }
-            None => return None,
-        }
-    }
-    out.push_str(rest);
-    Some(out)
-}
-
-/// The character a numeric reference stands for: C1 codes as windows-1252, invalid ones as
-/// U+FFFD (the HTML rules).
-fn numeric_reference(code: u32) -> char {
-    if (0x80..=0x9f).contains(&code) {
-        let byte = [code as u8];
-        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
-        return text.chars().next().unwrap_or('\u{fffd}');
-    }
-    match char::from_u32(code) {
-        Some('\0') | None => '\u{fffd}',
-        Some(c) => c,
-    }
-}
-
-/// Plain text: paragraphs at blank lines, whitespace collapsed inside each.
-fn split_plain(text: &str) -> String {
-    text.split("\n\n")
-        .map(fold_whitespace)
-        .filter(|p| !p.is_empty() && !noise::is_noise_paragraph(p))
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
-
-enum Step<'a> {
-    Enter(NodeRef<'a, Node>),
-    /// The end of a block.
-    Exit,
-    /// The end of a link.
-    LinkExit,
-}
-
-/// A paragraph of output being built: its text, and how much of it sits in links.
-#[derive(Default)]
-struct Para {
-    text: String,
-    /// Links open around the current text node.
-    links: usize,
-    link_chars: usize,
-    /// Links opened in this paragraph.
-    opened: usize,
-}
-
-/// Paragraphs of text under `root`, noise and link chrome left out.
-fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
-    drop_link_runs(marked_paragraphs(root, w))
-}
-
-/// Paragraphs of text under `root`, noise left out, each with its number of links when it
-/// is nearly all link text (see [`drop_link_runs`]); walked without recursion.
-fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usize)> {
-    let mut out = Vec::new();
-    let mut cur = Para::default();
-    let mut stack = vec![Step::Enter(root)];
-    while let Some(step) = stack.pop() {
-        let node = match step {
-            Step::Exit => {
-                flush(&mut cur, &mut out);
-                continue;
-            }
-            Step::LinkExit => {
-                cur.links -= 1;
-                continue;
-            }
-            Step::Enter(node) => node,
-        };
-        match node.value() {
-            Node::Text(t) => {
-                if cur.links > 0 {
-                    cur.link_chars += visible_chars(t);
-                }
-                push_text(&mut cur.text, t)
-            }
-            Node::Element(el) => {
-                if node.id() != root.id() && w.is_noise(node, el) {
-                    // An embedded post's own words stay; its chrome goes with the rest.
-                    if noise::is_embed(el) {
-                        stack.extend(quotes_in(node).into_iter().rev().map(Step::Enter));
-                    }
-                    continue;
-                }
-                if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
-                    continue;
-                }
-                // Lists and boxes that are mostly links (related stories, tag clouds,
-                // "read more" blocks) are navigation even without a telling class.
-                if node.id() != root.id()
-                    && matches!(el.name(), "ul" | "ol" | "div" | "section" | "table" | "dl")
-                    && score::is_link_list(node, w)
-                {
-                    continue;
-                }
-                let block = BLOCK_TAGS.contains(&el.name());
-                if block {
-                    flush(&mut cur, &mut out);
-                    stack.push(Step::Exit);
-                }
-                if el.name() == "a" {
-                    cur.links += 1;
-                    cur.opened += 1;
-                    stack.push(Step::LinkExit);
-                }
-                stack.extend(node.children().rev().map(Step::Enter));
-            }
-            _ => stack.extend(node.children().rev().map(Step::Enter)),
-        }
-    }
-    flush(&mut cur, &mut out);
-    out
-}
-
-/// The outermost `<blockquote>`s below `node` (never `node` itself), in document order.
-fn quotes_in(node: NodeRef<'_, Node>) -> Vec<NodeRef<'_, Node>> {
-    let mut found = Vec::new();
-    let mut stack: Vec<_> = node.children().rev().collect();
-    while let Some(n) = stack.pop() {
-        if matches!(n.value(), Node::Element(e) if e.name() == "blockquote") {
-            found.push(n);
-        } else {
-            stack.extend(n.children().rev());
-        }
-    }
-    found
-}
-
-/// Paragraphs without those that are nothing but links when there are several: runs of two
-/// or more such paragraphs (the "You may also like" titles set as paragraphs in the body),
-/// or one of three or more links (a line of tags); nor the short line that introduces them.
-fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
-    let mut keep = vec![true; paras.len()];
-    let mut i = 0;
-    while i < paras.len() {
-        let run = paras[i..]
-            .iter()
-            .take_while(|(_, links)| *links > 0)
-            .count();
-        if run >= 2 || (run == 1 && paras[i].1 >= 3) {
-            keep[i..i + run].fill(false);
-            if let Some(lead) = i.checked_sub(1) {
-                let p = paras[lead].0.as_str();
-                let sentence = p.ends_with(['.', '!', '?', '"', '”']) && !p.ends_with("...");
-                if p.split_whitespace().count() <= 6 && !sentence {
-                    keep[lead] = false;
-                }
-            }
-        }
-        i += run.max(1);
-    }
-    // A text that is nothing but links (a feed's link roundup) is kept whole: its links are
-    // its content.
-    let any = keep.iter().any(|&k| k);
-    paras
-        .into_iter()
-        .zip(keep)
-        .filter_map(|((p, _), keep)| (keep || !any).then_some(p))
-        .collect()
-}
-
-fn first_text<'a>(node: NodeRef<'a, Node>) -> Option<&'a str> {
-    node.descendants()
-        .find_map(|n| n.value().as_text().map(|t| &**t))
-}
-
-/// Characters of `text` other than whitespace.
-fn visible_chars(text: &str) -> usize {
-    if text.is_ascii() {
-        text.bytes().filter(|b| !b.is_ascii_whitespace()).count()
-    } else {
-        text.chars().filter(|c| !c.is_whitespace()).count()
-    }
-}
-
-/// Appends `text` with each run of whitespace as one space, and none at the start of `cur`.
-fn push_text(cur: &mut String, text: &str) {
-    let space = |cur: &mut String| {
-        if !cur.is_empty() && !cur.ends_with(' ') {
-            cur.push(' ');
-        }
-    };
-    // Most text is ASCII, split faster by bytes (the same whitespace but vertical tab, which
-    // HTML does not count either).
-    let ascii = text.is_ascii();
-    let words: Box<dyn Iterator<Item = &str>> = if ascii {
-        Box::new(text.split_ascii_whitespace())
-    } else {
-        Box::new(text.split_whitespace())
-    };
-    for (i, word) in words.enumerate() {
-        if i > 0 || text.starts_with(char::is_whitespace) {
-            space(cur);
-        }
-        cur.push_str(word);
-    }
-    if text.ends_with(char::is_whitespace) {
-        space(cur);
-    }
-}
-
-/// Ends the paragraph being built: kept unless empty or a boilerplate label, with the number
-/// of its links when nearly all its text is link text (else 0).
-fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
-    let p = cur.text.trim();
-    // Counted only when there is link text to weigh against it.
-    let chars = if cur.link_chars > 0 {
-        visible_chars(p)
-    } else {
-        usize::MAX
-    };
-    // "READ MORE: <a>Another story</a>": a promo set inline.
-    let promo = || cur.link_chars * 2 >= chars && noise::is_promo_label(p);
-    if !p.is_empty() && !noise::is_noise_paragraph(p) && !promo() {
-        let all_links = cur.link_chars > 0 && cur.link_chars * 10 >= chars * 8;
-        out.push((p.to_string(), if all_links { cur.opened.max(1) } else { 0 }));
-    }
-    cur.text.clear();
-    cur.link_chars = 0;
-    cur.opened = 0;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,34 +238,6 @@ mod tests {
     }
 
     #[test]
-    fn bylines_are_told_from_headlines() {
-        for byline in [
-            "By JERUSALEM POST STAFF",
-            "Por Ana Gómez y Luis Pérez",
-            "By Jane Doe",
-        ] {
-            assert!(is_byline(byline), "{byline}");
-        }
-        for not_byline in [
-            "By the numbers",
-            "Di Maria scores twice",
-            "Von der Leyen warns",
-        ] {
-            assert!(!is_byline(not_byline), "{not_byline}");
-        }
-    }
-
-    #[test]
-    fn dates_are_told_from_headlines_with_a_year() {
-        for date in ["Nov. 20, 2019 5:52 AM EST", "2018-08-16", "02 Ago 2017"] {
-            assert!(looks_like_date(date), "{date}");
-        }
-        for not_date in ["Calendário da Stock Car 2018", "Class of 2020"] {
-            assert!(!looks_like_date(not_date), "{not_date}");
-        }
-    }
-
-    #[test]
     fn one_link_or_a_linked_phrase_stays() {
         let text = clean_fragment(
             "<p>Read the <a href='/r'>full report</a> here, it says much.</p>\
@@ -735,22 +268,6 @@ mod tests {
             text,
             "First.\n\nMore: the council meets on Tuesday, as it does every week."
         );
-    }
-
-    #[test]
-    fn text_runs_collapse_whitespace_across_nodes() {
-        let join = |parts: &[&str]| {
-            let mut cur = String::new();
-            for p in parts {
-                push_text(&mut cur, p);
-            }
-            cur
-        };
-        assert_eq!(join(&["  a \n\t b  "]), "a b ");
-        assert_eq!(join(&["bo", "ld", " text"]), "bold text");
-        assert_eq!(join(&["a ", " ", "\u{a0}b"]), "a b");
-        assert_eq!(join(&["   ", "x"]), "x");
-        assert_eq!(join(&["x", "\u{2003}", "y"]), "x y");
     }
 
     #[test]

@@ -1,0 +1,271 @@
+//! The paragraph walk: the text under a node as paragraphs, block by block, with noise left
+//! out and runs of link-only paragraphs dropped. Walked with an explicit stack, never
+//! recursion.
+
+use ego_tree::NodeRef;
+use scraper::Node;
+
+use super::noise::{self, Wrappers};
+use super::score;
+use crate::text::fold_whitespace;
+
+/// Elements that start and end a paragraph of output.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// Plain text: paragraphs at blank lines, whitespace collapsed inside each.
+pub(super) fn split_plain(text: &str) -> String {
+    text.split("\n\n")
+        .map(fold_whitespace)
+        .filter(|p| !p.is_empty() && !noise::is_noise_paragraph(p))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+enum Step<'a> {
+    Enter(NodeRef<'a, Node>),
+    /// The end of a block.
+    Exit,
+    /// The end of a link.
+    LinkExit,
+}
+
+/// A paragraph of output being built: its text, and how much of it sits in links.
+#[derive(Default)]
+struct Para {
+    text: String,
+    /// Links open around the current text node.
+    links: usize,
+    link_chars: usize,
+    /// Links opened in this paragraph.
+    opened: usize,
+}
+
+/// Paragraphs of text under `root`, noise and link chrome left out.
+pub(super) fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
+    drop_link_runs(marked_paragraphs(root, w))
+}
+
+/// Paragraphs of text under `root`, noise left out, each with its number of links when it
+/// is nearly all link text (see [`drop_link_runs`]); walked without recursion.
+pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut cur = Para::default();
+    let mut stack = vec![Step::Enter(root)];
+    while let Some(step) = stack.pop() {
+        let node = match step {
+            Step::Exit => {
+                flush(&mut cur, &mut out);
+                continue;
+            }
+            Step::LinkExit => {
+                cur.links -= 1;
+                continue;
+            }
+            Step::Enter(node) => node,
+        };
+        match node.value() {
+            Node::Text(t) => {
+                if cur.links > 0 {
+                    cur.link_chars += visible_chars(t);
+                }
+                push_text(&mut cur.text, t)
+            }
+            Node::Element(el) => {
+                if node.id() != root.id() && w.is_noise(node, el) {
+                    // An embedded post's own words stay; its chrome goes with the rest.
+                    if noise::is_embed(el) {
+                        stack.extend(quotes_in(node).into_iter().rev().map(Step::Enter));
+                    }
+                    continue;
+                }
+                if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
+                    continue;
+                }
+                // Lists and boxes that are mostly links (related stories, tag clouds,
+                // "read more" blocks) are navigation even without a telling class.
+                if node.id() != root.id()
+                    && matches!(el.name(), "ul" | "ol" | "div" | "section" | "table" | "dl")
+                    && score::is_link_list(node, w)
+                {
+                    continue;
+                }
+                let block = BLOCK_TAGS.contains(&el.name());
+                if block {
+                    flush(&mut cur, &mut out);
+                    stack.push(Step::Exit);
+                }
+                if el.name() == "a" {
+                    cur.links += 1;
+                    cur.opened += 1;
+                    stack.push(Step::LinkExit);
+                }
+                stack.extend(node.children().rev().map(Step::Enter));
+            }
+            _ => stack.extend(node.children().rev().map(Step::Enter)),
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
+/// The outermost `<blockquote>`s below `node` (never `node` itself), in document order.
+fn quotes_in(node: NodeRef<'_, Node>) -> Vec<NodeRef<'_, Node>> {
+    let mut found = Vec::new();
+    let mut stack: Vec<_> = node.children().rev().collect();
+    while let Some(n) = stack.pop() {
+        if matches!(n.value(), Node::Element(e) if e.name() == "blockquote") {
+            found.push(n);
+        } else {
+            stack.extend(n.children().rev());
+        }
+    }
+    found
+}
+
+/// Paragraphs without those that are nothing but links when there are several: runs of two
+/// or more such paragraphs (the "You may also like" titles set as paragraphs in the body),
+/// or one of three or more links (a line of tags); nor the short line that introduces them.
+pub(super) fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
+    let mut keep = vec![true; paras.len()];
+    let mut i = 0;
+    while i < paras.len() {
+        let run = paras[i..]
+            .iter()
+            .take_while(|(_, links)| *links > 0)
+            .count();
+        if run >= 2 || (run == 1 && paras[i].1 >= 3) {
+            keep[i..i + run].fill(false);
+            if let Some(lead) = i.checked_sub(1) {
+                let p = paras[lead].0.as_str();
+                let sentence = p.ends_with(['.', '!', '?', '"', '”']) && !p.ends_with("...");
+                if p.split_whitespace().count() <= 6 && !sentence {
+                    keep[lead] = false;
+                }
+            }
+        }
+        i += run.max(1);
+    }
+    // A text that is nothing but links (a feed's link roundup) is kept whole: its links are
+    // its content.
+    let any = keep.iter().any(|&k| k);
+    paras
+        .into_iter()
+        .zip(keep)
+        .filter_map(|((p, _), keep)| (keep || !any).then_some(p))
+        .collect()
+}
+
+fn first_text<'a>(node: NodeRef<'a, Node>) -> Option<&'a str> {
+    node.descendants()
+        .find_map(|n| n.value().as_text().map(|t| &**t))
+}
+
+/// Characters of `text` other than whitespace.
+fn visible_chars(text: &str) -> usize {
+    if text.is_ascii() {
+        text.bytes().filter(|b| !b.is_ascii_whitespace()).count()
+    } else {
+        text.chars().filter(|c| !c.is_whitespace()).count()
+    }
+}
+
+/// Appends `text` with each run of whitespace as one space, and none at the start of `cur`.
+fn push_text(cur: &mut String, text: &str) {
+    let space = |cur: &mut String| {
+        if !cur.is_empty() && !cur.ends_with(' ') {
+            cur.push(' ');
+        }
+    };
+    // Most text is ASCII, split faster by bytes (the same whitespace but vertical tab, which
+    // HTML does not count either).
+    let ascii = text.is_ascii();
+    let words: Box<dyn Iterator<Item = &str>> = if ascii {
+        Box::new(text.split_ascii_whitespace())
+    } else {
+        Box::new(text.split_whitespace())
+    };
+    for (i, word) in words.enumerate() {
+        if i > 0 || text.starts_with(char::is_whitespace) {
+            space(cur);
+        }
+        cur.push_str(word);
+    }
+    if text.ends_with(char::is_whitespace) {
+        space(cur);
+    }
+}
+
+/// Ends the paragraph being built: kept unless empty or a boilerplate label, with the number
+/// of its links when nearly all its text is link text (else 0).
+fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
+    let p = cur.text.trim();
+    // Counted only when there is link text to weigh against it.
+    let chars = if cur.link_chars > 0 {
+        visible_chars(p)
+    } else {
+        usize::MAX
+    };
+    // "READ MORE: <a>Another story</a>": a promo set inline.
+    let promo = || cur.link_chars * 2 >= chars && noise::is_promo_label(p);
+    if !p.is_empty() && !noise::is_noise_paragraph(p) && !promo() {
+        let all_links = cur.link_chars > 0 && cur.link_chars * 10 >= chars * 8;
+        out.push((p.to_string(), if all_links { cur.opened.max(1) } else { 0 }));
+    }
+    cur.text.clear();
+    cur.link_chars = 0;
+    cur.opened = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_runs_collapse_whitespace_across_nodes() {
+        let join = |parts: &[&str]| {
+            let mut cur = String::new();
+            for p in parts {
+                push_text(&mut cur, p);
+            }
+            cur
+        };
+        assert_eq!(join(&["  a \n\t b  "]), "a b ");
+        assert_eq!(join(&["bo", "ld", " text"]), "bold text");
+        assert_eq!(join(&["a ", " ", "\u{a0}b"]), "a b");
+        assert_eq!(join(&["   ", "x"]), "x");
+        assert_eq!(join(&["x", "\u{2003}", "y"]), "x y");
+    }
+}
