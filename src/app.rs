@@ -19,7 +19,7 @@ use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::HealthRule;
 use crate::pipeline::{PollContext, PollLimits, Watchlist};
 use crate::store::{SourceSpec, Store};
-use crate::time::{ms, now_ms};
+use crate::time::{Clock, ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
 pub struct Runtime {
@@ -54,6 +54,16 @@ impl Runtime {
         store: Store,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Runtime> {
+        Self::build_at(config, store, metrics, Clock::system())
+    }
+
+    /// Builds the runtime on `clock` (tests move a manual one instead of waiting).
+    pub fn build_at(
+        config: &Config,
+        store: Store,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> anyhow::Result<Runtime> {
         let fetcher =
             Fetcher::new(&fetch_options(config)).context("cannot build the HTTP client")?;
         let watchlist = Arc::new(watchlist(config)?);
@@ -68,7 +78,11 @@ impl Runtime {
             })
             .collect();
         store
-            .sync_sources(&specs, now_ms(), SPREAD_PER_SOURCE_MS * specs.len() as i64)
+            .sync_sources(
+                &specs,
+                clock.now(),
+                SPREAD_PER_SOURCE_MS * specs.len() as i64,
+            )
             .context("cannot record the configured sources")?;
         let notifiers = Arc::new(notifiers(config, &fetcher)?);
         Ok(Runtime {
@@ -82,6 +96,7 @@ impl Runtime {
                     max_hint: config.fetch.max_hint,
                     max_backoff: config.fetch.max_backoff,
                 },
+                clock,
             },
             sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
             notifiers,
@@ -101,12 +116,8 @@ impl Runtime {
 
     /// Applies retention; logs what it pruned.
     pub async fn prune(&self) -> anyhow::Result<()> {
-        let keep = ms(self.keep);
-        let r = self
-            .ctx
-            .store
-            .blocking(move |s| s.prune(now_ms(), keep))
-            .await?;
+        let (keep, now) = (ms(self.keep), self.ctx.clock.now());
+        let r = self.ctx.store.blocking(move |s| s.prune(now, keep)).await?;
         if r.items + r.alerts + r.stories > 0 {
             tracing::info!(
                 items = r.items,
@@ -124,6 +135,7 @@ impl Runtime {
             self.notifiers.clone(),
             self.policy,
             self.ctx.metrics.clone(),
+            self.ctx.clock.clone(),
         )
     }
 }

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::model::Source;
 use crate::pipeline::{PollReport, poll_source};
 use crate::store::{SourceRow, Store};
-use crate::time::{ms, now_ms};
+use crate::time::ms;
 
 /// Longest the loop sleeps between looks at the store (and between watchdog pings).
 const TICK: Duration = Duration::from_secs(30);
@@ -239,6 +239,10 @@ impl Daemon {
         }
     }
 
+    fn now(&self) -> i64 {
+        self.rt.ctx.clock.now()
+    }
+
     /// The watchdog ping, the liveness clock, retention when due, and deferred outcomes.
     async fn housekeeping(&mut self) {
         notify_systemd(&[sd_notify::NotifyState::Watchdog]);
@@ -246,14 +250,14 @@ impl Daemon {
             .ctx
             .metrics
             .last_tick
-            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+            .store(self.now(), std::sync::atomic::Ordering::Relaxed);
         if tokio::time::Instant::now() >= self.next_prune {
             if let Err(e) = self.rt.prune().await {
                 warn!(error = %format!("{e:#}"), "pruning failed; will try again");
             }
             self.next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
         }
-        if self.store.deferred_due(now_ms()) {
+        if self.store.deferred_due(self.now()) {
             flush_records(&self.store).await;
         }
     }
@@ -264,10 +268,10 @@ impl Daemon {
         if free == 0 {
             return Ok(());
         }
-        let lease = ms(self.rt.lease);
+        let (lease, now) = (ms(self.rt.lease), self.now());
         let rows = self
             .store
-            .blocking(move |s| s.claim_due(now_ms(), free, lease))
+            .blocking(move |s| s.claim_due(now, free, lease))
             .await?;
         for row in rows {
             let Some(source) = self.rt.sources.get(&row.name).cloned() else {
@@ -295,7 +299,7 @@ impl Daemon {
             return self.tick;
         }
         match self.store.blocking(|s| s.next_poll_at()).await {
-            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, ms(self.tick)) as u64),
+            Ok(Some(at)) => Duration::from_millis((at - self.now()).clamp(0, ms(self.tick)) as u64),
             _ => self.tick,
         }
     }
@@ -369,14 +373,13 @@ impl Daemon {
         self.tasks.abort_all();
         flush_records(&self.store).await;
         if !self.in_flight.is_empty() {
+            let now = self.now();
             let ids: Vec<i64> = self.in_flight.into_values().collect();
             warn!(
                 count = ids.len(),
                 "polls cut short by shutdown; they run first next time"
             );
-            self.store
-                .blocking(move |s| s.release(&ids, now_ms()))
-                .await?;
+            self.store.blocking(move |s| s.release(&ids, now)).await?;
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.dispatcher).await;
         info!("stopped");
@@ -408,7 +411,12 @@ async fn release_free_memory(store: &Store) {
 
 fn reload(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {
     let config = Config::load(path)?;
-    Runtime::build_with(&config, old.ctx.store.clone(), old.ctx.metrics.clone())
+    Runtime::build_at(
+        &config,
+        old.ctx.store.clone(),
+        old.ctx.metrics.clone(),
+        old.ctx.clock.clone(),
+    )
 }
 
 /// Tells systemd about our state; a no-op outside systemd.

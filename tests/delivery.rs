@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use feedwatch::time::Clock;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_500s_are_retried_with_backoff_until_accepted() {
@@ -14,19 +15,20 @@ async fn webhook_500s_are_retried_with_backoff_until_accepted() {
     http.state.webhook_failures.store(2, Ordering::SeqCst);
     let work = Workdir::new(&config(&http, 0, &["webhook"], ""));
 
-    let mut daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
-    let arrived = wait_for(Duration::from_secs(30), || {
-        !http.webhook_received().is_empty()
-    })
-    .await;
-    signal(&daemon, "TERM");
-    let status = tokio::time::timeout(Duration::from_secs(10), daemon.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(arrived, "the alert never arrived");
-    assert!(status.success());
-
+    // Each retry waits its backoff (1 s, then 2 s): the clock moves instead of the test.
+    let clock = Clock::manual(feedwatch::time::now_ms());
+    work.once_at(&clock).await;
+    assert!(http.webhook_received().is_empty());
+    work.once_at(&clock).await;
+    assert_eq!(
+        http.state.webhook_attempts.load(Ordering::SeqCst),
+        1,
+        "not tried again before its backoff"
+    );
+    for _ in 0..2 {
+        clock.advance(Duration::from_millis(2500));
+        work.once_at(&clock).await;
+    }
     assert_eq!(http.webhook_received().len(), 1);
     assert_eq!(http.state.webhook_attempts.load(Ordering::SeqCst), 3);
     let alerts = work.alerts().await;
@@ -42,8 +44,8 @@ async fn smtp_outage_keeps_the_alert_until_the_server_is_back_across_restarts() 
     let work = Workdir::new(&config(&http, port, &["email"], ""));
 
     // SMTP is down: the poll stores the alert, delivery fails and is kept.
-    let out = work.run(&["once"]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let clock = Clock::manual(feedwatch::time::now_ms());
+    work.once_at(&clock).await;
     let alerts = work.alerts().await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["state"], "pending");
@@ -53,24 +55,18 @@ async fn smtp_outage_keeps_the_alert_until_the_server_is_back_across_restarts() 
         alerts[0]
     );
 
-    // A restart while still down: nothing lost, nothing duplicated.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(work.run(&["once"]).await.status.success());
+    // A restart while still down, once the retry is due: nothing lost, nothing duplicated.
+    clock.advance(Duration::from_millis(2500));
+    work.once_at(&clock).await;
     let alerts = work.alerts().await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["state"], "pending");
 
-    // The server comes back: the next run delivers it, once.
+    // The server comes back: the next run after the backoff delivers it, once.
     let smtp = SmtpServer::start(&format!("127.0.0.1:{port}")).await;
-    let mut delivered = false;
-    for _ in 0..10 {
-        assert!(work.run(&["once"]).await.status.success());
-        if work.alerts().await[0]["state"] == "delivered" {
-            delivered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    clock.advance(Duration::from_secs(3));
+    work.once_at(&clock).await;
+    let delivered = work.alerts().await[0]["state"] == "delivered";
     assert!(delivered, "{:?}", work.alerts().await);
     assert_eq!(smtp.messages().len(), 1);
     let attempts = work.alerts().await[0]["attempts"].as_u64().unwrap();
@@ -143,14 +139,13 @@ async fn an_outage_delays_delivery_in_order_without_hammering_the_receiver() {
     let cfg = config(&http, 0, &["webhook"], "")
         .replace(&http.url("/files/feed.xml"), &http.url("/files/andes.xml"));
     let work = Workdir::new(&cfg);
-    let mut daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
-    let arrived = wait_for(Duration::from_secs(30), || {
-        http.webhook_received().len() == 3
-    })
-    .await;
-    signal(&daemon, "TERM");
-    assert!(daemon.wait().await.unwrap().success());
-    assert!(arrived, "not all alerts arrived");
+    let clock = Clock::manual(feedwatch::time::now_ms());
+    work.once_at(&clock).await;
+    for _ in 0..3 {
+        clock.advance(Duration::from_millis(2500));
+        work.once_at(&clock).await;
+    }
+    assert_eq!(http.webhook_received().len(), 3, "not all alerts arrived");
     let titles: Vec<String> = http
         .webhook_received()
         .iter()

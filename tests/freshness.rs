@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use feedwatch::time::Clock;
 
 fn poll_gap_s(source: &serde_json::Value) -> i64 {
     let at = |k: &str| {
@@ -29,16 +30,16 @@ async fn retry_after_is_honoured_and_ttl_lengthens_the_interval() {
         1,
     );
     let work = Workdir::new(&cfg);
-    let mut daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
-    // Long enough for several 1 s intervals.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    signal(&daemon, "TERM");
-    assert!(daemon.wait().await.unwrap().success());
+    let clock = Clock::manual(feedwatch::time::now_ms());
+    work.once_at(&clock).await;
+    // Several 1 s intervals later, a daemon would poll neither source again.
+    clock.advance(Duration::from_secs(3));
     assert_eq!(
-        http.hits("/busy/120"),
-        1,
-        "not polled again inside Retry-After"
+        work.due_at(clock.now()),
+        Vec::<String>::new(),
+        "not polled again inside Retry-After or the feed's ttl"
     );
+    assert_eq!(http.hits("/busy/120"), 1);
 
     let sources = work.sources().await;
     let busy = sources.iter().find(|s| s["name"] == "Busy").unwrap();

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use feedwatch::time::Clock;
 
 fn three_matching_items() -> Vec<u8> {
     let items: String = (1..=3)
@@ -172,14 +173,15 @@ async fn a_source_down_for_long_alerts_once_and_again_when_it_is_back() {
     let health = "[health]\nalert_after = \"1s\"\n";
     let down = webhook_config(&http, "/status/503", "", health);
     let work = Workdir::new(&down);
-    assert!(work.run(&["once"]).await.status.success());
+    let clock = Clock::manual(feedwatch::time::now_ms());
+    work.once_at(&clock).await;
     assert!(
         http.webhook_received().is_empty(),
         "one failure is not an outage"
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     for _ in 0..3 {
-        assert!(work.run(&["once"]).await.status.success());
+        work.once_at(&clock).await;
     }
     let got = http.webhook_received();
     assert_eq!(got.len(), 1, "one source_down, not one per failed poll");

@@ -15,7 +15,7 @@ use crate::dedupe::short_hash;
 use crate::model::Alert;
 use crate::retry::Backoff;
 use crate::store::{DeliveryState, OutboxRow, Store, StoreError};
-use crate::time::{ms, now_ms};
+use crate::time::{Clock, ms};
 
 /// How failed deliveries are retried.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +84,7 @@ pub struct Dispatcher {
     notifiers: Arc<Vec<NamedNotifier>>,
     policy: RetryPolicy,
     metrics: Arc<crate::metrics::Metrics>,
+    clock: Clock,
 }
 
 impl Dispatcher {
@@ -92,12 +93,14 @@ impl Dispatcher {
         notifiers: Arc<Vec<NamedNotifier>>,
         policy: RetryPolicy,
         metrics: Arc<crate::metrics::Metrics>,
+        clock: Clock,
     ) -> Self {
         Dispatcher {
             store,
             notifiers,
             policy,
             metrics,
+            clock,
         }
     }
 
@@ -132,7 +135,7 @@ impl Dispatcher {
                         Ok(r) => r.wait_until,
                         Err(e) => {
                             warn!(notifier = %name, error = %e, "outbox pass failed; retrying shortly");
-                            Some(now_ms() + 5_000)
+                            Some(this.clock.now() + 5_000)
                         }
                     };
                     let next = match wait_until {
@@ -142,7 +145,7 @@ impl Dispatcher {
                             this.store.blocking(move |s| s.next_attempt_at(&n)).await.ok().flatten()
                         }
                     };
-                    let sleep = next.map_or(IDLE_POLL, |at| Duration::from_millis((at - now_ms()).clamp(0, ms(IDLE_POLL)) as u64));
+                    let sleep = next.map_or(IDLE_POLL, |at| Duration::from_millis((at - this.clock.now()).clamp(0, ms(IDLE_POLL)) as u64));
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         // New alerts cannot jump a wait decided by the send rules or a backoff.
@@ -163,7 +166,7 @@ impl Dispatcher {
         let mut report = PassReport::default();
         loop {
             let name = notifier.name.clone();
-            let now = now_ms();
+            let now = self.clock.now();
             let rows = self
                 .store
                 .blocking(move |s| s.due_alerts(&name, now, BATCH))
@@ -225,7 +228,7 @@ impl Dispatcher {
     ) -> Result<Outcome, StoreError> {
         let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
-        let now = now_ms();
+        let now = self.clock.now();
         let batch = id.to_string();
         let alerts = rows.len();
         match sent {

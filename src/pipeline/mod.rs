@@ -24,7 +24,7 @@ use crate::store::{
     ChangedItem, Discovery, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen, SourceRow,
     Store,
 };
-use crate::time::now_ms;
+use crate::time::Clock;
 
 pub use dry::{Reading, probe, read};
 pub use health::HealthRule;
@@ -45,6 +45,8 @@ pub struct PollContext {
     pub health: Arc<HealthRule>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub limits: PollLimits,
+    /// "Now" for every time a poll records.
+    pub clock: Clock,
 }
 
 /// Bounds on when a source is polled next.
@@ -106,9 +108,9 @@ pub enum PollError {
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
 /// A successful poll's items, alerts and outcome are committed in one transaction.
 pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
-    let started = now_ms();
+    let started = std::time::Instant::now();
     let result = poll(ctx, source, row).await;
-    let elapsed = Duration::from_millis((now_ms() - started).max(0) as u64);
+    let elapsed = started.elapsed();
     let error = match result {
         Ok(polled) => match record_success(ctx, source, row, polled, elapsed).await {
             Ok(report) => return report,
@@ -132,7 +134,7 @@ async fn record_success(
     let wait = p
         .hint
         .map_or(interval, |h| h.min(ctx.limits.max_hint).max(interval));
-    let at = now_ms();
+    let at = ctx.clock.now();
     let status = p.status;
     let record = PollRecord {
         at,
@@ -200,7 +202,7 @@ async fn record_failure(
     );
     warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed");
     let message = error.to_string();
-    let at = now_ms();
+    let at = ctx.clock.now();
     let record = PollRecord {
         at,
         result: Err(message.clone()),

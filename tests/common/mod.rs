@@ -479,6 +479,38 @@ impl Workdir {
         cmd
     }
 
+    /// What `feedwatch once` does (poll every source, deliver what is due, prune), in this
+    /// process on `clock`: a test moves the clock instead of waiting for time to pass. Each
+    /// call builds its runtime anew, as a new process would.
+    pub async fn once_at(&self, clock: &feedwatch::time::Clock) {
+        feedwatch::init_tls();
+        static SECRET: std::sync::Once = std::sync::Once::new();
+        // SAFETY: set once, before any runtime of this process reads it, to the one value
+        // `command` gives the binary.
+        SECRET.call_once(|| unsafe { std::env::set_var("FW_TEST_SECRET", WEBHOOK_SECRET) });
+        let config = feedwatch::config::Config::load(&self.config()).unwrap();
+        let store = feedwatch::app::open_store(&config).unwrap();
+        let rt = std::sync::Arc::new(
+            feedwatch::app::Runtime::build_at(&config, store, Default::default(), clock.clone())
+                .unwrap(),
+        );
+        feedwatch::scheduler::poll_all(&rt).await.unwrap();
+        rt.dispatcher().deliver_due().await.unwrap();
+        rt.prune().await.unwrap();
+    }
+
+    /// The store's sources due at `at`, by name: what a running daemon would claim then.
+    pub fn due_at(&self, at: i64) -> Vec<String> {
+        let config = feedwatch::config::Config::load(&self.config()).unwrap();
+        let store = feedwatch::app::open_store(&config).unwrap();
+        store
+            .due_sources(at, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
     /// `sources --json`, one object per source.
     pub async fn sources(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["sources", "--json"]).await;
