@@ -14,7 +14,7 @@ const ITEMS: usize = 20;
 
 /// What the kernel says one process spent.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub wall_s: f64,
     pub cpu_s: f64,
     pub peak_rss_mb: f64,
@@ -22,7 +22,7 @@ pub struct Usage {
 
 /// Runs `cmd` to completion and reads its resource usage from `wait4`.
 #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
-pub fn measured(cmd: &mut Command) -> Usage {
+pub(crate) fn measured(cmd: &mut Command) -> Usage {
     let start = Instant::now();
     let child = cmd
         .spawn()
@@ -245,23 +245,23 @@ const WORDS: &[&str] = &[
 ];
 
 /// Where a cycle's files live: `www` (served), `feedwatch.toml`, the store.
-pub struct Site {
+pub(crate) struct Site {
     pub dir: PathBuf,
     pub n: usize,
     pub port: u16,
 }
 
 impl Site {
-    pub fn www(&self) -> PathBuf {
+    pub(crate) fn www(&self) -> PathBuf {
         self.dir.join("www")
     }
 
-    pub fn url(&self, i: usize) -> String {
+    pub(crate) fn url(&self, i: usize) -> String {
         format!("http://127.0.0.1:{}/f/{i:05}.xml", self.port)
     }
 
     /// Writes every feed with its first twenty items; returns the bytes written.
-    pub fn generate(&self) -> u64 {
+    pub(crate) fn generate(&self) -> u64 {
         let www = self.www().join("f");
         let _ = std::fs::remove_dir_all(&www);
         std::fs::create_dir_all(&www).unwrap();
@@ -269,7 +269,7 @@ impl Site {
     }
 
     /// Adds two items to one feed in ten, rewriting only those files.
-    pub fn churn(&self, round: usize) -> usize {
+    pub(crate) fn churn(&self, round: usize) -> usize {
         let mut changed = 0;
         for i in (0..self.n).filter(|i| i % 10 == 3) {
             self.write_feed(i, ITEMS + 2 * round, round as u64);
@@ -303,7 +303,7 @@ impl Site {
     }
 
     /// The daemon's config: every feed, one watch, a webhook notifier answered by nginx.
-    pub fn write_config(&self) -> PathBuf {
+    pub(crate) fn write_config(&self) -> PathBuf {
         let mut cfg = format!(
             "[store]\npath = \"feedwatch.db\"\n\n[fetch]\nconcurrency = 32\nper_host = 32\nhost_delay = \"0s\"\n\n\
              [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\", \"Caracas\"]\n\n\
@@ -322,7 +322,7 @@ impl Site {
         path
     }
 
-    pub fn write_urls(&self) -> PathBuf {
+    pub(crate) fn write_urls(&self) -> PathBuf {
         let urls: String = (0..self.n).map(|i| self.url(i) + "\n").collect();
         let path = self.dir.join("urls.txt");
         std::fs::write(&path, urls).unwrap();
@@ -381,12 +381,12 @@ fn item(xml: &mut String, feed: usize, j: usize) {
 
 /// nginx on a free port serving `site.www()`, with its ETag and Last-Modified, and `/hook`
 /// answering 204 to the webhook notifier. Stopped on drop.
-pub struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
 }
 
 impl Nginx {
-    pub fn start(dir: &Path, www: &Path) -> (Nginx, u16) {
+    pub(crate) fn start(dir: &Path, www: &Path) -> (Nginx, u16) {
         let nginx = which("nginx").unwrap_or_else(|| {
             panic!("nginx is not installed: apt-get install nginx-light (the poll-cycle benchmark serves its feeds with it)")
         });
@@ -436,7 +436,7 @@ impl Drop for Nginx {
     }
 }
 
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')
@@ -455,14 +455,14 @@ fn free_port() -> u16 {
 
 /// Cold, warm and churn cycles of one poller over one site.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Cycles {
+pub(crate) struct Cycles {
     pub cold: Usage,
     pub warm: Usage,
     pub churn: Usage,
 }
 
 /// Runs `feedwatch once` (the release binary next to this one) over the site.
-pub fn feedwatch_once(site: &Site) -> Usage {
+pub(crate) fn feedwatch_once(site: &Site) -> Usage {
     let exe = std::env::current_exe().unwrap().with_file_name("feedwatch");
     assert!(
         exe.is_file(),
@@ -485,7 +485,7 @@ pub fn feedwatch_once(site: &Site) -> Usage {
 }
 
 /// Runs the requests + feedparser loop (bench/poll_feedparser.py) over the site.
-pub fn python_once(site: &Site, python: &Path) -> Usage {
+pub(crate) fn python_once(site: &Site, python: &Path) -> Usage {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/poll_feedparser.py");
     measured(
         Command::new(python)
@@ -499,7 +499,7 @@ pub fn python_once(site: &Site, python: &Path) -> Usage {
 /// Resident memory of `feedwatch run` between polls: started on a fresh store (which spreads
 /// the first polls of new sources over a minute), measured two seconds after every source has
 /// been polled once, as `feedwatch sources` reports.
-pub fn idle_rss(site: &Site) -> (f64, f64) {
+pub(crate) fn idle_rss(site: &Site) -> (f64, f64) {
     let _ = std::fs::remove_file(site.dir.join("feedwatch.db"));
     let exe = std::env::current_exe().unwrap().with_file_name("feedwatch");
     let config = site.dir.join("feedwatch.toml");

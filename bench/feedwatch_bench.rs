@@ -266,7 +266,7 @@ fn bench_deliver() {
             let rt = feedwatch::app::Runtime::build(&config, store.clone()).unwrap();
             fill_outbox(&store, n);
             let start = Instant::now();
-            let report = rt.dispatcher().deliver_due().await.unwrap();
+            let report = rt.deliver_due().await.unwrap();
             let secs = start.elapsed().as_secs_f64();
             assert_eq!(report.delivered, n, "{report:?}");
             println!("| {kind} | {n} | {:.0} |", n as f64 / secs);

@@ -23,19 +23,30 @@ use crate::time::{Clock, ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
 pub struct Runtime {
-    pub ctx: PollContext,
-    pub sources: HashMap<String, Source>,
-    pub notifiers: Arc<Vec<NamedNotifier>>,
-    pub policy: RetryPolicy,
-    pub concurrency: usize,
-    pub per_host: usize,
-    pub host_delay: Duration,
+    pub(crate) ctx: PollContext,
+    pub(crate) sources: HashMap<String, Source>,
+    pub(crate) notifiers: Arc<Vec<NamedNotifier>>,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) concurrency: usize,
+    pub(crate) per_host: usize,
+    pub(crate) host_delay: Duration,
     /// How long a claimed source stays leased to a poll that never reports back.
-    pub lease: Duration,
+    pub(crate) lease: Duration,
     /// Retention of article text (`[store] keep`).
-    pub keep: Duration,
+    pub(crate) keep: Duration,
     /// Where to serve `/metrics` and `/healthz`, if anywhere.
-    pub listen: Option<std::net::SocketAddr>,
+    pub(crate) listen: Option<std::net::SocketAddr>,
+}
+
+/// What one round of deliveries did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Alerts the receivers accepted.
+    pub delivered: usize,
+    /// Alerts that failed for now and wait for their next attempt.
+    pub retrying: usize,
+    /// Alerts refused for good, or given up on (dead letters).
+    pub failed: usize,
 }
 
 /// Spread of first polls for new sources: 50 ms per new source, at most their interval,
@@ -129,7 +140,17 @@ impl Runtime {
         Ok(())
     }
 
-    pub fn dispatcher(&self) -> Dispatcher {
+    /// Delivers every alert due now, each notifier at once (for `once`).
+    pub async fn deliver_due(&self) -> anyhow::Result<DeliveryReport> {
+        let r = self.dispatcher().deliver_due().await?;
+        Ok(DeliveryReport {
+            delivered: r.delivered,
+            retrying: r.retrying,
+            failed: r.failed,
+        })
+    }
+
+    pub(crate) fn dispatcher(&self) -> Dispatcher {
         Dispatcher::new(
             self.ctx.store.clone(),
             self.notifiers.clone(),

@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::app::{self, Runtime};
 use crate::config::{Config, format_duration};
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchOutcome, Fetcher};
+use crate::model::Validators;
 use crate::model::{Alert, AlertKind, Article, Hit, Item, PollStatus};
 use crate::pipeline::{self, Reading};
 use crate::time::iso;
@@ -22,12 +23,14 @@ use crate::{clean, scheduler};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// `run`: the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config)?;
     let rt = Runtime::build(&config, store)?;
     scheduler::run(config.file.clone(), rt).await
 }
 
+/// `once`: polls every source once, delivers what is due, prunes, and exits.
 pub async fn once(config: Config) -> anyhow::Result<()> {
     let store = app::open_store(&config)?;
     let rt = Arc::new(Runtime::build(&config, store)?);
@@ -35,7 +38,7 @@ pub async fn once(config: Config) -> anyhow::Result<()> {
     let failed = polls.iter().filter(|(_, r)| r.error.is_some()).count();
     let new: usize = polls.iter().map(|(_, r)| r.new_items).sum();
     let alerts: usize = polls.iter().map(|(_, r)| r.alerts).sum();
-    let delivery = rt.dispatcher().deliver_due().await?;
+    let delivery = rt.deliver_due().await?;
     rt.prune().await?;
     tracing::info!(
         sources = polls.len(),
@@ -50,6 +53,7 @@ pub async fn once(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `check`: validates the config and prints what it defines.
 pub fn check(config: &Config) -> anyhow::Result<()> {
     // Building the runtime parts proves more than parsing: the matcher compiles, the
     // notifiers can be constructed.
@@ -147,6 +151,7 @@ async fn read_source(
     }
 }
 
+/// `extract SOURCE`: the clean main text of one HTML page (a URL or a file).
 pub async fn extract(source: &str, json: bool, config: Option<&Config>) -> anyhow::Result<()> {
     let opts = config
         .map(app::fetch_options)
@@ -306,6 +311,7 @@ pub fn search(
     Ok(result?)
 }
 
+/// `sources`: each source's health, from the store.
 pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = app::open_store(config)?;
     let rows = store.source_health()?;
@@ -347,6 +353,7 @@ pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `alerts`: recent alerts and the state of each delivery.
 pub fn alerts(
     config: &Config,
     json: bool,
@@ -414,6 +421,7 @@ pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `test-notify NAME`: sends a test alert through one notifier and reports the outcome.
 pub async fn test_notify(config: &Config, name: &str) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(&app::fetch_options(config))?;
     let notifiers = app::notifiers(config, &fetcher)?;

@@ -11,19 +11,19 @@ pub mod config;
 pub mod dedupe;
 pub mod fetch;
 pub mod matcher;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod model;
-pub mod notify;
+pub(crate) mod notify;
 pub mod opml;
 pub mod parse;
-pub mod pipeline;
-pub mod retry;
+pub(crate) mod pipeline;
+pub(crate) mod retry;
 pub mod scheduler;
 pub mod store;
-pub mod template;
-pub mod text;
+pub(crate) mod template;
+pub(crate) mod text;
 pub mod time;
-pub mod units;
+pub(crate) mod units;
 
 /// Installs ring as rustls's crypto provider (reqwest is built without one); idempotent.
 pub fn init_tls() {

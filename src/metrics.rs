@@ -154,7 +154,11 @@ fn escape_label(s: &str) -> String {
 }
 
 /// Healthy when the store takes a write and the scheduler went round recently.
-pub fn health(metrics: &Metrics, store: &Store, stale_after: Duration) -> Result<String, String> {
+pub(crate) fn health(
+    metrics: &Metrics,
+    store: &Store,
+    stale_after: Duration,
+) -> Result<String, String> {
     store
         .check_writable()
         .map_err(|e| format!("store not writable: {e}"))?;
@@ -169,7 +173,7 @@ pub fn health(metrics: &Metrics, store: &Store, stale_after: Duration) -> Result
 }
 
 /// Serves `/metrics` and `/healthz` on `addr` until `shutdown`.
-pub async fn serve(
+pub(crate) async fn serve(
     addr: SocketAddr,
     metrics: std::sync::Arc<Metrics>,
     store: Store,

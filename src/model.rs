@@ -20,18 +20,25 @@ pub enum PageMode {
 /// (servers compare them byte for byte).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {
+    /// `ETag`.
     pub etag: Option<String>,
+    /// `Last-Modified`.
     pub last_modified: Option<String>,
 }
 
 /// How a source is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
-    /// An RSS, Atom or JSON feed; `full_text` fetches each new item's page.
-    Feed { full_text: bool },
+    /// An RSS, Atom or JSON feed.
+    Feed {
+        /// Fetch each new item's page and read its article.
+        full_text: bool,
+    },
     /// An HTML page, watched as a whole (`mode = "content"`) or for new links (`"links"`).
     Page {
+        /// What is watched.
         mode: PageMode,
+        /// A CSS selector narrowing the watched region.
         select: Option<String>,
     },
 }
@@ -39,10 +46,15 @@ pub enum SourceKind {
 /// A configured source, as the runtime sees it.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// Its name in the config (unique).
     pub name: String,
+    /// What is fetched.
     pub url: Url,
+    /// Time between polls.
     pub interval: Duration,
+    /// Feed or page, with its settings.
     pub kind: SourceKind,
+    /// Labels that watches can select sources by.
     pub tags: Vec<String>,
 }
 
@@ -60,7 +72,9 @@ impl Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceType {
+    /// An RSS, Atom or JSON feed.
     Feed,
+    /// An HTML page.
     Page,
 }
 
@@ -141,9 +155,11 @@ pub struct Item {
     pub key: String,
     /// The feed's GUID/id, when it gave one.
     pub guid: Option<String>,
+    /// Plain text.
     pub title: String,
     /// Canonical link, when the item has one.
     pub url: Option<String>,
+    /// When the source says it was published.
     pub published: Option<DateTime<Utc>>,
     /// The richest HTML (or text) body the source gave: content, else summary.
     pub html: String,
@@ -152,20 +168,26 @@ pub struct Item {
 /// Clean text of an article: what watches match against.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Article {
+    /// The headline.
     pub title: String,
     /// Paragraphs separated by blank lines.
     pub text: String,
+    /// The author, when the page names one.
     pub byline: Option<String>,
+    /// The publication time the page gives, as written.
     pub published: Option<String>,
+    /// The page's own canonical link.
     pub canonical_url: Option<String>,
 }
 
 /// A watch that matched an article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
+    /// The watch's name.
     pub watch: String,
     /// The watch's terms, as written in the config, that matched.
     pub terms: Vec<String>,
+    /// Text around the first match.
     pub snippet: String,
 }
 
@@ -173,9 +195,13 @@ pub struct Hit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
+    /// A new item matched.
     New,
+    /// A known item changed and now matches.
     Updated,
+    /// A watched page's added text matches.
     Changed,
+    /// Sent by `test-notify`.
     Test,
     /// A source has failed for longer than `[health] alert_after`.
     SourceDown,
@@ -184,6 +210,7 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// As the webhook payload writes it (`new`, `source_down`...).
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::New => "new",
@@ -196,17 +223,26 @@ impl AlertKind {
     }
 }
 
-/// One alert: the webhook JSON body, field for field (see DESIGN.md).
+/// One alert: the webhook JSON body, field for field (see README, "One alert per story").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// Stable id: the idempotency key.
     pub id: String,
+    /// Why it was raised.
     pub kind: AlertKind,
+    /// The first watch it matched.
     pub watch: String,
+    /// The source's name.
     pub source: String,
+    /// The item's title, plain text.
     pub title: String,
+    /// The item's canonical URL.
     pub url: Option<String>,
+    /// RFC 3339 publication time.
     pub published: Option<String>,
+    /// The terms found.
     pub matched: Vec<String>,
+    /// Text around the first match, plain text.
     pub snippet: String,
 }
 
@@ -215,14 +251,17 @@ pub struct Alert {
 pub struct Message<'a> {
     /// The alert id, or for a digest an id derived from its alerts' ids (idempotency key).
     pub id: &'a str,
+    /// The alerts it carries, oldest first (one unless a digest).
     pub alerts: &'a [Alert],
 }
 
 impl Message<'_> {
+    /// Whether it carries several alerts.
     pub fn is_digest(&self) -> bool {
         self.alerts.len() > 1
     }
 
+    /// Its first alert.
     pub fn first(&self) -> &Alert {
         &self.alerts[0]
     }

@@ -9,7 +9,7 @@ use reqwest::header::{self, HeaderMap};
 /// Exponential backoff: `initial` doubled per attempt after the first, capped, then spread
 /// by ±`jitter` so many failing peers drift apart instead of retrying in lockstep.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The wait after the first failure.
     pub initial: Duration,
     /// The longest wait (never below `initial`).
@@ -20,7 +20,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// The wait after `attempt` consecutive failures (1-based), before jitter.
-    pub fn base(&self, attempt: u32) -> Duration {
+    pub(crate) fn base(&self, attempt: u32) -> Duration {
         self.initial
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
             .min(self.cap.max(self.initial))
@@ -28,7 +28,7 @@ impl Backoff {
 
     /// The wait after `attempt` consecutive failures: [`Backoff::base`] with jitter, or the
     /// server's `Retry-After` (at most `retry_after_cap`) when that is longer.
-    pub fn delay(
+    pub(crate) fn delay(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
@@ -42,18 +42,18 @@ impl Backoff {
 
 /// Whether an HTTP status is worth retrying: request timeout, too early, too many
 /// requests, and server errors (RFC 9110 §15.5.9, RFC 8470, RFC 6585 §4, §15.6).
-pub fn http_status_is_transient(status: u16) -> bool {
+pub(crate) fn http_status_is_transient(status: u16) -> bool {
     matches!(status, 408 | 425 | 429) || (500..600).contains(&status)
 }
 
 /// Whether an SMTP reply code is worth retrying: 4xx are transient negative completions,
 /// 5xx permanent ones (RFC 5321 §4.2.1).
-pub fn smtp_code_is_transient(code: u16) -> bool {
+pub(crate) fn smtp_code_is_transient(code: u16) -> bool {
     (400..500).contains(&code)
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let s = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = s.parse::<u64>() {
         return Some(Duration::from_secs(secs));

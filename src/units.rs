@@ -8,14 +8,14 @@ use serde::{Deserialize, Deserializer, de};
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `15m`, `1h30m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Dur(pub Duration);
+pub(crate) struct Dur(pub Duration);
 
 /// A byte size written as a number and a unit: `B`, `KiB`, `MiB`, `GiB` (or `KB`, `MB`, `GB`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size(pub u64);
+pub(crate) struct Size(pub u64);
 
 impl Dur {
-    pub const fn secs(s: u64) -> Self {
+    pub(crate) const fn secs(s: u64) -> Self {
         Dur(Duration::from_secs(s))
     }
 }
@@ -61,7 +61,7 @@ fn bad_duration(text: &str) -> String {
 }
 
 /// Parses `10MiB`-style sizes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let s = text.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let bad = || format!("invalid size \"{text}\"; write e.g. \"512KiB\", \"10MiB\"");
@@ -89,7 +89,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 impl Dur {
     /// For the few durations where zero means "none" (`host_delay`).
-    pub fn zero_allowed<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+    pub(crate) fn zero_allowed<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
         let s = String::deserialize(d)?;
         parse_duration(&s).map(Dur).map_err(de::Error::custom)
     }

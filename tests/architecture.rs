@@ -181,6 +181,68 @@ fn top_level_modules_form_no_circle() {
     assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
 }
 
+/// Each top-level module's "May import" line in ARCHITECTURE.md.
+fn allowed_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ARCHITECTURE.md")).unwrap();
+    let mut out = BTreeMap::new();
+    // Paragraphs start with **`name`**; their "May import:" runs to the next full stop.
+    for para in doc.split("\n\n").filter(|p| p.starts_with("**`")) {
+        let name = para[3..].split('`').next().unwrap().to_string();
+        let text = para.replace('\n', " ");
+        let line = text
+            .split("May import:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("ARCHITECTURE.md: `{name}` has no \"May import:\""));
+        let line = &line[..line.find('.').unwrap_or(line.len())];
+        let allowed = line
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        out.insert(name, allowed);
+    }
+    out
+}
+
+#[test]
+fn imports_follow_architecture_md() {
+    let files = files();
+    let modules: BTreeSet<String> = files.iter().map(|f| f.module[0].clone()).collect();
+    let allowed = allowed_imports();
+    let mut wrong = Vec::new();
+    for m in &modules {
+        if !allowed.contains_key(m) {
+            wrong.push(format!("`{m}` has no paragraph in ARCHITECTURE.md"));
+        }
+    }
+    for m in allowed.keys() {
+        if !modules.contains(m) {
+            wrong.push(format!(
+                "ARCHITECTURE.md describes `{m}`, which is not under src/"
+            ));
+        }
+    }
+    for f in &files {
+        let from = &f.module[0];
+        for path in references(f) {
+            let Some(to) = path.first().filter(|t| modules.contains(*t) && *t != from) else {
+                continue;
+            };
+            if allowed.get(from).is_some_and(|a| !a.contains(to)) {
+                wrong.push(format!(
+                    "src/{} imports `{to}`, which ARCHITECTURE.md does not allow `{from}`",
+                    f.module.join("/")
+                ));
+            }
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn sibling_files_form_no_circle() {
     let files = files();
@@ -234,4 +296,24 @@ fn the_reader_sees_a_circle_when_there_is_one() {
     ]));
     assert!(refs.contains(&vec!["store".to_string(), "ms".into()]));
     assert!(!refs.iter().any(|r| r[0] == "x"));
+}
+
+#[test]
+fn readme_and_architecture_name_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["README.md", "ARCHITECTURE.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for path in text.split('`').skip(1).step_by(2) {
+            let looks_like_path = ["src/", "tests/", "bench/", "config/", "systemd/"]
+                .iter()
+                .any(|p| path.starts_with(p))
+                && !path.contains(' ');
+            if looks_like_path {
+                assert!(
+                    root.join(path).exists(),
+                    "{doc} names {path}, which does not exist"
+                );
+            }
+        }
+    }
 }

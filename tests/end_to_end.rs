@@ -32,7 +32,7 @@ async fn once_alerts_exactly_once_by_console_email_and_webhook() {
         console[0]
     );
 
-    // Webhook: the DESIGN.md body, an idempotency key, a valid signature.
+    // Webhook: the documented body, an idempotency key, a valid signature.
     let hooks = http.webhook_received();
     assert_eq!(hooks.len(), 1);
     let body = hooks[0].json();

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 /// Deeper than any real page; far below what hurts.
-pub const MAX_DEPTH: usize = 256;
+pub(super) const MAX_DEPTH: usize = 256;
 
 const VOID: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",

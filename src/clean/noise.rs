@@ -189,7 +189,7 @@ const NOISE_PARAGRAPHS: &[&str] = &[
 ];
 
 /// Whether an element (and everything inside it) is noise.
-pub fn is_noise(el: &Element) -> bool {
+pub(super) fn is_noise(el: &Element) -> bool {
     if SKIP_TAGS.contains(&el.name()) {
         return true;
     }
@@ -263,13 +263,13 @@ fn has_noise_hint(el: &Element) -> bool {
 /// long paragraphs outside other chrome. Found only when one of the headline's ancestors
 /// has a noise hint.
 #[derive(Debug, Default)]
-pub struct Wrappers(HashSet<NodeId>);
+pub(super) struct Wrappers(HashSet<NodeId>);
 
 impl Wrappers {
     /// A paragraph this long counts as prose.
     const PROSE_CHARS: usize = 80;
 
-    pub fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
+    pub(super) fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
         let Some(headline) = headline else {
             return Wrappers::default();
         };
@@ -321,7 +321,7 @@ impl Wrappers {
     }
 
     /// Whether `node`, an element, is noise (with everything inside it).
-    pub fn is_noise(&self, node: NodeRef<'_, Node>, el: &Element) -> bool {
+    pub(super) fn is_noise(&self, node: NodeRef<'_, Node>, el: &Element) -> bool {
         if self.0.contains(&node.id()) {
             SKIP_TAGS.contains(&el.name()) || Attrs::of(el).hide()
         } else {
@@ -354,7 +354,7 @@ fn words_of(class: &str) -> impl Iterator<Item = &str> {
 
 /// Whether an element's class or id names an embed ("embed-x", "social-media-embed"):
 /// chrome around a post whose own words, in a `<blockquote>`, may stay.
-pub fn is_embed(el: &Element) -> bool {
+pub(super) fn is_embed(el: &Element) -> bool {
     let a = Attrs::of(el);
     [a.class, a.id]
         .into_iter()
@@ -404,7 +404,7 @@ fn is_taxonomy(class: &str) -> bool {
 }
 
 /// Whether a whole paragraph is a boilerplate label or an embed's chrome.
-pub fn is_noise_paragraph(text: &str) -> bool {
+pub(super) fn is_noise_paragraph(text: &str) -> bool {
     let t = text
         .trim()
         .trim_end_matches(['.', ':', '›', '»', '→'])
@@ -441,7 +441,7 @@ const PROMO_LABELS: &[&str] = &[
 ];
 
 /// Whether a paragraph opens with a promo label and a colon.
-pub fn is_promo_label(p: &str) -> bool {
+pub(super) fn is_promo_label(p: &str) -> bool {
     p.split_once(':').is_some_and(|(label, _)| {
         label.len() <= 20 && PROMO_LABELS.contains(&label.trim().to_lowercase().as_str())
     })
@@ -449,7 +449,7 @@ pub fn is_promo_label(p: &str) -> bool {
 
 /// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`, "View on
 /// Twitter") or another label of its own.
-pub fn is_noise_link_text(text: &str) -> bool {
+pub(super) fn is_noise_link_text(text: &str) -> bool {
     is_noise_paragraph(text)
 }
 

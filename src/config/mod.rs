@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use crate::model::PageMode;
 pub use crate::units::{format_duration, parse_duration};
 pub use notifier::{
     Channel, Digest, EmailSettings, NotifierSettings, QuietHours, Security, SendRules, SmtpTarget,
@@ -29,15 +28,21 @@ use crate::model::Source;
 pub struct Config {
     /// The file this config was read from (for relative paths and messages).
     pub file: PathBuf,
+    /// `[store]`.
     pub store: StoreSettings,
+    /// `[fetch]`.
     pub fetch: FetchSettings,
+    /// `[delivery]`.
     pub delivery: DeliverySettings,
+    /// `[health]`.
     pub health: HealthSettings,
     /// Where to serve `/metrics` and `/healthz`, if anywhere.
     pub listen: Option<SocketAddr>,
     /// Feeds, then pages, in file order.
     pub sources: Vec<Source>,
+    /// `[[watch]]` tables, in file order.
     pub watches: Vec<WatchSettings>,
+    /// `[[notifier]]` tables, in file order.
     pub notifiers: Vec<NotifierSettings>,
 }
 
@@ -55,6 +60,7 @@ pub struct StoreSettings {
 pub struct FetchSettings {
     /// Deadline for one whole request, body included.
     pub timeout: Duration,
+    /// Deadline for connecting.
     pub connect_timeout: Duration,
     /// Largest body accepted, counted after decompression while streaming.
     pub max_body: u64,
@@ -68,7 +74,9 @@ pub struct FetchSettings {
     pub max_backoff: Duration,
     /// Least time between the starts of two requests to one host.
     pub host_delay: Duration,
+    /// Redirects followed at most.
     pub max_redirects: usize,
+    /// The `User-Agent` header sent.
     pub user_agent: String,
     /// Let URLs found in content reach private and local addresses (off: the SSRF guard).
     pub allow_private: bool,
@@ -77,7 +85,9 @@ pub struct FetchSettings {
 /// `[delivery]`: how failed deliveries are retried.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliverySettings {
+    /// The first retry of a failed delivery waits this long.
     pub retry_initial: Duration,
+    /// Retries wait at most this long.
     pub retry_max: Duration,
     /// Then the alert is a dead letter.
     pub give_up_after: Duration,
@@ -95,6 +105,7 @@ pub struct HealthSettings {
 /// A `[[watch]]`: what the matcher compiles, and where its alerts go.
 #[derive(Debug, Clone)]
 pub struct WatchSettings {
+    /// Its name, terms, exclusions, query and source filters.
     pub spec: WatchSpec,
     /// Notifier names (`notify`, else every notifier).
     pub notify: Vec<String>,
@@ -103,9 +114,11 @@ pub struct WatchSettings {
 /// A configuration problem, located in its file.
 #[derive(Debug)]
 pub struct ConfigError {
+    /// The config file.
     pub file: PathBuf,
     /// 1-based line and column, when the problem has a place in the file.
     pub at: Option<(usize, usize)>,
+    /// What is wrong, in one line.
     pub message: String,
 }
 

@@ -10,7 +10,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 /// Whether an address is off limits for content URLs.
-pub fn is_forbidden(ip: IpAddr) -> bool {
+pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
         IpAddr::V6(v6) => {
@@ -56,7 +56,7 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
 
 /// Refuses a URL whose host is a forbidden IP literal (`http://127.0.0.1/`, the decimal
 /// `http://2130706433/` the URL parser normalises to it, `http://[::ffff:10.0.0.1]/`).
-pub fn check_url(url: &Url) -> Result<(), String> {
+pub(crate) fn check_url(url: &Url) -> Result<(), String> {
     let ip = match url.host() {
         Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
@@ -77,7 +77,7 @@ pub fn check_url(url: &Url) -> Result<(), String> {
 }
 
 /// A resolver that drops forbidden addresses, and fails when none is left.
-pub struct GuardedResolver;
+pub(super) struct GuardedResolver;
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {

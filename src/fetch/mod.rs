@@ -9,58 +9,97 @@ use url::Url;
 
 mod guard;
 
-pub use guard::{check_url, is_forbidden};
+use guard::check_url;
 
 /// Limits and identity of the shared client.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
+    /// Deadline for one whole request, body included.
     pub timeout: Duration,
+    /// Deadline for connecting.
     pub connect_timeout: Duration,
+    /// Largest body accepted, after decompression.
     pub max_body: u64,
+    /// Redirects followed at most.
     pub max_redirects: usize,
+    /// The `User-Agent` header sent.
     pub user_agent: String,
     /// Lets content URLs reach private and local addresses (the SSRF guard off).
     pub allow_private: bool,
 }
 
-pub use crate::model::Validators;
+use crate::model::Validators;
 
 /// A response body and what came with it.
 #[derive(Debug)]
 pub struct Fetched {
+    /// Where the response came from, after redirects.
     pub final_url: Url,
+    /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// The body, decompressed.
     pub body: Vec<u8>,
+    /// Validators to send back next time.
     pub validators: Validators,
     /// `Cache-Control: max-age`, if the server gave one.
     pub max_age: Option<Duration>,
 }
 
 #[derive(Debug)]
+/// A response: new content, or not modified.
 pub enum FetchOutcome {
     /// 304: nothing changed since the validators were issued.
     NotModified {
+        /// `Cache-Control: max-age`, if the server gave one.
         max_age: Option<Duration>,
     },
+    /// 200: the body and what came with it.
     Fetched(Fetched),
 }
 
+/// Why a fetch failed; each names the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The server answered with an error status.
     #[error("HTTP {status} from {url}")]
     Status {
+        /// The URL fetched.
         url: String,
+        /// The HTTP status code.
         status: u16,
+        /// The server's `Retry-After`, if it sent one.
         retry_after: Option<Duration>,
     },
+    /// The body passed `max_body` (counted after decompression).
     #[error("response from {url} exceeds the {limit}-byte limit (max_body)")]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        /// The URL fetched.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The whole request, body included, outlived `timeout`.
     #[error("timed out fetching {url}")]
-    Timeout { url: String },
+    Timeout {
+        /// The URL fetched.
+        url: String,
+    },
+    /// No connection, or it broke mid-body.
     #[error("cannot connect to {url}: {message}")]
-    Connect { url: String, message: String },
+    Connect {
+        /// The URL fetched.
+        url: String,
+        /// What the network layer said.
+        message: String,
+    },
+    /// Anything else (too many redirects, a bad response).
     #[error("fetching {url} failed: {message}")]
-    Other { url: String, message: String },
+    Other {
+        /// The URL fetched.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A content URL pointing at a private or local address (SSRF guard).
     #[error("{0}")]
     Forbidden(String),
@@ -88,6 +127,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// The shared client, with its limits; one per process.
     pub fn new(opts: &FetchOptions) -> Result<Fetcher, reqwest::Error> {
         crate::init_tls();
         let builder = || {

@@ -5,6 +5,7 @@ use unicode_normalization::char::is_combining_mark;
 
 /// Folded text with a map back to the byte offsets of the original.
 pub struct Folded {
+    /// The folded text.
     pub text: String,
     origin: Vec<u32>,
     original_len: usize,
@@ -36,10 +37,12 @@ struct WordAt {
 }
 
 impl Words {
+    /// Its length in bytes.
     pub fn len(&self) -> usize {
         self.words.len()
     }
 
+    /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
@@ -78,7 +81,7 @@ pub fn words_upto(text: &str, limit: usize) -> Words {
 }
 
 /// Like [`words_upto`], reusing `out`'s buffers (the exact check runs once per candidate).
-pub fn words_into(text: &str, limit: usize, out: &mut Words) {
+pub(super) fn words_into(text: &str, limit: usize, out: &mut Words) {
     let bytes = text.as_bytes();
     let mut buf: Vec<u8> = std::mem::take(&mut out.buf).into_bytes();
     buf.clear();

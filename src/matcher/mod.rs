@@ -22,9 +22,13 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// What a watch asks for, as the matcher needs it.
 #[derive(Debug, Clone, Default)]
 pub struct WatchSpec {
+    /// The watch's name.
     pub name: String,
+    /// Words, phrases, `prefix*` or `/regex/`: any matches.
     pub terms: Vec<String>,
+    /// Any of these, and the watch does not match.
     pub exclude: Vec<String>,
+    /// A boolean query; matches alongside the terms.
     pub query: Option<String>,
     /// Only these sources (empty: all).
     pub sources: Vec<String>,
@@ -32,12 +36,17 @@ pub struct WatchSpec {
     pub tags: Vec<String>,
 }
 
+/// A watch that does not compile.
 #[derive(Debug, thiserror::Error)]
 pub enum MatcherError {
+    /// A term, exclusion or query of the watch is invalid.
     #[error("watch \"{watch}\": {what} {error}")]
     Invalid {
+        /// The watch's name.
         watch: String,
+        /// Which part: `term "x"`, `query`...
         what: String,
+        /// What is wrong with it.
         error: QueryError,
     },
 }
@@ -45,7 +54,9 @@ pub enum MatcherError {
 /// The source an article came from, for watches restricted by `sources` or `tags`.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
+    /// The source's name.
     pub source: &'a str,
+    /// The source's tags.
     pub tags: &'a [String],
 }
 
@@ -132,6 +143,7 @@ struct Occ {
 mod eval;
 
 impl Matcher {
+    /// Compiles the watches; an invalid term or query is an error naming its watch.
     pub fn new(specs: Vec<WatchSpec>) -> Result<Matcher, MatcherError> {
         let mut b = Builder::default();
         let mut watches = Vec::with_capacity(specs.len());

@@ -7,8 +7,11 @@ use std::fmt;
 /// Where an atom must occur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
+    /// Title or text.
     Any,
+    /// The title only.
     Title,
+    /// The text only.
     Text,
 }
 
@@ -24,18 +27,26 @@ pub enum AtomKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One searchable unit: a term in a field.
 pub struct Atom {
+    /// Where it is looked for.
     pub field: Field,
+    /// What it looks for.
     pub kind: AtomKind,
     /// As the user wrote it, for `matched` lists.
     pub written: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A parsed query.
 pub enum Expr {
+    /// A term.
     Atom(Atom),
+    /// All of these.
     And(Vec<Expr>),
+    /// Any of these.
     Or(Vec<Expr>),
+    /// Not this.
     Not(Box<Expr>),
     /// Some atom of each side within `n` words of each other, in the same field.
     /// Each side is one atom or a parenthesised OR of atoms.
@@ -45,7 +56,9 @@ pub enum Expr {
 /// A query error at a character position (0-based) of the query text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryError {
+    /// Character position of the problem in the query.
     pub pos: usize,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -19,7 +19,7 @@ use crate::time::{Clock, ms};
 
 /// How failed deliveries are retried.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub initial: Duration,
     pub max: Duration,
     /// Attempts continue for about this long (counted in attempts, so quiet hours and
@@ -40,7 +40,7 @@ impl RetryPolicy {
 
     /// Delay before attempt `attempts + 1`; a longer `Retry-After` from the receiver wins,
     /// up to `max`.
-    pub fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
         self.backoff().delay(attempts, retry_after, self.max)
     }
 
@@ -49,7 +49,7 @@ impl RetryPolicy {
     }
 
     /// Attempts whose delays add up to `give_up_after`: after that many, a dead letter.
-    pub fn max_attempts(&self) -> u32 {
+    pub(crate) fn max_attempts(&self) -> u32 {
         let mut total = Duration::ZERO;
         let mut n = 1;
         while total < self.give_up_after && n < 10_000 {
@@ -62,7 +62,7 @@ impl RetryPolicy {
 
 /// What one pass over the outbox did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PassReport {
+pub(crate) struct PassReport {
     pub delivered: usize,
     pub retrying: usize,
     pub failed: usize,
@@ -79,7 +79,7 @@ const IDLE_POLL: Duration = Duration::from_secs(60);
 const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone)]
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     store: Store,
     notifiers: Arc<Vec<NamedNotifier>>,
     policy: RetryPolicy,
@@ -88,7 +88,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         notifiers: Arc<Vec<NamedNotifier>>,
         policy: RetryPolicy,
@@ -105,7 +105,7 @@ impl Dispatcher {
     }
 
     /// Delivers every alert due now, all notifiers concurrently (for `once`).
-    pub async fn deliver_due(&self) -> Result<PassReport, StoreError> {
+    pub(crate) async fn deliver_due(&self) -> Result<PassReport, StoreError> {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..self.notifiers.len() {
             let this = self.clone();
@@ -122,7 +122,7 @@ impl Dispatcher {
     }
 
     /// Runs one task per notifier until `shutdown`; `wake` is bumped when new alerts are stored.
-    pub async fn run(self, wake: watch::Receiver<u64>, shutdown: CancellationToken) {
+    pub(crate) async fn run(self, wake: watch::Receiver<u64>, shutdown: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..self.notifiers.len() {
             let this = self.clone();

@@ -104,7 +104,7 @@ impl Header for AlertIdHeader {
 
 /// The email for one message: subject `[feedwatch] <watch>: <title>` (or the digest's),
 /// plain text and HTML, each from its template when one is configured.
-pub fn build_message(
+pub(crate) fn build_message(
     msg: &Message<'_>,
     from: &Mailbox,
     to: &[Mailbox],

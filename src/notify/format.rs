@@ -1,5 +1,5 @@
 //! What a message looks like: one alert or a digest of several, as JSON (the contract in
-//! DESIGN.md), Slack, Discord, ntfy or Telegram bodies, and email text.
+//! README), Slack, Discord, ntfy or Telegram bodies, and email text.
 
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ const TELEGRAM_CHARS: usize = 4096;
 
 /// The JSON body of a webhook call in `format`. `extra` carries what the format needs from
 /// the config (ntfy's topic, Telegram's chat id).
-pub fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Option<&str>) -> Value {
+pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Option<&str>) -> Value {
     match format {
         WebhookFormat::Json if msg.is_digest() => {
             json!({"id": msg.id, "kind": "digest", "alerts": msg.alerts})

@@ -5,7 +5,7 @@ use crate::model::{Alert, Message};
 use crate::text::single_line;
 
 /// `[feedwatch] venezuela: Title`, or for a digest `[feedwatch] 3 alerts: venezuela, oil`.
-pub fn header(msg: &Message<'_>) -> String {
+pub(crate) fn header(msg: &Message<'_>) -> String {
     if msg.is_digest() {
         format!(
             "[feedwatch] {} alerts: {}",
@@ -18,7 +18,7 @@ pub fn header(msg: &Message<'_>) -> String {
 }
 
 /// `[feedwatch] <watch>: <title>`, safe as a header value.
-pub fn subject(alert: &Alert) -> String {
+pub(crate) fn subject(alert: &Alert) -> String {
     let title = if alert.title.trim().is_empty() {
         "(untitled)"
     } else {

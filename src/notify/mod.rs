@@ -1,18 +1,18 @@
 //! Delivery of alerts: the notifiers (email, webhook, console), the message text they
 //! share, and the dispatcher that drains the outbox.
 
-pub mod console;
-pub mod dispatcher;
-pub mod email;
-pub mod format;
-pub mod message;
-pub mod render;
-pub mod schedule;
-pub mod webhook;
+pub(crate) mod console;
+pub(crate) mod dispatcher;
+pub(crate) mod email;
+pub(crate) mod format;
+pub(crate) mod message;
+pub(crate) mod render;
+pub(crate) mod schedule;
+pub(crate) mod webhook;
 
 use std::time::Duration;
 
-pub use crate::model::Message;
+pub(crate) use crate::model::Message;
 
 /// Why a delivery failed, and whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]

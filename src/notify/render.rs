@@ -5,7 +5,7 @@ use crate::model::Alert;
 use crate::text::{escape_html as escape, single_line};
 
 /// `venezuela | Clash Report | Title | https://… | matched: Venezuela, Caracas`
-pub fn one_line(alert: &Alert) -> String {
+pub(crate) fn one_line(alert: &Alert) -> String {
     let mut fields = vec![
         single_line(&alert.watch),
         single_line(&alert.source),
@@ -21,7 +21,7 @@ pub fn one_line(alert: &Alert) -> String {
     fields.join(" | ")
 }
 
-pub fn text_body(alert: &Alert) -> String {
+pub(crate) fn text_body(alert: &Alert) -> String {
     let mut out = String::new();
     out.push_str(&alert.title);
     out.push('\n');
@@ -46,7 +46,7 @@ pub fn text_body(alert: &Alert) -> String {
 }
 
 /// The HTML email: one block per alert (a digest has several).
-pub fn html_document(msg: &crate::model::Message<'_>) -> String {
+pub(crate) fn html_document(msg: &crate::model::Message<'_>) -> String {
     let blocks: Vec<String> = msg.alerts.iter().map(html_block).collect();
     let heading = if msg.is_digest() {
         format!("<h1>{}</h1>\n", escape(&super::message::header(msg)))
@@ -83,7 +83,7 @@ fn html_block(alert: &Alert) -> String {
 }
 
 /// The snippet, HTML-escaped, with each matched term wrapped in `<mark>`.
-pub fn highlight(snippet: &str, terms: &[String]) -> String {
+pub(crate) fn highlight(snippet: &str, terms: &[String]) -> String {
     let mut out = String::new();
     let mut last = 0;
     for range in crate::matcher::find_terms(snippet, terms) {

@@ -27,7 +27,7 @@ pub struct WebhookNotifier {
 }
 
 /// `sha256=<hex HMAC-SHA256 of the body>`, the `X-Feedwatch-Signature` value.
-pub fn signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
@@ -36,7 +36,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 
 /// Replaces `${VAR}` with the variable's value; a missing variable is a transient error
 /// (set it and restart: the alert waits).
-pub fn expand_env(s: &str) -> Result<String, DeliveryError> {
+pub(crate) fn expand_env(s: &str) -> Result<String, DeliveryError> {
     crate::text::expand_placeholders(
         s,
         |var| Secret::from_env(var).get().map(str::to_string),

@@ -12,7 +12,9 @@ use crate::model::Item;
 /// A parsed feed: its items and its `<ttl>` (minutes), a hint to poll no more often.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedFeed {
+    /// The entries, in feed order.
     pub items: Vec<Item>,
+    /// RSS `<ttl>`: minutes the feed stays fresh.
     pub ttl_minutes: Option<u32>,
 }
 

@@ -10,7 +10,7 @@ use crate::dedupe::{canonical_url, item_key};
 use crate::model::Item;
 
 /// How many `<item>` or `<entry>` start tags the document has.
-pub fn entry_tags(text: &str) -> usize {
+pub(super) fn entry_tags(text: &str) -> usize {
     let b = text.as_bytes();
     let (mut items, mut entries) = (0, 0);
     let opens = |at: usize, name: &[u8]| {
@@ -30,7 +30,7 @@ pub fn entry_tags(text: &str) -> usize {
 }
 
 /// Items found in a document feed-rs rejected (or under-read).
-pub fn scan_items(text: &str, base: &Url) -> Vec<Item> {
+pub(super) fn scan_items(text: &str, base: &Url) -> Vec<Item> {
     let lower = text.to_ascii_lowercase();
     let tag = if find_open(&lower, "item", 0).is_some() {
         "item"

@@ -26,7 +26,7 @@ fn then<'a>(text: Cow<'a, str>, step: impl Fn(&str) -> Cow<'_, str>) -> Cow<'a, 
 
 /// UTF-8 from a BOM, else the declared encoding, else UTF-8, and windows-1252 when bytes
 /// declared (or assumed) UTF-8 are not.
-pub fn decode(body: &[u8]) -> Cow<'_, str> {
+pub(crate) fn decode(body: &[u8]) -> Cow<'_, str> {
     let (encoding, skip) = match encoding_rs::Encoding::for_bom(body) {
         Some((e, n)) => (e, n),
         None => (declared_encoding(body).unwrap_or(encoding_rs::UTF_8), 0),

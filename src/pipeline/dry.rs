@@ -5,13 +5,14 @@ use url::Url;
 
 use super::PollError;
 use crate::clean;
-use crate::fetch::{FetchOutcome, Fetcher, Validators, decode_html};
+use crate::fetch::{FetchOutcome, Fetcher, decode_html};
+use crate::model::Validators;
 use crate::model::{Article, Item, Source, SourceType};
 use crate::parse;
 
 /// What a source's bytes hold, read as a poll reads them.
 #[derive(Debug)]
-pub enum Reading {
+pub(crate) enum Reading {
     /// A feed: each item with the clean text a poll matches (without full-text pages).
     Feed(Vec<(Item, Article)>),
     /// An HTML page: one item, its extracted article, and the feeds it advertises.
@@ -24,7 +25,11 @@ pub enum Reading {
 
 /// Reads a fetched body (or a file's bytes) at `url`. CPU work: call it off the async
 /// workers.
-pub fn read(body: &[u8], content_type: Option<&str>, url: &Url) -> Result<Reading, PollError> {
+pub(crate) fn read(
+    body: &[u8],
+    content_type: Option<&str>,
+    url: &Url,
+) -> Result<Reading, PollError> {
     if parse::looks_like_feed(body, content_type) {
         let feed = parse::parse_feed(body, url)?;
         let items = feed
@@ -69,7 +74,7 @@ pub fn read(body: &[u8], content_type: Option<&str>, url: &Url) -> Result<Readin
 
 /// Fetches a configured source once and says what it serves, as `check --online` reports
 /// it: `Ok` with a description, or the reason it cannot be polled.
-pub async fn probe(fetcher: &Fetcher, source: &Source) -> Result<String, PollError> {
+pub(crate) async fn probe(fetcher: &Fetcher, source: &Source) -> Result<String, PollError> {
     let fetched = match fetcher.fetch(&source.url, &Validators::default()).await? {
         FetchOutcome::NotModified { .. } => return Ok("not modified".into()),
         FetchOutcome::Fetched(f) => f,

@@ -8,7 +8,7 @@ use crate::time::iso;
 
 /// Who hears about sources that go down, and after how long.
 #[derive(Debug, Clone, Default)]
-pub struct HealthRule {
+pub(crate) struct HealthRule {
     pub alert_after_ms: i64,
     /// Empty: no health alerts.
     pub notifiers: Vec<String>,

@@ -14,9 +14,10 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use crate::dedupe::{alert_id, short_hash, title_date_key};
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchOutcome, Fetcher};
 use crate::matcher::{Matcher, Scope};
 use crate::model::PageMode;
+use crate::model::Validators;
 use crate::model::{Alert, AlertKind, Item, PollStatus, Source, SourceKind};
 use crate::parse;
 use crate::retry::Backoff;
@@ -26,8 +27,8 @@ use crate::store::{
 };
 use crate::time::Clock;
 
-pub use dry::{Reading, probe, read};
-pub use health::HealthRule;
+pub(crate) use dry::{Reading, probe, read};
+pub(crate) use health::HealthRule;
 
 /// Compiled watches and where each one's alerts go.
 pub struct Watchlist {
@@ -38,7 +39,7 @@ pub struct Watchlist {
 
 /// Everything a poll needs, built once by `app`.
 #[derive(Clone)]
-pub struct PollContext {
+pub(crate) struct PollContext {
     pub fetcher: Fetcher,
     pub store: Store,
     pub watchlist: Arc<Watchlist>,
@@ -51,7 +52,7 @@ pub struct PollContext {
 
 /// Bounds on when a source is polled next.
 #[derive(Debug, Clone, Copy)]
-pub struct PollLimits {
+pub(crate) struct PollLimits {
     /// The longest a server's hint (ttl, max-age, Expires, Retry-After) may push a poll.
     pub max_hint: Duration,
     /// The longest failures back a source off.
@@ -92,7 +93,7 @@ impl Polled {
 
 /// Why a poll failed: recorded on the source's row, never a crash.
 #[derive(Debug, thiserror::Error)]
-pub enum PollError {
+pub(crate) enum PollError {
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
     #[error(transparent)]
@@ -107,7 +108,7 @@ pub enum PollError {
 
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
 /// A successful poll's items, alerts and outcome are committed in one transaction.
-pub async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
+pub(crate) async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
     let started = std::time::Instant::now();
     let result = poll(ctx, source, row).await;
     let elapsed = started.elapsed();

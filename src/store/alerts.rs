@@ -12,6 +12,7 @@ use crate::model::Alert;
 pub enum DeliveryState {
     /// Not yet delivered; tried again at `next_attempt_at`.
     Pending,
+    /// Accepted by the receiver.
     Delivered,
     /// Refused for good by the receiver (a 4xx, an SMTP 5xx).
     Failed,
@@ -20,6 +21,7 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// As stored and shown: `pending`, `delivered`, `failed`, `dead`.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
@@ -44,10 +46,15 @@ impl DeliveryState {
 /// A pending delivery.
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
+    /// Row order: creation order.
     pub seq: i64,
+    /// The alert.
     pub alert: Alert,
+    /// The notifier it goes to.
     pub notifier: String,
+    /// Attempts so far.
     pub attempts: u32,
+    /// When it was stored (ms).
     pub created_at: i64,
 }
 
@@ -55,12 +62,19 @@ pub struct OutboxRow {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AlertStatus {
     #[serde(flatten)]
+    /// The alert.
     pub alert: Alert,
+    /// The notifier it goes to.
     pub notifier: String,
+    /// Where it stands.
     pub state: DeliveryState,
+    /// Attempts so far.
     pub attempts: u32,
+    /// When it was stored (ms).
     pub created_at: i64,
+    /// When the receiver accepted it (ms).
     pub delivered_at: Option<i64>,
+    /// The last failure's message.
     pub last_error: Option<String>,
     /// Every source that carried the alert's story, first first (the story alerts once).
     pub sources: Vec<String>,

@@ -10,7 +10,9 @@ use crate::model::Alert;
 /// How an item is recognised: its key, and the other identities that survive GUID churn.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
+    /// Identity within its source (`guid:`, `url:` or `hash:`).
     pub key: String,
+    /// The feed's GUID, if any.
     pub guid: Option<String>,
     /// Canonical URL (left out when several items of the feed share it).
     pub url: Option<String>,
@@ -23,11 +25,15 @@ pub struct Identity {
 /// What the store knows of an item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
+    /// Not stored before.
     New,
+    /// Stored, with the same raw content.
     Unchanged,
     /// Known, but its content changed since it was stored.
     Changed {
+        /// Its row.
         item_id: i64,
+        /// The clean text stored for it.
         old_text: String,
     },
 }
@@ -35,45 +41,66 @@ pub enum Seen {
 /// A new item to store, with the alerts it raises (one per watch and notifier).
 #[derive(Debug, Clone, Default)]
 pub struct NewItem {
+    /// How it is recognised next time.
     pub id: Identity,
+    /// Plain text.
     pub title: String,
+    /// When it was published (ms).
     pub published_at: Option<i64>,
+    /// Its clean text.
     pub text: String,
+    /// Story fingerprint; `None` keeps it out of stories (page versions).
     pub fingerprint: Option<u64>,
+    /// Alerts it raised, stored with it.
     pub alerts: Vec<NewAlert>,
 }
 
 /// A known item whose content changed.
 #[derive(Debug, Clone)]
 pub struct ChangedItem {
+    /// Its row.
     pub item_id: i64,
+    /// Hash of its raw content now.
     pub raw_hash: String,
     /// A material change: the text becomes a new version and `alerts` are considered.
     /// Otherwise only the raw hash is updated (the stored text stays the reference).
     pub material: Option<(String, Option<u64>)>,
+    /// Alerts the change raised.
     pub alerts: Vec<NewAlert>,
 }
 
 #[derive(Debug, Clone)]
+/// An alert for one notifier, stored in the outbox with its item.
 pub struct NewAlert {
+    /// The alert.
     pub alert: Alert,
+    /// The notifier it goes to.
     pub notifier: String,
 }
 
 /// An article as stored, for `search`.
 #[derive(Debug, Clone)]
 pub struct StoredArticle {
+    /// The source's name.
     pub source: String,
+    /// Plain text.
     pub title: String,
+    /// Canonical URL.
     pub url: Option<String>,
+    /// When it was published (ms).
     pub published_at: Option<i64>,
+    /// When it was stored (ms).
     pub fetched_at: i64,
+    /// Its clean text.
     pub text: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one poll's commit stored.
 pub struct InsertReport {
+    /// New items stored.
     pub items: usize,
+    /// Known items whose text changed materially.
     pub updated: usize,
     /// Outbox rows created.
     pub alerts: usize,

@@ -25,22 +25,36 @@ pub use prune::PruneReport;
 pub use sources::{Discovery, HealthChange, PollRecord, SourceHealth, SourceRow, SourceSpec};
 pub use status::Gauges;
 
+/// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite refused a statement, or a stored value is not what its column should hold.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database file cannot be opened or created.
     #[error("cannot open database {path}: {message}")]
-    Open { path: String, message: String },
+    Open {
+        /// The database file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A newer feedwatch migrated this database.
     #[error(
         "database {path} has schema version {found}, newer than this feedwatch knows ({known}); upgrade feedwatch"
     )]
     TooNew {
+        /// The database file.
         path: String,
+        /// Its schema version.
         found: i64,
+        /// The newest version this build knows.
         known: i64,
     },
+    /// A stored alert's JSON does not parse.
     #[error("stored alert is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The blocking task running the operation panicked or was cancelled.
     #[error("the database task failed: {0}")]
     Task(String),
 }

@@ -6,9 +6,13 @@ use rusqlite::params;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What retention removed.
 pub struct PruneReport {
+    /// Items that lost their text.
     pub items: usize,
+    /// Delivered alerts removed.
     pub alerts: usize,
+    /// Stories removed.
     pub stories: usize,
 }
 

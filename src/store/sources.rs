@@ -9,19 +9,28 @@ use crate::model::{Alert, PollStatus, SourceType};
 /// A configured source, as the store keeps it (keyed by name).
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
+    /// Its configured name (the key).
     pub name: String,
+    /// Feed or page.
     pub kind: SourceType,
+    /// Its configured URL.
     pub url: String,
+    /// Its interval (ms).
     pub interval_ms: i64,
 }
 
 /// A source due for a poll, with what the poll needs from its history.
 #[derive(Debug, Clone)]
 pub struct SourceRow {
+    /// Its row.
     pub id: i64,
+    /// Its name.
     pub name: String,
+    /// To send back (conditional GET).
     pub validators: Validators,
+    /// Failed polls since the last success.
     pub consecutive_failures: u32,
+    /// When it last succeeded (ms).
     pub last_success_at: Option<i64>,
     /// The feed a listed HTML page pointed to (`<link rel="alternate">`), polled instead.
     pub discovered_url: Option<String>,
@@ -34,6 +43,7 @@ pub struct SourceRow {
 /// The outcome of one poll, written back in one statement.
 #[derive(Debug, Clone)]
 pub struct PollRecord {
+    /// When the poll ended (ms).
     pub at: i64,
     /// What the poll found, or the error message.
     pub result: Result<PollStatus, String>,
@@ -41,6 +51,7 @@ pub struct PollRecord {
     pub validators: Option<Validators>,
     /// What becomes of the feed URL found on the listed page.
     pub discovered_url: Discovery,
+    /// When to poll it next (ms).
     pub next_poll_at: i64,
     /// A `source_down` or `source_up` alert the poll raised.
     pub health: Option<HealthChange>,
@@ -49,7 +60,9 @@ pub struct PollRecord {
 /// A source went down for long enough, or came back: the alert, who gets it, and which way.
 #[derive(Debug, Clone)]
 pub struct HealthChange {
+    /// The alert.
     pub alert: Alert,
+    /// Notifiers it goes to.
     pub notifiers: Vec<String>,
     /// `true` for down (its `source_up` is then owed), `false` for back up.
     pub down: bool,
@@ -74,23 +87,34 @@ pub(super) struct Deferred {
 }
 
 /// Deferred poll outcomes are written once this many wait...
-pub const DEFER_BATCH: usize = 64;
+pub(super) const DEFER_BATCH: usize = 64;
 /// ...or once the oldest waited this long (milliseconds).
-pub const DEFER_MS: i64 = 10_000;
+pub(super) const DEFER_MS: i64 = 10_000;
 
 /// What `feedwatch sources` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SourceHealth {
+    /// Its name.
     pub name: String,
+    /// Feed or page.
     pub kind: SourceType,
+    /// Its URL.
     pub url: String,
+    /// Still in the config.
     pub active: bool,
+    /// When it was last polled (ms).
     pub last_poll_at: Option<i64>,
+    /// When it last succeeded (ms).
     pub last_success_at: Option<i64>,
+    /// What the last poll came to.
     pub status: Option<PollStatus>,
+    /// The last failure's message.
     pub last_error: Option<String>,
+    /// Failed polls since the last success.
     pub consecutive_failures: u32,
+    /// When it is polled next (ms).
     pub next_poll_at: i64,
+    /// Items stored from it.
     pub items: i64,
 }
 

@@ -5,12 +5,16 @@ use super::{Store, StoreError};
 /// Gauges read at scrape time.
 #[derive(Debug, Clone, Default)]
 pub struct Gauges {
+    /// Alerts per delivery state.
     pub alerts: Vec<(String, i64)>,
+    /// Active sources.
     pub sources: i64,
+    /// Active sources whose last poll failed.
     pub failing: i64,
 }
 
 impl Store {
+    /// Counts for `/metrics`.
     pub fn gauges(&self) -> Result<Gauges, StoreError> {
         let conn = self.lock();
         let mut stmt = conn

@@ -9,7 +9,7 @@ use super::{Store, StoreError};
 use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance};
 
 /// How far back a new item looks for a story to join.
-pub const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+pub(super) const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The recent stories' fingerprints, searchable for those near a new item's without comparing
 /// against them all. Small indexes are scanned whole: exact, and fast enough below a few tens

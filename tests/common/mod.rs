@@ -20,13 +20,13 @@ use axum::routing::{get, post};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-pub const WEBHOOK_SECRET: &str = "s3cret";
+pub(crate) const WEBHOOK_SECRET: &str = "s3cret";
 
 /// A config for these servers: one feed, the "venezuela" watch, and the given notifiers
 /// (`console`, `email` on `smtp_port`, `webhook`), with short timeouts and retries.
-pub fn config(http: &HttpServer, smtp_port: u16, notifiers: &[&str], extra: &str) -> String {
+pub(crate) fn config(http: &HttpServer, smtp_port: u16, notifiers: &[&str], extra: &str) -> String {
     let mut c = format!(
         r#"
 [store]
@@ -70,22 +70,22 @@ terms = ["Venezuela", "Nicolas Maduro", "Caracas"]
     c
 }
 
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(FIXTURES).join(name)).unwrap()
 }
 
 /// A request the webhook receiver got.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
 impl Received {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
     }
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_string())
@@ -93,7 +93,7 @@ impl Received {
 }
 
 #[derive(Default)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     /// Path → body served with an ETag; swapped by tests to change a feed.
     pub files: Mutex<HashMap<String, (Vec<u8>, &'static str)>>,
     /// Path → (requests, If-None-Match values seen, 304s sent).
@@ -111,13 +111,13 @@ pub struct HttpState {
     pub generator_frozen: std::sync::atomic::AtomicBool,
 }
 
-pub struct HttpServer {
+pub(crate) struct HttpServer {
     pub addr: SocketAddr,
     pub state: Arc<HttpState>,
 }
 
 impl HttpServer {
-    pub async fn start() -> HttpServer {
+    pub(crate) async fn start() -> HttpServer {
         let state = Arc::new(HttpState::default());
         for (name, ct) in [
             ("feed.xml", "application/rss+xml"),
@@ -161,11 +161,11 @@ impl HttpServer {
         HttpServer { addr, state }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.state
             .hits
             .lock()
@@ -175,7 +175,7 @@ impl HttpServer {
             .unwrap_or(0)
     }
 
-    pub fn set_file(&self, name: &str, body: Vec<u8>, content_type: &'static str) {
+    pub(crate) fn set_file(&self, name: &str, body: Vec<u8>, content_type: &'static str) {
         self.state
             .files
             .lock()
@@ -183,7 +183,7 @@ impl HttpServer {
             .insert(name.to_string(), (body, content_type));
     }
 
-    pub fn webhook_received(&self) -> Vec<Received> {
+    pub(crate) fn webhook_received(&self) -> Vec<Received> {
         self.state.webhook.lock().unwrap().clone()
     }
 }
@@ -327,7 +327,7 @@ async fn webhook(
 }
 
 /// A real SMTP server (mailin's state machine over tokio), keeping every message it accepts.
-pub struct SmtpServer {
+pub(crate) struct SmtpServer {
     pub addr: SocketAddr,
     pub messages: Arc<Mutex<Vec<Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
@@ -359,7 +359,7 @@ impl mailin::Handler for Mailbox {
 
 impl SmtpServer {
     /// Listens on `addr` (`127.0.0.1:0` for any free port).
-    pub async fn start(addr: &str) -> SmtpServer {
+    pub(crate) async fn start(addr: &str) -> SmtpServer {
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -411,11 +411,11 @@ impl SmtpServer {
         }
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.task.abort();
     }
 
-    pub fn messages(&self) -> Vec<mail_parser::Message<'static>> {
+    pub(crate) fn messages(&self) -> Vec<mail_parser::Message<'static>> {
         self.messages
             .lock()
             .unwrap()
@@ -431,7 +431,7 @@ impl SmtpServer {
 }
 
 /// A free local port with nothing listening on it (yet).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -440,27 +440,27 @@ pub fn free_port() -> u16 {
 }
 
 /// A temporary folder with a config file in it.
-pub struct Workdir {
+pub(crate) struct Workdir {
     pub dir: tempfile::TempDir,
 }
 
 impl Workdir {
-    pub fn new(config: &str) -> Workdir {
+    pub(crate) fn new(config: &str) -> Workdir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("feedwatch.toml"), config).unwrap();
         Workdir { dir }
     }
 
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("feedwatch.toml")
     }
 
-    pub fn write_config(&self, config: &str) {
+    pub(crate) fn write_config(&self, config: &str) {
         std::fs::write(self.config(), config).unwrap();
     }
 
     /// Runs `feedwatch --config <this config> ARGS` to completion (bounded by 60 s).
-    pub async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         let child = self.command(args).kill_on_drop(true).output();
         tokio::time::timeout(Duration::from_secs(60), child)
             .await
@@ -468,7 +468,7 @@ impl Workdir {
             .unwrap()
     }
 
-    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
         cmd.arg("--config").arg(self.config()).args(args);
         cmd.env_remove("FEEDWATCH_CONFIG")
@@ -482,7 +482,7 @@ impl Workdir {
     /// What `feedwatch once` does (poll every source, deliver what is due, prune), in this
     /// process on `clock`: a test moves the clock instead of waiting for time to pass. Each
     /// call builds its runtime anew, as a new process would.
-    pub async fn once_at(&self, clock: &feedwatch::time::Clock) {
+    pub(crate) async fn once_at(&self, clock: &feedwatch::time::Clock) {
         feedwatch::init_tls();
         static SECRET: std::sync::Once = std::sync::Once::new();
         // SAFETY: set once, before any runtime of this process reads it, to the one value
@@ -495,12 +495,12 @@ impl Workdir {
                 .unwrap(),
         );
         feedwatch::scheduler::poll_all(&rt).await.unwrap();
-        rt.dispatcher().deliver_due().await.unwrap();
+        rt.deliver_due().await.unwrap();
         rt.prune().await.unwrap();
     }
 
     /// The store's sources due at `at`, by name: what a running daemon would claim then.
-    pub fn due_at(&self, at: i64) -> Vec<String> {
+    pub(crate) fn due_at(&self, at: i64) -> Vec<String> {
         let config = feedwatch::config::Config::load(&self.config()).unwrap();
         let store = feedwatch::app::open_store(&config).unwrap();
         store
@@ -512,7 +512,7 @@ impl Workdir {
     }
 
     /// `sources --json`, one object per source.
-    pub async fn sources(&self) -> Vec<serde_json::Value> {
+    pub(crate) async fn sources(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["sources", "--json"]).await;
         assert!(
             out.status.success(),
@@ -522,7 +522,7 @@ impl Workdir {
         lines_json(&out.stdout)
     }
 
-    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+    pub(crate) async fn alerts(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["alerts", "--json"]).await;
         assert!(
             out.status.success(),
@@ -533,24 +533,24 @@ impl Workdir {
     }
 }
 
-pub fn lines_json(stdout: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn lines_json(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Waits (up to `limit`) for `cond`, checking every 50 ms. Tests wait for outcomes,
 /// they never assert on timings.
-pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if cond() {
@@ -562,7 +562,7 @@ pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Sends a signal (`TERM`, `HUP`, ...) to a child process.
-pub fn signal(child: &tokio::process::Child, sig: &str) {
+pub(crate) fn signal(child: &tokio::process::Child, sig: &str) {
     let pid = child.id().expect("child still running").to_string();
     let ok = std::process::Command::new("kill")
         .args([&format!("-{sig}"), &pid])

@@ -19,10 +19,13 @@ pub(super) const KEYS: &[&str] = &[
 /// Where and as whom an email notifier sends.
 #[derive(Debug, Clone)]
 pub struct EmailSettings {
+    /// The server, its security and the user to log in as.
     pub smtp: SmtpTarget,
     /// The variable that holds the SMTP password, read at send time.
     pub password_env: Option<String>,
+    /// The sender.
     pub from: Mailbox,
+    /// The recipients.
     pub to: Vec<Mailbox>,
 }
 
@@ -40,13 +43,18 @@ pub enum Security {
 /// A parsed `smtp…://[user@]host[:port]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpTarget {
+    /// Plain, TLS from the start, or STARTTLS.
     pub security: Security,
+    /// Host name or address.
     pub host: String,
+    /// Port (25, 465 or 587 by default).
     pub port: u16,
+    /// User to log in as, percent-decoded.
     pub user: Option<String>,
 }
 
 impl SmtpTarget {
+    /// Parses `smtp://`, `smtps://` or `smtp+starttls://[user@]host[:port]`.
     pub fn parse(s: &str) -> Result<SmtpTarget, String> {
         let bad = |why: &str| format!("invalid smtp URL \"{s}\": {why}");
         let url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;

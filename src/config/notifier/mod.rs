@@ -19,7 +19,9 @@ pub use webhook::{WebhookFormat, WebhookSettings};
 pub struct NotifierSettings {
     /// The name watches route to.
     pub name: String,
+    /// How it delivers.
     pub channel: Channel,
+    /// When it may send.
     pub rules: SendRules,
     /// Compiled and trial-rendered user templates, if the table gives any.
     pub templates: Option<Templates>,
@@ -28,7 +30,9 @@ pub struct NotifierSettings {
 /// How a notifier delivers.
 #[derive(Debug, Clone)]
 pub enum Channel {
+    /// By SMTP.
     Email(EmailSettings),
+    /// By HTTP POST.
     Webhook(WebhookSettings),
     /// One line per alert on stdout.
     Console,

@@ -22,15 +22,20 @@ pub enum Digest {
 /// A nightly window without messages: what arrives waits, then goes as one digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuietHours {
+    /// Start, local time.
     pub start: NaiveTime,
+    /// End, local time (may be the next day).
     pub end: NaiveTime,
 }
 
 /// A notifier's sending rules (applied by `notify::schedule`).
 #[derive(Debug, Clone, Default)]
 pub struct SendRules {
+    /// Alerts wait and go out together.
     pub digest: Option<Digest>,
+    /// Messages per hour at most; the rest roll into a digest.
     pub max_per_hour: Option<u32>,
+    /// Nothing is sent then.
     pub quiet: Option<QuietHours>,
     /// For `daily HH:MM` and quiet hours; UTC when unset.
     pub tz: Option<Tz>,

@@ -20,10 +20,15 @@ pub(super) const KEYS: &[&str] = &[
 #[serde(rename_all = "lowercase")]
 pub enum WebhookFormat {
     #[default]
+    /// The alert itself as JSON (the body README documents).
     Json,
+    /// A Slack incoming webhook.
     Slack,
+    /// A Discord webhook (embeds).
     Discord,
+    /// An ntfy topic.
     Ntfy,
+    /// A Telegram bot's `sendMessage`.
     Telegram,
 }
 
@@ -34,6 +39,7 @@ pub struct WebhookSettings {
     pub url: String,
     /// The variable that holds the HMAC signing secret.
     pub secret_env: Option<String>,
+    /// The body's shape.
     pub format: WebhookFormat,
     /// What the format needs besides the URL: ntfy's topic, Telegram's chat id.
     pub extra: Option<String>,
