@@ -108,6 +108,7 @@ impl Runtime {
                     max_backoff: config.fetch.max_backoff,
                 },
                 clock,
+                refused: Arc::default(),
             },
             sources: sources.into_iter().map(|s| (s.name.clone(), s)).collect(),
             notifiers,

@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
+/// How every refusal of the guard begins, so it reads the same wherever it surfaces.
+pub(crate) const REFUSED: &str = "refused: private address";
+
 /// Whether an address is off limits for content URLs.
 pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
@@ -64,14 +67,12 @@ pub(crate) fn check_url(url: &Url) -> Result<(), String> {
             if d.eq_ignore_ascii_case("localhost")
                 || d.to_ascii_lowercase().ends_with(".localhost") =>
         {
-            return Err(format!(
-                "refused {url}: localhost is not fetched for content links"
-            ));
+            return Err(format!("{REFUSED} (localhost) for {url}"));
         }
         _ => return Ok(()),
     };
     if is_forbidden(ip) {
-        return Err(format!("refused {url}: {ip} is a private or local address"));
+        return Err(format!("{REFUSED} {ip} for {url}"));
     }
     Ok(())
 }
@@ -93,7 +94,7 @@ impl Resolve for GuardedResolver {
             if allowed.is_empty() {
                 let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
                 let msg = format!(
-                    "refused {host}: it resolves only to private or local addresses ({})",
+                    "{REFUSED}: {host} resolves only to private or local addresses ({})",
                     shown.join(", ")
                 );
                 return Err(Box::new(std::io::Error::new(

@@ -103,6 +103,12 @@ pub enum FetchError {
     /// A content URL pointing at a private or local address (SSRF guard).
     #[error("{0}")]
     Forbidden(String),
+    /// A listed source redirected to another host; `Fetcher::fetch` follows it as content.
+    #[error("redirected to another host: {to}")]
+    LeftHost {
+        /// Where the redirect points.
+        to: Url,
+    },
 }
 
 impl FetchError {
@@ -113,6 +119,18 @@ impl FetchError {
             _ => None,
         }
     }
+}
+
+/// Whether `url` is on the listed source's host: a feed a listed page advertises there is
+/// the user's own site.
+pub fn same_host(listed: &Url, url: &Url) -> bool {
+    url.host_str().is_some() && url.host_str() == listed.host_str()
+}
+
+/// Whether `url` is on the listed source's host and port: article pages there are fetched
+/// like the source itself (an intranet feed's own pages).
+pub fn same_host_and_port(listed: &Url, url: &Url) -> bool {
+    same_host(listed, url) && url.port_or_known_default() == listed.port_or_known_default()
 }
 
 /// The shared HTTP client.
@@ -139,13 +157,24 @@ impl Fetcher {
                 .brotli(true)
                 .deflate(true)
         };
-        let client = builder()
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .build()?;
+        let max = opts.max_redirects;
+        let allow_private = opts.allow_private;
+        // A listed source is trusted on its own host only: a redirect that leaves it is
+        // content, and is handed to the guarded client (see `get`).
+        let listed = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= max {
+                return attempt.error(format!("too many redirects (more than {max})"));
+            }
+            let first = attempt.previous().first().and_then(|u| u.host_str());
+            if !allow_private && attempt.url().host_str() != first {
+                return attempt.stop();
+            }
+            attempt.follow()
+        });
+        let client = builder().redirect(listed).build()?;
         let guarded = if opts.allow_private {
             client.clone()
         } else {
-            let max = opts.max_redirects;
             // Every hop is checked: a public page may redirect inward.
             let policy = reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= max {
@@ -156,9 +185,11 @@ impl Fetcher {
                     Err(e) => attempt.error(e),
                 }
             });
+            // No proxy for content: a proxy would resolve names itself, past the guard.
             builder()
                 .redirect(policy)
                 .dns_resolver(guard::GuardedResolver)
+                .no_proxy()
                 .build()?
         };
         Ok(Fetcher {
@@ -174,22 +205,50 @@ impl Fetcher {
         &self.client
     }
 
-    /// GETs a URL that came from content (an item's page, a link on a watched page), with
-    /// the SSRF guard on the URL, every redirect and every resolved address.
-    pub async fn fetch_content(&self, url: &Url) -> Result<FetchOutcome, FetchError> {
+    /// GETs a URL that came from content (an item's page, a link on a watched page, a
+    /// feed a page advertises), with the SSRF guard on the URL, every redirect and every
+    /// resolved address; conditionally when validators are given.
+    pub async fn fetch_content(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
         if !self.allow_private {
-            check_url(url).map_err(FetchError::Forbidden)?;
+            check_url(url).map_err(|e| FetchError::Forbidden(e.to_string()))?;
         }
-        self.get(&self.guarded, url, &Validators::default()).await
+        self.get(&self.guarded, url, validators).await
     }
 
-    /// GETs a listed source's URL, conditionally when validators are given.
+    /// GETs a listed source's URL, conditionally when validators are given. The listed
+    /// host is trusted (it may be on an intranet); a redirect to another host is content.
     pub async fn fetch(
         &self,
         url: &Url,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
-        self.get(&self.client, url, validators).await
+        let outcome = self.get(&self.client, url, validators).await;
+        match outcome {
+            Err(FetchError::LeftHost { to }) => {
+                self.fetch_content(&to, &Validators::default()).await
+            }
+            other => other,
+        }
+    }
+
+    /// GETs `url` found in the content of the listed source at `listed`: trusted like the
+    /// source when `trusted(listed, url)` says so, else guarded as content.
+    pub async fn fetch_near(
+        &self,
+        listed: &Url,
+        url: &Url,
+        validators: &Validators,
+        trusted: fn(&Url, &Url) -> bool,
+    ) -> Result<FetchOutcome, FetchError> {
+        if trusted(listed, url) {
+            self.fetch(url, validators).await
+        } else {
+            self.fetch_content(url, validators).await
+        }
     }
 
     async fn get(
@@ -210,6 +269,17 @@ impl Fetcher {
         }
         let mut resp = req.send().await.map_err(|e| classify(url.as_str(), &e))?;
         let status = resp.status();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            // The listed client stopped at a redirect to another host.
+            if let Some(to) = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok())
+            {
+                return Err(FetchError::LeftHost { to });
+            }
+        }
         let max_age = freshness(resp.headers());
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified { max_age });
@@ -266,6 +336,10 @@ fn classify(url: &str, e: &reqwest::Error) -> FetchError {
         return FetchError::Timeout { url };
     }
     let message = crate::text::error_chain(e);
+    if let Some(at) = message.find(guard::REFUSED) {
+        // The guard refused a redirect hop or a resolved address: say so, not "redirect".
+        return FetchError::Forbidden(message[at..].to_string());
+    }
     if e.is_connect() {
         FetchError::Connect { url, message }
     } else if e.is_redirect() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use crate::dedupe::{alert_id, short_hash, title_date_key};
-use crate::fetch::{FetchOutcome, Fetcher};
+use crate::fetch::{FetchOutcome, Fetcher, same_host, same_host_and_port};
 use crate::matcher::{Matcher, Scope};
 use crate::model::PageMode;
 use crate::model::Validators;
@@ -48,6 +48,8 @@ pub(crate) struct PollContext {
     pub limits: PollLimits,
     /// "Now" for every time a poll records.
     pub clock: Clock,
+    /// Sources whose content links the SSRF guard refused, already logged once.
+    pub refused: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 /// Bounds on when a source is polled next.
@@ -247,7 +249,11 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
         (Some(u), true) => url::Url::parse(u).unwrap_or_else(|_| source.url.clone()),
         _ => source.url.clone(),
     };
-    let mut fetched = match ctx.fetcher.fetch(&url, &row.validators).await? {
+    // A discovered feed is content: trusted only on the listed page's own host.
+    let fetch = ctx
+        .fetcher
+        .fetch_near(&source.url, &url, &row.validators, same_host);
+    let mut fetched = match fetch.await? {
         FetchOutcome::NotModified { max_age } => {
             return Ok(Polled {
                 hint: max_age,
@@ -265,7 +271,11 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
         if let Some(feed_url) = found.into_iter().next() {
             info!(source = %source.name, page = %url, feed = %feed_url, "the listed page advertises a feed; polling the feed");
             let parsed = url::Url::parse(&feed_url).map_err(|_| PollError::NotAFeed)?;
-            fetched = match ctx.fetcher.fetch(&parsed, &Validators::default()).await? {
+            let none = Validators::default();
+            let fetch = ctx
+                .fetcher
+                .fetch_near(&source.url, &parsed, &none, same_host);
+            fetched = match fetch.await? {
                 FetchOutcome::Fetched(f) => f,
                 FetchOutcome::NotModified { .. } => return Err(PollError::NotAFeed),
             };
@@ -354,12 +364,31 @@ fn distinct(items: Vec<Item>) -> Vec<Item> {
 /// An item's page for full-text extraction; a failure falls back to the feed's content.
 async fn fetch_page(ctx: &PollContext, source: &Source, url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    match ctx.fetcher.fetch_content(&parsed).await {
+    let none = Validators::default();
+    let fetch = ctx
+        .fetcher
+        .fetch_near(&source.url, &parsed, &none, same_host_and_port);
+    match fetch.await {
         Ok(FetchOutcome::Fetched(f)) => Some(crate::fetch::decode_html(
             &f.body,
             f.content_type.as_deref(),
         )),
         Ok(FetchOutcome::NotModified { .. }) => None,
+        Err(crate::fetch::FetchError::Forbidden(e)) => {
+            // One line per source, not one per item: the operator decides once.
+            let first = ctx
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(source.name.clone());
+            if first {
+                warn!(source = %source.name, url, error = %e,
+                      "article pages on other private hosts are not fetched; the feed's text is used (set [fetch] allow_private = true to allow them)");
+            } else {
+                debug!(source = %source.name, url, error = %e, "article page refused");
+            }
+            None
+        }
         Err(e) => {
             warn!(source = %source.name, url, error = %e, "cannot fetch the article page; using the feed's text");
             None

@@ -118,6 +118,11 @@ pub(crate) struct HttpServer {
 
 impl HttpServer {
     pub(crate) async fn start() -> HttpServer {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// A server on another loopback address (`127.0.0.2`: "the internal side").
+    pub(crate) async fn start_on(ip: &str) -> HttpServer {
         let state = Arc::new(HttpState::default());
         for (name, ct) in [
             ("feed.xml", "application/rss+xml"),
@@ -152,10 +157,11 @@ impl HttpServer {
                 get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
             )
             .route("/busy/{secs}", get(busy))
+            .route("/redirect/{*to}", get(redirect))
             // ntfy publishes JSON to the server's root.
             .route("/", post(webhook))
             .with_state(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         HttpServer { addr, state }
@@ -258,6 +264,16 @@ async fn busy(State(state): State<Arc<HttpState>>, UrlPath(secs): UrlPath<u64>) 
     (
         StatusCode::TOO_MANY_REQUESTS,
         [(header::RETRY_AFTER, secs.to_string())],
+    )
+        .into_response()
+}
+
+/// `302 Location: http://<to>` (`/redirect/127.0.0.2:8002/files/feed.xml`).
+async fn redirect(State(state): State<Arc<HttpState>>, UrlPath(to): UrlPath<String>) -> Response {
+    count(&state, "/redirect".into());
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("http://{to}"))],
     )
         .into_response()
 }
