@@ -409,7 +409,24 @@ async fn release_free_memory(store: &Store) {
     }
 }
 
+/// A new runtime from the config file. A panic while building it (a bug, or a value no check
+/// caught) refuses the reload instead of ending the daemon.
 fn reload(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build_from(path, old))).unwrap_or_else(
+        |panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(anyhow::anyhow!(
+                "building the new configuration failed: {what}"
+            ))
+        },
+    )
+}
+
+fn build_from(path: &std::path::Path, old: &Runtime) -> anyhow::Result<Runtime> {
     let config = Config::load(path)?;
     Runtime::build_at(
         &config,

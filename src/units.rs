@@ -20,7 +20,14 @@ impl Dur {
     }
 }
 
-/// Parses `1h30m`-style durations: one or more number-unit pairs.
+/// The longest duration the config accepts: a hundred years. Longer ones are typos, and
+/// would overflow the store's millisecond times.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// The largest size the config accepts (1 TiB).
+pub(crate) const MAX_SIZE: u64 = 1 << 40;
+
+/// Parses `1h30m`-style durations: one or more number-unit pairs, at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
@@ -39,7 +46,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let n: u64 = num.parse().map_err(|_| bad_duration(text))?;
         let secs_per = match unit {
             "ms" => {
-                total += Duration::from_millis(n);
+                total = total
+                    .checked_add(Duration::from_millis(n))
+                    .ok_or_else(|| too_long(text))?;
                 rest = &rest[digits + unit_len..];
                 continue;
             }
@@ -49,11 +58,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "d" | "day" | "days" => 86_400,
             _ => return Err(bad_duration(text)),
         };
-        let add = n.checked_mul(secs_per).ok_or_else(|| bad_duration(text))?;
-        total += Duration::from_secs(add);
+        let add = n.checked_mul(secs_per).ok_or_else(|| too_long(text))?;
+        total = total
+            .checked_add(Duration::from_secs(add))
+            .ok_or_else(|| too_long(text))?;
         rest = &rest[digits + unit_len..];
     }
+    if total > MAX_DURATION {
+        return Err(too_long(text));
+    }
     Ok(total)
+}
+
+fn too_long(text: &str) -> String {
+    format!("duration \"{text}\" is longer than 100 years")
 }
 
 fn bad_duration(text: &str) -> String {
@@ -73,7 +91,9 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         "GiB" | "GB" | "G" => 1 << 30,
         _ => return Err(bad()),
     };
-    n.checked_mul(mult).ok_or_else(bad)
+    n.checked_mul(mult)
+        .filter(|&n| n <= MAX_SIZE)
+        .ok_or_else(|| format!("size \"{text}\" is larger than 1TiB"))
 }
 
 impl<'de> Deserialize<'de> for Dur {
@@ -104,9 +124,11 @@ impl<'de> Deserialize<'de> for Size {
                 f.write_str("a size such as \"10MiB\" or a number of bytes")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v)
-                    .map(Size)
-                    .map_err(|_| E::custom("size must not be negative"))
+                let n = u64::try_from(v).map_err(|_| E::custom("size must not be negative"))?;
+                if n > MAX_SIZE {
+                    return Err(E::custom(format!("size {n} is larger than 1TiB")));
+                }
+                Ok(Size(n))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
                 parse_size(v).map(Size).map_err(E::custom)
@@ -164,6 +186,17 @@ mod tests {
             );
         }
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for huge in [
+            "200000000000d",
+            "18446744073709551615s18446744073709551615s",
+            "100000000000000d",
+            "36501d",
+            "18446744073709551615ms18446744073709551615ms",
+        ] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("longer than 100 years"), "{huge}: {e}");
+        }
+        assert!(parse_duration("36500d").is_ok());
     }
 
     #[test]

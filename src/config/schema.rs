@@ -74,7 +74,7 @@ pub(crate) struct FetchConfig {
     #[serde(default = "default_max_redirects")]
     pub(crate) max_redirects: usize,
     #[serde(default = "default_user_agent")]
-    pub(crate) user_agent: String,
+    pub(crate) user_agent: Spanned<String>,
     /// Let URLs found in content reach private and local addresses (off: the SSRF guard).
     #[serde(default)]
     pub(crate) allow_private: bool,
@@ -263,10 +263,13 @@ fn default_host_delay() -> Dur {
 fn default_max_redirects() -> usize {
     5
 }
-fn default_user_agent() -> String {
-    format!(
-        "feedwatch/{} (+https://example.org/feedwatch)",
-        env!("CARGO_PKG_VERSION")
+fn default_user_agent() -> Spanned<String> {
+    Spanned::new(
+        0..0,
+        format!(
+            "feedwatch/{} (+https://example.org/feedwatch)",
+            env!("CARGO_PKG_VERSION")
+        ),
     )
 }
 fn default_retry_initial() -> Dur {

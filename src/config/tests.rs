@@ -217,3 +217,51 @@ fn example_config_is_valid_and_mentions_every_key() {
             .any(|s| matches!(s.kind, crate::model::SourceKind::Page { .. }))
     );
 }
+
+#[test]
+fn durations_and_sizes_are_bounded() {
+    let e = err(&format!("{FEED}interval = \"200000000000d\"\n"));
+    assert!(
+        e.starts_with("test.toml:4:12:") && e.contains("longer than 100 years"),
+        "{e}"
+    );
+    let e = err("[fetch]\ntimeout = \"18446744073709551615s18446744073709551615s\"\n");
+    assert!(
+        e.contains("test.toml:2:11:") && e.contains("longer than 100 years"),
+        "{e}"
+    );
+    let e = err("[fetch]\nmax_body = \"100000000GiB\"\n");
+    assert!(
+        e.contains("test.toml:2:12:") && e.contains("larger than 1TiB"),
+        "{e}"
+    );
+}
+
+#[test]
+fn header_values_are_one_line() {
+    let e = err("[fetch]\nuser_agent = \"a\\r\\nX-Evil: 1\"\n");
+    assert!(
+        e.starts_with("test.toml:2:14:") && e.contains("user_agent must be one line"),
+        "{e}"
+    );
+    let hook = |headers: &str| {
+        format!(
+            "[[notifier]]\nname = \"h\"\ntype = \"webhook\"\nurl = \"https://e.org/x\"\nheaders = {headers}\n"
+        )
+    };
+    let e = err(&hook("{ X-A = \"1\\nX-B: 2\" }"));
+    assert!(
+        e.starts_with("test.toml:5:11:") && e.contains("one line"),
+        "{e}"
+    );
+    let e = err(&hook("{ Authorization = \"Bearer ${TOKEN\" }"));
+    assert!(e.contains("unclosed `${`"), "{e}");
+    let e = err(
+        "[[notifier]]\nname = \"h\"\ntype = \"webhook\"\nurl = \"https://e.org/bot${TOKEN/x\"\n",
+    );
+    assert!(
+        e.starts_with("test.toml:4:7:") && e.contains("unclosed `${`"),
+        "{e}"
+    );
+    parse(&hook("{ Authorization = \"Bearer ${TOKEN}\" }")).unwrap();
+}

@@ -60,6 +60,7 @@ fn fetch(f: &FetchConfig) -> Result<FetchSettings, Invalid> {
     if let Some(msg) = problem {
         return Err((None, msg.to_string()));
     }
+    header_value(&f.user_agent, "user_agent")?;
     Ok(FetchSettings {
         timeout: f.timeout.0,
         connect_timeout: f.connect_timeout.0,
@@ -70,7 +71,7 @@ fn fetch(f: &FetchConfig) -> Result<FetchSettings, Invalid> {
         max_backoff: f.max_backoff.0,
         host_delay: f.host_delay.0,
         max_redirects: f.max_redirects,
-        user_agent: f.user_agent.clone(),
+        user_agent: f.user_agent.get_ref().clone(),
         allow_private: f.allow_private,
     })
 }
@@ -125,6 +126,19 @@ fn notifiers(tables: &[super::schema::NotifierConfig]) -> Result<Vec<NotifierSet
             notifier::settings(n)
         })
         .collect()
+}
+
+/// A value sent as an HTTP header: one line of visible characters (a CR or LF would let it
+/// write headers of its own).
+pub(super) fn header_value(value: &Spanned<String>, key: &str) -> Result<(), Invalid> {
+    reqwest::header::HeaderValue::from_str(value.get_ref())
+        .map(|_| ())
+        .map_err(|_| {
+            at(
+                value,
+                format!("{key} must be one line without control characters"),
+            )
+        })
 }
 
 fn listen(http: &HttpConfig) -> Result<Option<std::net::SocketAddr>, Invalid> {

@@ -219,10 +219,16 @@ fn tokenize(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses, `NOT`s and field scopes a query may have: the parser and
+/// the matcher recurse once per level, and a query is a config value, not a stack test.
+pub(crate) const MAX_QUERY_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     len: usize,
+    /// Current nesting, bounded by [`MAX_QUERY_DEPTH`].
+    depth: usize,
 }
 
 /// Parses a boolean query. Adjacent operands are ANDed; `NOT` binds tightest, then `NEAR`,
@@ -232,6 +238,7 @@ pub fn parse_query(q: &str) -> Result<Expr, QueryError> {
         toks: tokenize(q)?,
         at: 0,
         len: q.chars().count(),
+        depth: 0,
     };
     if p.toks.is_empty() {
         return Err(QueryError {
@@ -309,10 +316,32 @@ impl Parser {
         })
     }
 
+    /// Runs `f` one nesting level down, refusing to go past [`MAX_QUERY_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        pos: usize,
+        f: impl FnOnce(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
+        if self.depth >= MAX_QUERY_DEPTH {
+            return Err(QueryError {
+                pos,
+                message: format!(
+                    "the query nests deeper than {MAX_QUERY_DEPTH} levels of parentheses, NOTs and scopes"
+                ),
+            });
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn not(&mut self) -> Result<Expr, QueryError> {
         if self.peek() == Some(&Tok::Not) {
+            let pos = self.pos();
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let inner = self.nested(pos, |p| p.not())?;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.near()
     }
@@ -350,7 +379,7 @@ impl Parser {
         self.at += 1;
         match tok {
             Tok::LParen => {
-                let inner = self.or()?;
+                let inner = self.nested(pos, |p| p.or())?;
                 if self.peek() != Some(&Tok::RParen) {
                     return Err(QueryError {
                         pos: self.pos(),
@@ -361,7 +390,7 @@ impl Parser {
                 Ok(inner)
             }
             Tok::Scope(field) => {
-                let inner = self.primary()?;
+                let inner = self.nested(pos, |p| p.primary())?;
                 Ok(scoped(inner, field))
             }
             Tok::Word(w) => Ok(Expr::Atom(word_atom(&w, Field::Any, &w, pos)?)),

@@ -92,6 +92,24 @@ pub(super) fn settings(
                     format!("\"{name}\" is not a valid HTTP header name"),
                 ));
             }
+            // `${VAR}`s are filled at send time; the text around them must already be a
+            // header value, and every `${` must close.
+            let filled = crate::text::expand_placeholders(
+                value,
+                |_| Ok("x".into()),
+                || {
+                    at(
+                        table,
+                        format!("unclosed `${{` in header \"{name}\"; write ${{VAR}}"),
+                    )
+                },
+            )?;
+            if reqwest::header::HeaderValue::from_str(&filled).is_err() {
+                return Err(at(
+                    table,
+                    format!("header \"{name}\" must be one line without control characters"),
+                ));
+            }
             headers.push((name.clone(), value.clone()));
         }
     }

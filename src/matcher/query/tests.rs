@@ -110,3 +110,17 @@ fn terms() {
     assert!(parse_term("/(/").is_err());
     assert!(parse_term("**").is_err());
 }
+
+#[test]
+fn nesting_is_bounded() {
+    let deep = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+    assert!(parse_query(&deep(MAX_QUERY_DEPTH)).is_ok());
+    for q in [
+        deep(10_000),
+        format!("{}a", "NOT ".repeat(20_000)),
+        format!("{}a", "title:".repeat(5_000)),
+    ] {
+        let e = parse_query(&q).unwrap_err();
+        assert!(e.message.contains("nests deeper than"), "{}", e.message);
+    }
+}
