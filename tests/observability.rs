@@ -86,3 +86,82 @@ async fn metrics_health_and_json_logs() {
         "{logs}"
     );
 }
+
+/// A tmpfs of `size`, mounted for the test and unmounted when dropped (the tests run as
+/// root, as CI does; the mount is the only way to fill a disk without filling the machine's).
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "this test mounts a small tmpfs, which needs root (as CI runs)"
+        );
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_fails_on_a_full_disk() {
+    feedwatch::init_tls();
+    let disk = SmallDisk::mount("2m");
+    let http = HttpServer::start().await;
+    let port = free_port();
+    let db = disk.0.path().join("fw.db");
+    let cfg = config(
+        &http,
+        0,
+        &["console"],
+        &format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .replace("path = \"fw.db\"", &format!("path = \"{}\"", db.display()));
+    let work = Workdir::new(&cfg);
+    let _daemon = work
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/healthz");
+    let mut up = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if reqwest::get(&base).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "the daemon never became healthy");
+
+    // Fill the disk to the last byte.
+    let filler = disk.0.path().join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while f.write_all(&[1u8; 4096]).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let (status, body) = get(&base).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("store not writable"), "{body}");
+
+    std::fs::remove_file(&filler).unwrap();
+    let (status, body) = get(&base).await;
+    assert_eq!(status, 200, "{body}");
+}

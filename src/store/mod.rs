@@ -69,6 +69,54 @@ pub struct Store {
     /// Outcomes of polls that changed nothing but their source's row, waiting to be written
     /// together (see [`Store::defer_record`]).
     deferred: Arc<Mutex<Vec<sources::Deferred>>>,
+    /// The database file.
+    path: Arc<std::path::PathBuf>,
+}
+
+/// How every SQLite database file begins.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Makes sure `path` is a store or nothing: a missing file is created readable by its owner
+/// only (SQLite gives the WAL and shared-memory files the same mode); an empty file, or one
+/// that is not SQLite, is an error rather than a new empty store that would alert on every
+/// item again.
+fn check_file(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    // Another process may have created it a moment ago and be writing its first page:
+    // an empty file is given a little while to fill.
+    let mut header = Vec::new();
+    for _ in 0..100 {
+        header.clear();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(16).read_to_end(&mut header))
+            .map_err(|e| e.to_string())?;
+        if !header.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if header.is_empty() {
+        return Err(
+            "the file is empty, so it is not a feedwatch store (restore it from a backup, or \
+             remove it to start a new store that will see every item as new)"
+                .into(),
+        );
+    }
+    if header.len() < 16 || header[..] != SQLITE_HEADER[..] {
+        return Err("the file is not a SQLite database, so not a feedwatch store".into());
+    }
+    Ok(())
 }
 
 impl Store {
@@ -81,6 +129,7 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         }
+        check_file(path).map_err(|e| open_err(&e))?;
         let mut conn = Connection::open(path).map_err(|e| open_err(&e))?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // Two processes opening a new file at once can meet SQLITE_BUSY where the busy
@@ -102,6 +151,7 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             stories: Arc::new(Mutex::new(None)),
             deferred: Arc::new(Mutex::new(Vec::new())),
+            path: Arc::new(path.to_path_buf()),
         })
     }
 

@@ -100,8 +100,23 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // One statement, one snapshot: another process may be migrating the file right now.
+    let (version, tables): (i64, i64) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let known = MIGRATIONS.len() as i64;
+    if version == 0 {
+        // A SQLite file with tables but no version of ours belongs to something else.
+        if tables > 0 {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: "the file is a SQLite database of another program, not a feedwatch store"
+                    .into(),
+            });
+        }
+    }
     if version > known {
         return Err(StoreError::TooNew {
             path: path.display().to_string(),

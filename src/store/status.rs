@@ -34,13 +34,29 @@ impl Store {
         })
     }
 
-    /// A write that changes nothing, to prove the database takes writes (disk full, read-only
-    /// mount, a lock held elsewhere all fail it).
+    /// Proves the store takes writes: the write lock (a read-only mount or a lock held
+    /// elsewhere fails it), then 16 KiB written and synced beside the database (a full disk
+    /// fails it; SQLite's own writes may reuse WAL space and pass on a full disk).
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("UPDATE sources SET id = id WHERE 0", [])?;
-        tx.rollback()?;
-        Ok(())
+        {
+            let mut conn = self.lock();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("UPDATE sources SET id = id WHERE 0", [])?;
+            tx.rollback()?;
+        }
+        let mut probe = self.path.as_os_str().to_owned();
+        probe.push(".healthz");
+        let probe = std::path::PathBuf::from(probe);
+        let written = (|| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&probe)?;
+            f.write_all(&[0u8; 16 * 1024])?;
+            f.sync_all()
+        })();
+        let _ = std::fs::remove_file(&probe);
+        written.map_err(|e| StoreError::Open {
+            path: self.path.display().to_string(),
+            message: format!("cannot write beside the store: {e}"),
+        })
     }
 }
