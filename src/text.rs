@@ -6,6 +6,35 @@ pub(crate) fn fold_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The longest title kept, in characters: a title is a line, not a document.
+pub(crate) const MAX_TITLE_CHARS: usize = 1000;
+
+/// `s` cut to at most `max` characters, with `…` in place of what was cut.
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some(_) => {
+            let keep = s
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..keep])
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn clip_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -259,6 +288,15 @@ mod tests {
             expand_placeholders("a${X", env, unclosed),
             Err("unclosed".into())
         );
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars("ééééé", 2), "é…");
+        assert_eq!(clip_bytes("aé", 2), "a");
+        assert_eq!(clip_bytes("abc", 10), "abc");
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn extract_article(html: &str) -> Article {
         .meta(&["og:title", "twitter:title"])
         .or_else(|| facts.h1.map(element_text))
         .or_else(|| facts.title.map(element_text))
+        .map(|t| crate::text::truncate_chars(&t, crate::text::MAX_TITLE_CHARS))
         .unwrap_or_default();
 
     let body = facts.body.unwrap_or(doc.root_element());
@@ -132,20 +133,26 @@ pub fn clean_fragment(html: &str) -> String {
     paragraphs(*frag.root_element(), &Wrappers::default()).join("\n\n")
 }
 
-/// Plain text of a short inline snippet (a title that may carry markup or entities).
+/// The most of a title's raw markup that is read: a title is a line, and what a feed puts
+/// past this is not worth parsing.
+const MAX_TITLE_MARKUP: usize = 16 * 1024;
+
+/// Plain text of a title that may carry markup or entities, at most
+/// [`MAX_TITLE_CHARS`](crate::text::MAX_TITLE_CHARS) characters.
 pub fn inline_text(s: &str) -> String {
-    if !s.contains('<') && !s.contains('&') {
-        return fold_whitespace(s);
-    }
-    // Most titles only carry character references ("Q&amp;A", "it&#8217;s"): decoded
-    // without building a DOM. Markup or a rare named reference takes the full parser.
-    if !s.contains('<')
-        && let Some(text) = decode_references(s)
-    {
-        return fold_whitespace(&text);
-    }
-    let frag = Html::parse_fragment(s);
-    fold_whitespace(&frag.root_element().text().collect::<String>())
+    let s = crate::text::clip_bytes(s, MAX_TITLE_MARKUP);
+    let text = if !s.contains('<') && !s.contains('&') {
+        fold_whitespace(s)
+    } else if let Some(text) = (!s.contains('<')).then(|| decode_references(s)).flatten() {
+        // Most titles only carry character references ("Q&amp;A", "it&#8217;s"): decoded
+        // without building a DOM. Markup or a rare named reference takes the full parser,
+        // behind the same nesting bound as pages.
+        fold_whitespace(&text)
+    } else {
+        let frag = Html::parse_fragment(&prepare_html(s));
+        fold_whitespace(&frag.root_element().text().collect::<String>())
+    };
+    crate::text::truncate_chars(&text, crate::text::MAX_TITLE_CHARS)
 }
 
 #[cfg(test)]

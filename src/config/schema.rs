@@ -169,6 +169,8 @@ pub(crate) struct NotifierConfig {
     // email
     pub(crate) smtp: Option<Spanned<String>>,
     pub(crate) password_env: Option<Spanned<String>>,
+    /// Allows a password over plain `smtp://` to a host other than loopback.
+    pub(crate) insecure_auth: Option<Spanned<bool>>,
     pub(crate) from: Option<Spanned<String>>,
     pub(crate) to: Option<Spanned<Vec<String>>>,
     /// Email subject, text and HTML templates (minijinja; see `notify::template`).

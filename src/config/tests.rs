@@ -170,6 +170,7 @@ const SCHEMA_KEYS: &[&str] = &[
     "type",
     "smtp",
     "password_env",
+    "insecure_auth",
     "from",
     "to",
     "secret_env",
@@ -264,4 +265,27 @@ fn header_values_are_one_line() {
         "{e}"
     );
     parse(&hook("{ Authorization = \"Bearer ${TOKEN}\" }")).unwrap();
+}
+
+#[test]
+fn a_password_is_not_sent_in_the_clear_to_another_host() {
+    let email = |smtp: &str, extra: &str| {
+        format!(
+            "[[notifier]]\nname = \"m\"\ntype = \"email\"\nsmtp = \"{smtp}\"\npassword_env = \"PW\"\n\
+             from = \"a@example.org\"\nto = [\"b@example.org\"]\n{extra}"
+        )
+    };
+    let e = err(&email("smtp://u@mail.example.org:25", ""));
+    assert!(
+        e.starts_with("test.toml:5:16:") && e.contains("in the clear to mail.example.org"),
+        "{e}"
+    );
+    parse(&email(
+        "smtp://u@mail.example.org:25",
+        "insecure_auth = true\n",
+    ))
+    .unwrap();
+    parse(&email("smtp://u@127.0.0.1:2525", "")).unwrap();
+    parse(&email("smtp+starttls://u@mail.example.org", "")).unwrap();
+    parse(&email("smtps://u@mail.example.org", "")).unwrap();
 }

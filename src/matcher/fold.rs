@@ -284,6 +284,8 @@ fn fold_char(c: char, out: &mut String) {
 
 const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_AFTER: usize = 160;
+/// The most of a match itself a snippet shows, in bytes.
+const SNIPPET_MAX_MATCH: usize = 200;
 
 /// About 250 characters of `text` around `start..end`, cut at spaces, with `…` where cut.
 pub fn snippet(text: &str, start: usize, end: usize) -> String {
@@ -294,6 +296,9 @@ pub fn snippet(text: &str, start: usize, end: usize) -> String {
         i
     };
     let mut from = floor(start.saturating_sub(SNIPPET_BEFORE));
+    // A match is a word or a phrase, but a regex may span a whole text: the snippet stays
+    // a snippet.
+    let end = floor(end.min(start + SNIPPET_MAX_MATCH).min(text.len()));
     let mut to = floor((end + SNIPPET_AFTER).min(text.len()));
     if from > 0
         && let Some(sp) = text[from..start].find(char::is_whitespace)

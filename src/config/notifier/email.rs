@@ -9,6 +9,7 @@ use crate::config::schema::NotifierConfig;
 pub(super) const KEYS: &[&str] = &[
     "smtp",
     "password_env",
+    "insecure_auth",
     "from",
     "to",
     "subject_template",
@@ -113,12 +114,37 @@ pub(super) fn settings(
         .iter()
         .map(|addr| mailbox(addr).map_err(|e| at(to, e)))
         .collect::<Result<_, _>>()?;
+    if let Some(env) = &n.password_env {
+        cleartext_login(
+            &smtp_target,
+            n.insecure_auth.as_ref().is_some_and(|i| *i.get_ref()),
+        )
+        .map_err(|e| at(env, format!("notifier \"{}\": {e}", n.name.get_ref())))?;
+    }
     Ok(EmailSettings {
         smtp: smtp_target,
         password_env: n.password_env.as_ref().map(env_name).transpose()?,
         from: from_box,
         to: to_boxes,
     })
+}
+
+/// A password goes over plain `smtp://` only to this machine, or when the notifier says
+/// `insecure_auth = true`: anyone on the path could read it.
+fn cleartext_login(target: &SmtpTarget, insecure_auth: bool) -> Result<(), String> {
+    let loopback = target.host.eq_ignore_ascii_case("localhost")
+        || target
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if target.security != Security::None || loopback || insecure_auth {
+        return Ok(());
+    }
+    Err(format!(
+        "password_env with smtp:// would send the password in the clear to {}; use smtps:// or \
+         smtp+starttls://, or set insecure_auth = true if that network is yours",
+        target.host
+    ))
 }
 
 fn mailbox(addr: &str) -> Result<Mailbox, String> {

@@ -86,6 +86,7 @@ fn foreign_keys(n: &NotifierConfig, kind: NotifierKind) -> Result<(), Invalid> {
     let given = [
         ("smtp", n.smtp.as_ref().map(|s| s.span())),
         ("password_env", n.password_env.as_ref().map(|s| s.span())),
+        ("insecure_auth", n.insecure_auth.as_ref().map(|s| s.span())),
         ("from", n.from.as_ref().map(|s| s.span())),
         ("to", n.to.as_ref().map(|s| s.span())),
         (
