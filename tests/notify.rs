@@ -205,3 +205,61 @@ async fn a_source_down_for_long_alerts_once_and_again_when_it_is_back() {
     assert_eq!(got[1].json()["kind"], "source_up");
     assert_eq!(got[1].json()["source"], "Andes");
 }
+
+/// Values from the environment (a bot token in the URL path, a secret in a header) and URL
+/// userinfo never show in logs, stored errors, `alerts --json` or `test-notify`, whether the
+/// receiver is down or answers 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_in_webhook_urls_never_show() {
+    let http = HttpServer::start().await;
+    http.set_file("andes.xml", three_matching_items(), "application/rss+xml");
+    let closed = free_port();
+    for (url, what) in [
+        (
+            format!("http://127.0.0.1:{closed}/bot${{FW_TOKEN}}/send"),
+            "refused",
+        ),
+        (http.url("/status/404") + "?token=${FW_TOKEN}", "404"),
+        (
+            format!("http://bob:pw9Xq@127.0.0.1:{closed}/hook"),
+            "userinfo",
+        ),
+    ] {
+        let notifier = "headers = { X-Key = \"${FW_TOKEN}\" }\n";
+        let cfg = webhook_config(&http, "/files/andes.xml", notifier, "")
+            .replace(&http.url("/hook"), &url);
+        let work = Workdir::new(&cfg);
+        let once = work
+            .command(&["once"])
+            .env("FW_TOKEN", "t0k")
+            .output()
+            .await
+            .unwrap();
+        let test = work
+            .command(&["test-notify", "hook"])
+            .env("FW_TOKEN", "t0k")
+            .output()
+            .await
+            .unwrap();
+        let alerts = work.run(&["alerts", "--json"]).await;
+        for (name, text) in [
+            ("once stderr", stderr(&once)),
+            ("test-notify", format!("{}{}", stdout(&test), stderr(&test))),
+            ("alerts --json", stdout(&alerts)),
+        ] {
+            assert!(
+                !text.contains("t0k"),
+                "{what}: {name} shows the token: {text}"
+            );
+            assert!(
+                !text.contains("pw9Xq") && !text.contains("bob"),
+                "{what}: {name}: {text}"
+            );
+        }
+        assert!(
+            stdout(&alerts).contains("last_error"),
+            "{}",
+            stdout(&alerts)
+        );
+    }
+}

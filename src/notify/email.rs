@@ -55,6 +55,11 @@ impl EmailNotifier {
         })
     }
 
+    fn password_var(&self) -> &str {
+        self.password.as_ref().map_or("", |p| p.var())
+    }
+
+    /// Sends one message: one `multipart/alternative` email to every recipient.
     pub async fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
         if let Some(p) = &self.password {
             p.get()?;
@@ -68,7 +73,13 @@ impl EmailNotifier {
                 resp.message().collect::<Vec<_>>().join(" ")
             )),
             Err(e) => {
-                let message = format!("SMTP: {}", crate::text::error_chain(&e));
+                let mut message = format!("SMTP: {}", crate::text::error_chain(&e));
+                // The password never shows, whatever the server or the library echo.
+                if let Some(pw) = self.password.as_ref().and_then(|p| p.get().ok())
+                    && !pw.is_empty()
+                {
+                    message = message.replace(pw, &format!("${{{}}}", self.password_var()));
+                }
                 // A reply code decides (4xx transient, 5xx final); without one (timeouts,
                 // connection errors) it is worth a retry.
                 let transient = e

@@ -63,7 +63,58 @@ impl WebhookNotifier {
         }
     }
 
+    /// Posts one message; what it returns or fails with never shows a value that came from
+    /// the environment, nor the URL's userinfo.
     pub async fn send(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
+        let secrets = self.secrets();
+        match self.post(msg).await {
+            Ok(answer) => Ok(redact(&answer, &secrets)),
+            Err(mut e) => {
+                e.message = redact(&e.message, &secrets);
+                Err(e)
+            }
+        }
+    }
+
+    /// Every value this notifier takes from the environment, with how it is shown instead,
+    /// and the userinfo of its URL.
+    fn secrets(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut note = |template: &str| {
+            let _ = crate::text::expand_placeholders(
+                template,
+                |var| {
+                    if let Ok(value) = Secret::from_env(var).get() {
+                        out.push((value.to_string(), format!("${{{var}}}")));
+                    }
+                    Ok::<_, ()>(String::new())
+                },
+                || (),
+            );
+        };
+        note(&self.url);
+        for (_, value) in &self.headers {
+            note(value);
+        }
+        if let Some(secret) = &self.secret
+            && let Ok(value) = secret.get()
+        {
+            out.push((value.to_string(), format!("${{{}}}", secret.var())));
+        }
+        if let Ok(url) = expand_env(&self.url).unwrap_or_default().parse::<Url>() {
+            if let Some(pw) = url.password().filter(|p| !p.is_empty()) {
+                out.push((pw.to_string(), "REDACTED".into()));
+            }
+            if !url.username().is_empty() {
+                out.push((url.username().to_string(), "REDACTED".into()));
+            }
+        }
+        // Longest first, so a value that contains another is hidden whole.
+        out.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        out
+    }
+
+    async fn post(&self, msg: &Message<'_>) -> Result<String, DeliveryError> {
         let (body, content_type) = match self.templates.as_ref().filter(|t| t.has("body")) {
             Some(t) => (
                 t.render("body", msg)
@@ -87,7 +138,7 @@ impl WebhookNotifier {
             // ntfy takes JSON with the topic at its root URL.
             url.set_path("/");
         }
-        let shown = redact(&url);
+        let shown = url.to_string();
         let mut req = self
             .client
             .post(url)
@@ -100,10 +151,7 @@ impl WebhookNotifier {
             req = req.header("X-Feedwatch-Signature", signature(secret.get()?, &body));
         }
         let resp = req.body(body).send().await.map_err(|e| {
-            DeliveryError::transient(format!(
-                "POST {shown}: {}",
-                crate::text::error_chain(&e).replace(&self.url, &shown)
-            ))
+            DeliveryError::transient(format!("POST {shown}: {}", crate::text::error_chain(&e)))
         })?;
         let status = resp.status();
         let retry_after = crate::retry::retry_after(resp.headers());
@@ -130,26 +178,20 @@ impl WebhookNotifier {
     }
 }
 
-/// The URL without secrets for logs and errors: path segments that look like tokens hidden.
-fn redact(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_password(None);
-    let path: Vec<String> = url
-        .path_segments()
-        .map(|s| {
-            s.map(|seg| {
-                if seg.len() > 20 || seg.contains(':') {
-                    "REDACTED".to_string()
-                } else {
-                    seg.to_string()
-                }
-            })
-            .collect()
-        })
-        .unwrap_or_default();
-    shown.set_path(&path.join("/"));
-    shown.set_query(None);
-    shown.to_string()
+/// `text` with every secret value replaced by how it is shown (`${TOKEN}`), percent-encoded
+/// forms included (a token in a URL path or query may be written either way).
+fn redact(text: &str, secrets: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (value, shown) in secrets.iter().filter(|(v, _)| !v.is_empty()) {
+        out = out.replace(value.as_str(), shown);
+        let encoded =
+            percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        if encoded != *value {
+            out = out.replace(&encoded, shown);
+        }
+    }
+    out
 }
 
 async fn read_excerpt(mut resp: reqwest::Response) -> String {
@@ -188,13 +230,16 @@ mod tests {
                 .unwrap_err()
                 .transient
         );
-        let url: Url =
-            "https://api.telegram.org/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ/sendMessage?x=1"
-                .parse()
-                .unwrap();
+        let secrets = [
+            ("12:AB/c d".to_string(), "${TOKEN}".to_string()),
+            ("s3".to_string(), "${S}".to_string()),
+        ];
         assert_eq!(
-            redact(&url),
-            "https://api.telegram.org/REDACTED/sendMessage"
+            redact(
+                "POST https://t.org/bot12:AB/c d/x and 12%3AAB%2Fc%20d, s3",
+                &secrets
+            ),
+            "POST https://t.org/bot${TOKEN}/x and ${TOKEN}, ${S}"
         );
     }
 }
