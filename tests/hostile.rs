@@ -51,3 +51,53 @@ async fn huge_and_deeply_nested_titles_are_cut_to_a_line() {
     let huge_title = got[0].json()["title"].as_str().unwrap().to_string();
     assert!(huge_title.starts_with("Caracas word") && huge_title.ends_with('…'));
 }
+
+/// `<div/>` opens a div (the slash means nothing on an HTML element): 100,000 of them used to
+/// slip past the nesting bound and take minutes of CPU, in `extract`, as a watched page and
+/// in an item's description. Each now reads like any page (the runs are bounded by the
+/// harness's 60 s limit).
+#[tokio::test(flavor = "multi_thread")]
+async fn self_closing_divs_do_not_slip_past_the_nesting_bound() {
+    let http = HttpServer::start().await;
+    let page = format!(
+        "<html><body><p>Caracas opens the port.</p>{}<p>The end.</p></body></html>",
+        "<div/>".repeat(100_000)
+    );
+    http.set_file("deep.html", page.clone().into_bytes(), "text/html");
+    let description = format!(
+        "<item><title>Deep</title><guid>d1</guid><description><![CDATA[<p>Caracas.</p>{}]]></description></item>",
+        "<div/>".repeat(50_000)
+    );
+    http.set_file("hostile.xml", feed(&description), "application/rss+xml");
+    let cfg = format!(
+        "{}\n[[page]]\nname = \"Deep page\"\nurl = \"{}\"\n",
+        hostile_config(&http),
+        http.url("/files/deep.html")
+    );
+    let work = Workdir::new(&cfg);
+    std::fs::write(work.dir.path().join("deep.html"), &page).unwrap();
+    let out = work
+        .run(&[
+            "extract",
+            &work.dir.path().join("deep.html").to_string_lossy(),
+        ])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Caracas opens the port."),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sources = work.sources().await;
+    assert!(
+        sources.iter().all(|s| s["last_error"].is_null()),
+        "{sources:?}"
+    );
+    // The item alerts; the page's first version is its baseline, read without error.
+    assert_eq!(http.webhook_received().len(), 1);
+    let page = sources.iter().find(|s| s["name"] == "Deep page").unwrap();
+    assert_eq!(page["status"], "ok: first version", "{page}");
+}

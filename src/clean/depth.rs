@@ -1,7 +1,10 @@
 //! HTML made ready for parsing, in one pass over its tags:
 //! - a bound on element nesting: html5ever's tree building grows with the square of the depth
-//!   (about 22 s for 100,000 nested `<div>`s) and tree walkers elsewhere recurse. Tags past
-//!   the limit are dropped; their text stays.
+//!   (about 22 s for 100,000 nested `<div>`s) and tree walkers elsewhere recurse. Nesting is
+//!   counted on a stack of open elements kept as the parser keeps it: `<div/>` opens a div
+//!   (the slash means nothing on an HTML element), and an end tag closes only an element it
+//!   names, so stray `</div>`s close nothing. Tags past the limit are dropped; their text
+//!   stays.
 //! - the bodies of `<script>` (but JSON-LD, which extraction reads), `<style>` and `<svg>`
 //!   elements, and comments, left out: half the bytes of a typical news page, which nothing
 //!   reads and the tokenizer would otherwise walk character by character. The element tags
@@ -40,11 +43,18 @@ pub fn prepare_html(html: &str) -> Cow<'_, str> {
     }
 }
 
+/// How far down the stack an end tag looks for the element it closes. The parser looks
+/// further, but an end tag that finds its element deeper than this leaves the count higher
+/// than the parser's, never lower: the bound only ever cuts sooner.
+const END_TAG_REACH: usize = 64;
+
 /// Walks the tags once and writes the document with tags deeper than `limit` dropped and
 /// code left out. Returns the rewritten text and the deepest nesting seen.
 fn max_depth(html: &str, limit: usize) -> (String, usize) {
     let mut out = String::with_capacity(html.len());
-    let (mut depth, mut deepest, mut dropped) = (0usize, 0usize, 0usize);
+    // Open elements: their names and whether their start tag was kept.
+    let mut open: Vec<(&str, bool)> = Vec::new();
+    let mut deepest = 0usize;
     let mut rest = html;
     while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         out.push_str(&rest[..lt]);
@@ -74,11 +84,7 @@ fn max_depth(html: &str, limit: usize) -> (String, usize) {
         if name.is_empty() || tag.starts_with("<!") || tag.starts_with("<?") {
             // Comments, doctypes, stray `<`: passed through.
         } else if closing {
-            if dropped > 0 && depth > limit {
-                dropped -= 1;
-                keep = false;
-            }
-            depth = depth.saturating_sub(1);
+            keep = close(&mut open, name);
         } else if is(RAW) && !(name.eq_ignore_ascii_case("svg") && tag.ends_with("/>")) {
             // Copy through the end of the raw element untouched.
             let end = find_close(rest, name).unwrap_or(rest.len());
@@ -91,13 +97,10 @@ fn max_depth(html: &str, limit: usize) -> (String, usize) {
             }
             rest = &rest[end..];
             continue;
-        } else if !is(VOID) && !tag.ends_with("/>") {
-            depth += 1;
-            deepest = deepest.max(depth);
-            if depth > limit {
-                dropped += 1;
-                keep = false;
-            }
+        } else if !is(VOID) {
+            keep = open.len() < limit;
+            open.push((name, keep));
+            deepest = deepest.max(open.len());
         }
         if keep {
             out.push_str(tag);
@@ -105,6 +108,24 @@ fn max_depth(html: &str, limit: usize) -> (String, usize) {
     }
     out.push_str(rest);
     (out, deepest)
+}
+
+/// An end tag: closes the nearest open element of its name within reach, and the elements
+/// opened inside it; whether the end tag is kept (it is dropped with its dropped start tag,
+/// and a stray one is kept for the parser to ignore).
+fn close(open: &mut Vec<(&str, bool)>, name: &str) -> bool {
+    let reach = open.len().saturating_sub(END_TAG_REACH);
+    match open[reach..]
+        .iter()
+        .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
+    {
+        Some(at) => {
+            let kept = open[reach + at].1;
+            open.truncate(reach + at);
+            kept
+        }
+        None => true,
+    }
 }
 
 /// Whether `text` contains `needle` (which starts with an ASCII byte), ignoring ASCII case.
@@ -171,5 +192,26 @@ mod tests {
         assert!(cut.contains("deep text") && cut.contains("<p>after</p>"));
         assert_eq!(max_depth(&cut, usize::MAX).1, MAX_DEPTH);
         assert!(matches!(prepare_html(&cut), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn self_closing_divs_and_stray_end_tags_count_as_the_parser_counts_them() {
+        // `<div/>` opens a div; stray end tags close nothing.
+        for html in [
+            format!("<body>{}x</body>", "<div/>".repeat(100_000)),
+            format!("<body>{}x</body>", "<div></span>".repeat(100_000)),
+            format!("<body>{}x</body>", "<section><div></p>".repeat(50_000)),
+        ] {
+            let cut = prepare_html(&html);
+            let tree = scraper::Html::parse_document(&cut);
+            let deepest = tree
+                .tree
+                .nodes()
+                .map(|n| n.ancestors().count())
+                .max()
+                .unwrap();
+            assert!(deepest <= MAX_DEPTH + 8, "{deepest} levels after the cut");
+            assert!(cut.contains('x'));
+        }
     }
 }

@@ -106,6 +106,9 @@ pub(crate) enum PollError {
     NotAFeed,
     #[error("internal error while processing: {0}")]
     Task(String),
+    /// Parsing or cleaning took longer than the budget.
+    #[error("reading the document took longer than {}; skipped", crate::units::format_duration(*.0))]
+    OverBudget(Duration),
 }
 
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
@@ -458,18 +461,48 @@ struct Pending {
     changed: Vec<ChangedItem>,
 }
 
-/// Runs CPU work (parsing, extraction) off the async workers; a panic in it becomes an error.
+/// The longest one piece of CPU work of a poll (parsing a document, or cleaning and matching
+/// its items) may take before the poll gives up on it. Nesting is bounded before parsing, so
+/// only a pathological input comes near; its source gets an error, the daemon goes on.
+const WORK_BUDGET: Duration = Duration::from_secs(30);
+
+/// Runs CPU work (parsing, extraction) off the async workers, within [`WORK_BUDGET`]; a
+/// panic in it becomes an error.
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, PollError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PollError::Task(e.to_string()))
+    blocking_within(WORK_BUDGET, f).await
+}
+
+/// [`blocking`] with a budget. Past it the poll fails; the thread finishes its work unseen
+/// (a thread cannot be stopped from outside) and the process does not wait for it to exit.
+async fn blocking_within<R: Send + 'static>(
+    budget: Duration,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, PollError> {
+    match tokio::time::timeout(budget, tokio::task::spawn_blocking(f)).await {
+        Ok(done) => done.map_err(|e| PollError::Task(e.to_string())),
+        Err(_) => Err(PollError::OverBudget(budget)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_past_its_budget_fails_the_poll() {
+        let slow = blocking_within(Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_millis(500));
+        })
+        .await;
+        let e = slow.unwrap_err().to_string();
+        assert!(e.contains("longer than 50ms"), "{e}");
+        assert_eq!(
+            blocking_within(Duration::from_secs(5), || 7).await.unwrap(),
+            7
+        );
+    }
 
     #[test]
     fn backoff_grows_and_caps() {
