@@ -28,8 +28,6 @@ pub struct Runtime {
     pub(crate) notifiers: Arc<Vec<NamedNotifier>>,
     pub(crate) policy: RetryPolicy,
     pub(crate) concurrency: usize,
-    pub(crate) per_host: usize,
-    pub(crate) host_delay: Duration,
     /// How long a claimed source stays leased to a poll that never reports back.
     pub(crate) lease: Duration,
     /// Retention of article text (`[store] keep`).
@@ -106,6 +104,11 @@ impl Runtime {
                 limits: PollLimits {
                     max_hint: config.fetch.max_hint,
                     max_backoff: config.fetch.max_backoff,
+                    max_pages: config.fetch.max_pages_per_poll,
+                    // Page fetches start for two timeouts; the one in flight then ends within
+                    // a third, cleaning follows: all well inside the lease below.
+                    page_time: config.fetch.timeout.saturating_mul(2),
+                    deadline: config.fetch.timeout.saturating_mul(3) + Duration::from_secs(45),
                 },
                 clock,
                 refused: Arc::default(),
@@ -118,8 +121,6 @@ impl Runtime {
                 give_up_after: config.delivery.give_up_after,
             },
             concurrency: config.fetch.concurrency,
-            per_host: config.fetch.per_host,
-            host_delay: config.fetch.host_delay,
             lease: config.fetch.timeout.saturating_mul(4) + Duration::from_secs(60),
             keep: config.store.keep,
             listen: config.listen,
@@ -183,6 +184,8 @@ pub fn fetch_options(config: &Config) -> FetchOptions {
         timeout: f.timeout,
         connect_timeout: f.connect_timeout,
         max_body: f.max_body,
+        per_host: f.per_host,
+        host_delay: f.host_delay,
         max_redirects: f.max_redirects,
         user_agent: f.user_agent.clone(),
         allow_private: f.allow_private,

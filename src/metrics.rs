@@ -153,18 +153,36 @@ fn escape_label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Healthy when the store takes a write and the scheduler went round recently.
+/// How late the most overdue source may be before the daemon is unhealthy: polls that wait
+/// this long for a slot mean the daemon cannot keep up (or something holds its slots).
+const OVERDUE: Duration = Duration::from_secs(5 * 60);
+
+/// Healthy when the store takes a write, the scheduler went round recently, and no source
+/// waits longer than [`OVERDUE`] past its poll time.
 pub(crate) fn health(
     metrics: &Metrics,
     store: &Store,
     stale_after: Duration,
+    now: i64,
 ) -> Result<String, String> {
     store
         .check_writable()
         .map_err(|e| format!("store not writable: {e}"))?;
-    let age = now_ms() - metrics.last_tick.load(Ordering::Relaxed);
+    let age = now - metrics.last_tick.load(Ordering::Relaxed);
     if age > crate::time::ms(stale_after) {
         return Err(format!("scheduler stalled: last tick {} s ago", age / 1000));
+    }
+    let due = store
+        .next_poll_at()
+        .map_err(|e| format!("store not readable: {e}"))?;
+    if let Some(late) = due
+        .map(|at| now - at)
+        .filter(|&l| l > crate::time::ms(OVERDUE))
+    {
+        return Err(format!(
+            "polls overdue: a source has waited {} s past its poll time",
+            late / 1000
+        ));
     }
     Ok(format!(
         "ok: store writable, scheduler ticked {} s ago",
@@ -216,8 +234,10 @@ pub(crate) async fn serve(
                 }
                 "/healthz" => {
                     let s = store.clone();
-                    match tokio::task::spawn_blocking(move || health(&metrics, &s, stale_after))
-                        .await
+                    match tokio::task::spawn_blocking(move || {
+                        health(&metrics, &s, stale_after, now_ms())
+                    })
+                    .await
                     {
                         Ok(Ok(msg)) => ("200 OK", msg + "\n"),
                         Ok(Err(msg)) => ("503 Service Unavailable", msg + "\n"),
@@ -233,5 +253,38 @@ pub(crate) async fn serve(
             let _ = stream.write_all(head.as_bytes()).await;
             let _ = stream.write_all(body.as_bytes()).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceType;
+    use crate::store::SourceSpec;
+
+    #[test]
+    fn healthz_fails_when_a_source_waits_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let spec = SourceSpec {
+            name: "s".into(),
+            kind: SourceType::Feed,
+            url: "http://e.org/f".into(),
+            interval_ms: 60_000,
+        };
+        let t0 = 1_000_000_000;
+        store.sync_sources(&[spec], t0, 0).unwrap();
+        let metrics = Metrics::default();
+        let stale = Duration::from_secs(90);
+        let at = |now: i64| {
+            metrics.last_tick.store(now, Ordering::Relaxed);
+            health(&metrics, &store, stale, now)
+        };
+        assert!(at(t0 + 60_000).is_ok(), "due a minute ago: fine");
+        let e = at(t0 + 6 * 60_000).unwrap_err();
+        assert!(e.contains("polls overdue"), "{e}");
+        // Claimed by a poll (leased), it is not overdue.
+        store.claim_due(t0 + 6 * 60_000, 10, 120_000).unwrap();
+        assert!(at(t0 + 6 * 60_000).is_ok());
     }
 }

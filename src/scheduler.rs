@@ -27,74 +27,28 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long in-flight polls may finish after SIGTERM before they are cut short.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Per-host bounds: one semaphore per host name.
-#[derive(Default)]
-struct Hosts(HashMap<String, Arc<HostGate>>);
-
-/// One host's bounds: requests at once, and the earliest start of the next one.
-struct HostGate {
-    slots: Arc<Semaphore>,
-    next_start: std::sync::Mutex<tokio::time::Instant>,
-}
-
-impl HostGate {
-    /// Waits for a slot and for the host's minimum delay since the previous request.
-    async fn enter(&self, delay: Duration) -> OwnedSemaphorePermit {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closed");
-        let start = {
-            let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
-            let start = (*next).max(tokio::time::Instant::now());
-            *next = start + delay;
-            start
-        };
-        tokio::time::sleep_until(start).await;
-        permit
-    }
-}
-
-impl Hosts {
-    fn gate_for(&mut self, source: &Source, per_host: usize) -> Arc<HostGate> {
-        let host = source.url.host_str().unwrap_or("").to_ascii_lowercase();
-        self.0
-            .entry(host)
-            .or_insert_with(|| {
-                Arc::new(HostGate {
-                    slots: Arc::new(Semaphore::new(per_host)),
-                    next_start: std::sync::Mutex::new(tokio::time::Instant::now()),
-                })
-            })
-            .clone()
-    }
-}
-
 type PollTask = (i64, String, PollReport);
 
+/// Starts one poll. It holds a slot of the global bound (`global`, or one it waits for)
+/// until its source's own document is read; per-host bounds apply to each request inside.
 fn spawn_poll(
     tasks: &mut JoinSet<PollTask>,
     rt: &Arc<Runtime>,
-    hosts: &mut Hosts,
     source: Source,
     row: SourceRow,
     global: Option<OwnedSemaphorePermit>,
     global_sem: Arc<Semaphore>,
 ) -> tokio::task::Id {
-    let host = hosts.gate_for(&source, rt.per_host);
     let rt = rt.clone();
     let handle = tasks.spawn(async move {
-        let _global = match global {
+        let slot = match global {
             Some(p) => p,
             None => global_sem
                 .acquire_owned()
                 .await
                 .expect("semaphore never closed"),
         };
-        let _host = host.enter(rt.host_delay).await;
-        let report = poll_source(&rt.ctx, &source, &row).await;
+        let report = poll_source(&rt.ctx, &source, &row, slot).await;
         (row.id, source.name, report)
     });
     handle.id()
@@ -104,7 +58,6 @@ fn spawn_poll(
 pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollReport)>> {
     let rows = rt.ctx.store.blocking(|s| s.active_sources()).await?;
     let global = Arc::new(Semaphore::new(rt.concurrency));
-    let mut hosts = Hosts::default();
     let mut tasks = JoinSet::new();
     let mut out = Vec::new();
     for row in rows {
@@ -120,15 +73,7 @@ pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollRepo
                 .acquire_owned()
                 .await
                 .expect("semaphore never closed");
-            spawn_poll(
-                &mut tasks,
-                rt,
-                &mut hosts,
-                source,
-                row,
-                Some(permit),
-                global.clone(),
-            );
+            spawn_poll(&mut tasks, rt, source, row, Some(permit), global.clone());
         }
     }
     while let Some(done) = tasks.join_next().await {
@@ -154,6 +99,8 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
         daemon.housekeeping().await;
         daemon.claim_and_spawn().await?;
         let sleep = daemon.sleep_time().await;
+        let global = daemon.global.clone();
+        let busy = global.available_permits() == 0;
         tokio::select! {
             _ = signals.term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = signals.int.recv() => { info!("SIGINT: stopping"); break; }
@@ -161,6 +108,8 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
             Some(done) = daemon.tasks.join_next_with_id(), if !daemon.tasks.is_empty() => {
                 daemon.poll_done(done).await;
             }
+            // A poll gave its slot back before ending (it went on to article pages).
+            _ = global.acquire(), if busy => {}
             _ = tokio::time::sleep(sleep) => {}
         }
     }
@@ -195,7 +144,6 @@ struct Daemon {
     dispatcher: tokio::task::JoinHandle<()>,
     dispatcher_stop: CancellationToken,
     global: Arc<Semaphore>,
-    hosts: Hosts,
     tasks: JoinSet<PollTask>,
     /// Source id of each running poll, by task, so a poll that panicked is accounted for too.
     in_flight: HashMap<tokio::task::Id, i64>,
@@ -231,7 +179,6 @@ impl Daemon {
             wake,
             dispatcher,
             dispatcher_stop,
-            hosts: Hosts::default(),
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             tick,
@@ -273,16 +220,20 @@ impl Daemon {
             .store
             .blocking(move |s| s.claim_due(now, free, lease))
             .await?;
+        let running: std::collections::HashSet<i64> = self.in_flight.values().copied().collect();
         for row in rows {
             let Some(source) = self.rt.sources.get(&row.name).cloned() else {
                 continue;
             };
+            // A source whose poll still runs (past its lease) is not polled twice at once.
+            if running.contains(&row.id) {
+                continue;
+            }
             let permit = self.global.clone().try_acquire_owned().ok();
             let source_id = row.id;
             let task = spawn_poll(
                 &mut self.tasks,
                 &self.rt,
-                &mut self.hosts,
                 source,
                 row,
                 permit,
@@ -311,7 +262,6 @@ impl Daemon {
             Ok(new_rt) => {
                 self.rt = Arc::new(new_rt);
                 self.global = Arc::new(Semaphore::new(self.rt.concurrency));
-                self.hosts = Hosts::default();
                 self.dispatcher_stop.cancel();
                 let old = std::mem::replace(&mut self.dispatcher, tokio::spawn(async {}));
                 let _ = old.await;

@@ -101,3 +101,62 @@ async fn self_closing_divs_do_not_slip_past_the_nesting_bound() {
     let page = sources.iter().find(|s| s["name"] == "Deep page").unwrap();
     assert_eq!(page["status"], "ok: first version", "{page}");
 }
+
+/// A feed whose article pages trickle: one poll fetches at most `max_pages_per_poll` of them,
+/// one at a time to their host, and the feed's slot is free for other sources meanwhile
+/// (with `concurrency = 1`, another feed keeps being polled every second).
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_article_pages_are_capped_and_hold_no_slot() {
+    let http = HttpServer::start().await;
+    let other = HttpServer::start_on("127.0.0.2").await;
+    let items: String = (0..300)
+        .map(|i| {
+            format!(
+                "<item><title>Caracas {i}</title><guid>s{i}</guid><link>{}?i={i}</link>\
+                 <description>Caracas.</description></item>",
+                http.url("/trickle")
+            )
+        })
+        .collect();
+    http.set_file("hostile.xml", feed(&items), "application/rss+xml");
+    let plain =
+        "<item><title>Quiet</title><guid>q1</guid><description>Nothing.</description></item>";
+    other.set_file("plain.xml", feed(plain), "application/rss+xml");
+    let cfg = format!(
+        "[store]\npath = \"fw.db\"\n\
+         [fetch]\ntimeout = \"3s\"\nconcurrency = 1\nper_host = 1\nhost_delay = \"1ms\"\nmax_pages_per_poll = 4\n\
+         [[feed]]\nname = \"Slow pages\"\nurl = \"{}\"\nfull_text = true\ninterval = \"1h\"\n\
+         [[feed]]\nname = \"Other\"\nurl = \"{}\"\ninterval = \"1s\"\n\
+         [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
+         [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
+        http.url("/files/hostile.xml"),
+        other.url("/files/plain.xml"),
+    );
+    let work = Workdir::new(&cfg);
+    let daemon = work
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    signal(&daemon, "TERM");
+    assert!(daemon.wait_with_output().await.unwrap().status.success());
+
+    assert_eq!(http.hits("/files/hostile.xml"), 1);
+    let pages = http.hits("/trickle");
+    assert!(
+        (1..=4).contains(&pages),
+        "{pages} pages fetched in one poll"
+    );
+    let others = other.hits("/files/plain.xml");
+    assert!(
+        others >= 2,
+        "the other feed was polled {others} times meanwhile"
+    );
+    let sources = work.sources().await;
+    let slow = sources.iter().find(|s| s["name"] == "Slow pages").unwrap();
+    let status = slow["status"].as_str().unwrap_or_default();
+    assert!(status.contains("pages for the next poll"), "{slow}");
+}

@@ -76,6 +76,8 @@ pub struct FetchSettings {
     pub host_delay: Duration,
     /// Redirects followed at most.
     pub max_redirects: usize,
+    /// Article pages a feed's poll fetches at most; the rest wait for later polls.
+    pub max_pages_per_poll: usize,
     /// The `User-Agent` header sent.
     pub user_agent: String,
     /// Let URLs found in content reach private and local addresses (off: the SSRF guard).

@@ -71,6 +71,9 @@ pub(crate) struct FetchConfig {
     /// Least time between the starts of two requests to one host.
     #[serde(default = "default_host_delay", deserialize_with = "Dur::zero_allowed")]
     pub(crate) host_delay: Dur,
+    /// Article pages a feed's poll fetches at most; the rest wait for later polls.
+    #[serde(default = "default_max_pages_per_poll")]
+    pub(crate) max_pages_per_poll: usize,
     #[serde(default = "default_max_redirects")]
     pub(crate) max_redirects: usize,
     #[serde(default = "default_user_agent")]
@@ -262,6 +265,9 @@ fn default_max_backoff() -> Dur {
 fn default_host_delay() -> Dur {
     Dur(std::time::Duration::from_millis(500))
 }
+fn default_max_pages_per_poll() -> usize {
+    50
+}
 fn default_max_redirects() -> usize {
     5
 }
@@ -314,6 +320,7 @@ impl Default for FetchConfig {
             max_hint: default_max_hint(),
             max_backoff: default_max_backoff(),
             max_redirects: default_max_redirects(),
+            max_pages_per_poll: default_max_pages_per_poll(),
             user_agent: default_user_agent(),
             allow_private: false,
         }

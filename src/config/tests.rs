@@ -145,6 +145,7 @@ const SCHEMA_KEYS: &[&str] = &[
     "max_hint",
     "max_backoff",
     "max_redirects",
+    "max_pages_per_poll",
     "user_agent",
     "allow_private",
     "[delivery]",

@@ -52,6 +52,8 @@ fn fetch(f: &FetchConfig) -> Result<FetchSettings, Invalid> {
         Some("[fetch] concurrency must be at least 1")
     } else if f.per_host == 0 {
         Some("[fetch] per_host must be at least 1")
+    } else if f.max_pages_per_poll == 0 {
+        Some("[fetch] max_pages_per_poll must be at least 1")
     } else if f.max_body.0 == 0 {
         Some("[fetch] max_body must be greater than zero")
     } else {
@@ -71,6 +73,7 @@ fn fetch(f: &FetchConfig) -> Result<FetchSettings, Invalid> {
         max_backoff: f.max_backoff.0,
         host_delay: f.host_delay.0,
         max_redirects: f.max_redirects,
+        max_pages_per_poll: f.max_pages_per_poll,
         user_agent: f.user_agent.get_ref().clone(),
         allow_private: f.allow_private,
     })

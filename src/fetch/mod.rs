@@ -8,6 +8,7 @@ use reqwest::{Client, StatusCode};
 use url::Url;
 
 mod guard;
+mod hosts;
 
 use guard::check_url;
 
@@ -20,6 +21,10 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// Largest body accepted, after decompression.
     pub max_body: u64,
+    /// Requests at once to one host.
+    pub per_host: usize,
+    /// Least time between the starts of two requests to one host.
+    pub host_delay: Duration,
     /// Redirects followed at most.
     pub max_redirects: usize,
     /// The `User-Agent` header sent.
@@ -142,6 +147,8 @@ pub struct Fetcher {
     guarded: Client,
     allow_private: bool,
     max_body: u64,
+    /// Politeness per host, for every GET.
+    hosts: hosts::Hosts,
 }
 
 impl Fetcher {
@@ -197,6 +204,7 @@ impl Fetcher {
             guarded,
             allow_private: opts.allow_private,
             max_body: opts.max_body,
+            hosts: hosts::Hosts::new(opts.per_host, opts.host_delay),
         })
     }
 
@@ -267,6 +275,7 @@ impl Fetcher {
         if let Some(lm) = &validators.last_modified {
             req = req.header(header::IF_MODIFIED_SINCE, lm);
         }
+        let _slot = self.hosts.enter(url.host_str().unwrap_or("")).await;
         let mut resp = req.send().await.map_err(|e| classify(url.as_str(), &e))?;
         let status = resp.status();
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::info;
+
 use super::{
     Pending, PollContext, PollError, Polled, Watchlist, alerts_for, blocking, classify, distinct,
     fetch_page, new_item,
@@ -27,6 +30,7 @@ pub(super) async fn poll_feed(
     row: &SourceRow,
     fetched: Fetched,
     full_text: bool,
+    slot: &mut Option<OwnedSemaphorePermit>,
 ) -> Result<Polled, PollError> {
     if !parse::looks_like_feed(&fetched.body, fetched.content_type.as_deref()) {
         return Err(PollError::NotAFeed);
@@ -36,14 +40,20 @@ pub(super) async fn poll_feed(
     let total = feed.items.len();
     let items = distinct(feed.items);
     let (ids, seen) = classify(ctx, row.id, &items).await?;
-    let (new, changed) = sort_seen(items, ids, seen, full_text);
-    // Cheap checks done: only new items get their pages fetched.
-    let mut pages = Vec::with_capacity(new.len());
-    for (item, _) in &new {
-        pages.push(match (&item.url, full_text) {
-            (Some(url), true) => fetch_page(ctx, source, url).await,
-            _ => None,
-        });
+    let (mut new, changed) = sort_seen(items, ids, seen, full_text);
+    // The feed is read: its pages wait on their hosts' bounds, not on other sources' slots.
+    drop(slot.take());
+    // Cheap checks done: only new items get their pages fetched, a bounded number per poll
+    // and for a bounded time; the rest stay unstored and are new again next poll.
+    let pages = if full_text {
+        fetch_pages(ctx, source, &new).await
+    } else {
+        vec![None; new.len()]
+    };
+    let waiting = new.len() - pages.len();
+    new.truncate(pages.len());
+    if waiting > 0 {
+        info!(source = %source.name, waiting, "article pages left for the next poll");
     }
     let wl = ctx.watchlist.clone();
     let src = source.clone();
@@ -63,11 +73,37 @@ pub(super) async fn poll_feed(
     let ttl = feed
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60));
+    let status = if waiting > 0 {
+        format!("{total} items, {waiting} pages for the next poll")
+    } else {
+        format!("{total} items")
+    };
     Ok(Polled {
         hint: ttl,
         pending: Pending { new, changed },
-        ..Polled::status(PollStatus::Ok(format!("{total} items")))
+        refetch: waiting > 0,
+        ..Polled::status(PollStatus::Ok(status))
     })
+}
+
+/// The pages of new items, in feed order: at most `max_pages` of them, and none started
+/// after `page_time`. Shorter than `new` when some wait for the next poll.
+async fn fetch_pages(ctx: &PollContext, source: &Source, new: &[NewEntry]) -> Vec<Option<String>> {
+    let stop_at = std::time::Instant::now() + ctx.limits.page_time;
+    let mut pages = Vec::with_capacity(new.len().min(ctx.limits.max_pages));
+    let mut fetched = 0;
+    for (item, _) in new {
+        let Some(url) = &item.url else {
+            pages.push(None);
+            continue;
+        };
+        if fetched >= ctx.limits.max_pages || std::time::Instant::now() >= stop_at {
+            break;
+        }
+        fetched += 1;
+        pages.push(fetch_page(ctx, source, url).await);
+    }
+    pages
 }
 
 /// New and changed items; known unchanged ones drop out.

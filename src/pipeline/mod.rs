@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info, warn};
 
 use crate::dedupe::{alert_id, short_hash, title_date_key};
@@ -59,6 +60,13 @@ pub(crate) struct PollLimits {
     pub max_hint: Duration,
     /// The longest failures back a source off.
     pub max_backoff: Duration,
+    /// Article pages one poll of a feed fetches at most.
+    pub max_pages: usize,
+    /// After this long a poll starts no more page fetches; the rest wait for the next poll.
+    pub page_time: Duration,
+    /// A poll that runs this long fails (shorter than the lease on its source, so no other
+    /// poll of it starts while it runs).
+    pub deadline: Duration,
 }
 
 /// What one poll did, for logs and `once`.
@@ -79,6 +87,8 @@ struct Polled {
     pending: Pending,
     /// A feed found on the listed page, to poll from now on.
     discovered: Discovery,
+    /// New items were left for the next poll: its request must not be conditional.
+    refetch: bool,
 }
 
 impl Polled {
@@ -89,6 +99,7 @@ impl Polled {
             hint: None,
             pending: Pending::default(),
             discovered: Discovery::Keep,
+            refetch: false,
         }
     }
 }
@@ -106,6 +117,9 @@ pub(crate) enum PollError {
     NotAFeed,
     #[error("internal error while processing: {0}")]
     Task(String),
+    /// The whole poll outlived its deadline.
+    #[error("the poll took longer than {}; stopped", crate::units::format_duration(*.0))]
+    OverDeadline(Duration),
     /// Parsing or cleaning took longer than the budget.
     #[error("reading the document took longer than {}; skipped", crate::units::format_duration(*.0))]
     OverBudget(Duration),
@@ -113,9 +127,23 @@ pub(crate) enum PollError {
 
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
 /// A successful poll's items, alerts and outcome are committed in one transaction.
-pub(crate) async fn poll_source(ctx: &PollContext, source: &Source, row: &SourceRow) -> PollReport {
+///
+/// `slot` is the poll's share of the global bound: it is released once the source's own
+/// document is read, so article pages wait on their hosts' bounds, not on other sources.
+pub(crate) async fn poll_source(
+    ctx: &PollContext,
+    source: &Source,
+    row: &SourceRow,
+    slot: OwnedSemaphorePermit,
+) -> PollReport {
     let started = std::time::Instant::now();
-    let result = poll(ctx, source, row).await;
+    let mut slot = Some(slot);
+    let result =
+        match tokio::time::timeout(ctx.limits.deadline, poll(ctx, source, row, &mut slot)).await {
+            Ok(r) => r,
+            Err(_) => Err(PollError::OverDeadline(ctx.limits.deadline)),
+        };
+    drop(slot);
     let elapsed = started.elapsed();
     let error = match result {
         Ok(polled) => match record_success(ctx, source, row, polled, elapsed).await {
@@ -246,7 +274,12 @@ fn backoff(interval: Duration, cap: Duration) -> Backoff {
     }
 }
 
-async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Polled, PollError> {
+async fn poll(
+    ctx: &PollContext,
+    source: &Source,
+    row: &SourceRow,
+    slot: &mut Option<OwnedSemaphorePermit>,
+) -> Result<Polled, PollError> {
     let is_feed = matches!(source.kind, SourceKind::Feed { .. });
     let url = match (&row.discovered_url, is_feed) {
         (Some(u), true) => url::Url::parse(u).unwrap_or_else(|_| source.url.clone()),
@@ -289,7 +322,7 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
     let max_age = fetched.max_age;
     let mut polled = match &source.kind {
         SourceKind::Feed { full_text } => {
-            feed::poll_feed(ctx, source, row, fetched, *full_text).await?
+            feed::poll_feed(ctx, source, row, fetched, *full_text, slot).await?
         }
         SourceKind::Page {
             mode: PageMode::Content,
@@ -298,9 +331,17 @@ async fn poll(ctx: &PollContext, source: &Source, row: &SourceRow) -> Result<Pol
         SourceKind::Page {
             mode: PageMode::Links,
             select,
-        } => page::poll_links(ctx, source, row, fetched, select.clone()).await?,
+        } => {
+            drop(slot.take());
+            page::poll_links(ctx, source, row, fetched, select.clone()).await?
+        }
     };
-    polled.validators = validators;
+    // Items left for a later poll need the feed again, not a 304.
+    polled.validators = if polled.refetch {
+        Some(Validators::default())
+    } else {
+        validators
+    };
     polled.hint = polled.hint.max(max_age);
     polled.discovered = discovered;
     Ok(polled)
