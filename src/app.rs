@@ -18,7 +18,7 @@ use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::HealthRule;
 use crate::pipeline::{PollContext, PollLimits, Watchlist};
-use crate::store::{SourceSpec, Store};
+use crate::store::{SourceSpec, Store, StoreLock};
 use crate::time::{Clock, ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
@@ -171,10 +171,36 @@ fn health_rule(config: &Config) -> HealthRule {
     }
 }
 
-/// Opens the store named by the config.
+/// Opens the store named by the config, creating it if it is missing.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     let path = config.store_path();
     Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
+}
+
+/// Opens the store for a command that only reads it (or re-queues deliveries): a missing
+/// store is an error saying where it was looked for, never a new empty one.
+pub fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    let path = config.store_path();
+    if !path.exists() {
+        anyhow::bail!(
+            "no store at {} ([store] path in {}{}); nothing has been polled with this config yet, \
+             or the daemon's config names another store",
+            path.display(),
+            config.file.display(),
+            if std::env::var_os("STATE_DIRECTORY").is_some() {
+                ", under $STATE_DIRECTORY"
+            } else {
+                ""
+            }
+        );
+    }
+    open_store(config)
+}
+
+/// Holds the store for `run` or `once` (see [`StoreLock`]), then opens it.
+pub fn hold_store(config: &Config) -> anyhow::Result<(StoreLock, Store)> {
+    let lock = StoreLock::acquire(&config.store_path()).map_err(anyhow::Error::msg)?;
+    Ok((lock, open_store(config)?))
 }
 
 /// The shared HTTP client's limits and identity.

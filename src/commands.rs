@@ -25,14 +25,14 @@ pub struct UsageError(pub String);
 
 /// `run`: the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let store = app::open_store(&config)?;
+    let (_held, store) = app::hold_store(&config)?;
     let rt = Runtime::build(&config, store)?;
     scheduler::run(config.file.clone(), rt).await
 }
 
 /// `once`: polls every source once, delivers what is due, prunes, and exits.
 pub async fn once(config: Config) -> anyhow::Result<()> {
-    let store = app::open_store(&config)?;
+    let (_held, store) = app::hold_store(&config)?;
     let rt = Arc::new(Runtime::build(&config, store)?);
     let polls = scheduler::poll_all(&rt).await?;
     let failed = polls.iter().filter(|(_, r)| r.error.is_some()).count();
@@ -291,7 +291,7 @@ pub fn search(
         ..Default::default()
     };
     let matcher = crate::matcher::Matcher::new(vec![spec])?;
-    let store = app::open_store(config)?;
+    let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut out = std::io::stdout().lock();
     let mut result = Ok(());
@@ -313,7 +313,7 @@ pub fn search(
 
 /// `sources`: each source's health, from the store.
 pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
-    let store = app::open_store(config)?;
+    let store = app::open_existing_store(config)?;
     let rows = store.source_health()?;
     let mut out = std::io::stdout().lock();
     for s in rows {
@@ -361,7 +361,7 @@ pub fn alerts(
     watch: Option<&str>,
     failed_only: bool,
 ) -> anyhow::Result<()> {
-    let store = app::open_store(config)?;
+    let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut rows = store.recent_alerts(since, watch)?;
     if failed_only {
@@ -409,7 +409,7 @@ pub fn alerts(
 /// Puts failed and dead deliveries back in the queue (`alerts --retry ID|all`); the
 /// running daemon (or the next `once`) delivers them.
 pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
-    let store = app::open_store(config)?;
+    let store = app::open_existing_store(config)?;
     let id = (id != "all").then_some(id);
     let n = store.retry_failed(id, crate::time::now_ms())?;
     if n == 0

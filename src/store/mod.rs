@@ -7,6 +7,7 @@
 mod alerts;
 mod codec;
 mod items;
+mod lock;
 mod prune;
 mod schema;
 mod sources;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
+pub use lock::StoreLock;
 pub use prune::PruneReport;
 pub use sources::{Discovery, HealthChange, PollRecord, SourceHealth, SourceRow, SourceSpec};
 pub use status::Gauges;
