@@ -51,7 +51,8 @@ async fn memory_stays_flat_while_polling_continuously() {
     eprintln!(
         "soak: {polls} polls in 6 s after warm-up; RSS {warm} KiB warm, {end} KiB at the end"
     );
-    assert!(polls > 600, "the daemon kept polling: {polls}");
+    // Hundreds of polls at least, even on a loaded machine (about 1,300-1,800 unloaded).
+    assert!(polls > 200, "the daemon kept polling: {polls}");
     assert!(
         end <= warm + warm / 4 + 4096,
         "memory grew from {warm} KiB to {end} KiB"
