@@ -56,6 +56,9 @@ pub struct Source {
     pub kind: SourceKind,
     /// Labels that watches can select sources by.
     pub tags: Vec<String>,
+    /// On its first poll, items published longer ago than this are stored without alerting
+    /// (undated items count as old); `None` alerts on every item.
+    pub backlog: Option<Duration>,
 }
 
 impl Source {

@@ -134,6 +134,7 @@ mod tests {
             interval: std::time::Duration::from_secs(900),
             kind: SourceKind::Feed { full_text: false },
             tags: vec![],
+            backlog: None,
         };
         let opml = export(&[src]);
         assert!(opml.contains("xmlUrl=\"https://e.org/f?a=1&amp;b=2\""));

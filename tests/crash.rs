@@ -18,7 +18,7 @@ async fn sigkill_at_random_moments_loses_and_invents_nothing() {
     let http = HttpServer::start().await;
     http.state.webhook_delay_ms.store(150, Ordering::SeqCst);
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\n[fetch]\ntimeout = \"5s\"\n[delivery]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[fetch]\ntimeout = \"5s\"\n[delivery]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n\
          [[feed]]\nname = \"Generator\"\nurl = \"{}\"\ninterval = \"1s\"\n\
          [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
          [[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n",

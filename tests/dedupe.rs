@@ -54,7 +54,7 @@ async fn guid_churn_edits_and_tombstones() {
     let http = HttpServer::start().await;
     let feed_url = http.url("/files/wire.xml");
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\nkeep = \"1s\"\n[delivery]\nretry_initial = \"1s\"\n\
+        "[store]\npath = \"fw.db\"\nkeep = \"1s\"\n[alerts]\nbacklog = \"all\"\n[delivery]\nretry_initial = \"1s\"\n\
          [[feed]]\nname = \"Wire\"\nurl = \"{feed_url}\"\n\
          [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
          [[watch]]\nname = \"rail\"\nterms = [\"rail line\"]\n\

@@ -123,7 +123,7 @@ async fn slow_article_pages_are_capped_and_hold_no_slot() {
         "<item><title>Quiet</title><guid>q1</guid><description>Nothing.</description></item>";
     other.set_file("plain.xml", feed(plain), "application/rss+xml");
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n\
          [fetch]\ntimeout = \"3s\"\nconcurrency = 1\nper_host = 1\nhost_delay = \"1ms\"\nmax_pages_per_poll = 4\n\
          [[feed]]\nname = \"Slow pages\"\nurl = \"{}\"\nfull_text = true\ninterval = \"1h\"\n\
          [[feed]]\nname = \"Other\"\nurl = \"{}\"\ninterval = \"1s\"\n\

@@ -18,7 +18,7 @@ fn three_matching_items() -> Vec<u8> {
 
 fn webhook_config(http: &HttpServer, feed: &str, notifier_extra: &str, extra: &str) -> String {
     format!(
-        "[store]\npath = \"fw.db\"\n[delivery]\nretry_initial = \"1s\"\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[delivery]\nretry_initial = \"1s\"\n\
          [[feed]]\nname = \"Andes\"\nurl = \"{}\"\n\
          [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
          [[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n{notifier_extra}\n{extra}",

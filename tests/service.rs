@@ -70,3 +70,75 @@ async fn a_second_daemon_on_one_store_is_refused() {
         "free again once it stopped"
     );
 }
+
+fn dated_item(guid: &str, title: &str, date: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let date = date
+        .map(|d| format!("<pubDate>{}</pubDate>", d.to_rfc2822()))
+        .unwrap_or_default();
+    format!(
+        "<item><title>{title}</title><guid>{guid}</guid>{date}<description>News from Caracas.</description></item>"
+    )
+}
+
+/// A new source's first poll alerts only on items published within `backlog` (24 hours by
+/// default; undated items count as old); the rest are stored as known. Later polls alert on
+/// every new item, whatever its date.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_feed_does_not_flood_with_its_backlog() {
+    let http = HttpServer::start().await;
+    let now = chrono::Utc::now();
+    let month_ago = now - chrono::Duration::days(30);
+    let items = [
+        dated_item("recent", "Recent", Some(now - chrono::Duration::hours(2))),
+        dated_item("old", "Old", Some(month_ago)),
+        dated_item("undated", "Undated", None),
+    ]
+    .concat();
+    let rss = |items: &str| {
+        format!("<rss version=\"2.0\"><channel><title>W</title>{items}</channel></rss>")
+            .into_bytes()
+    };
+    http.set_file("wire.xml", rss(&items), "application/rss+xml");
+    http.set_file("other.xml", rss(&items), "application/rss+xml");
+    let cfg = format!(
+        "[store]\npath = \"fw.db\"\n\
+         [[feed]]\nname = \"Wire\"\nurl = \"{}\"\n\
+         [[feed]]\nname = \"Everything\"\nurl = \"{}\"\nbacklog = \"all\"\n\
+         [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
+         [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
+        http.url("/files/wire.xml"),
+        http.url("/files/other.xml"),
+    );
+    let work = Workdir::new(&cfg);
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = stdout(&out);
+    let wire: Vec<&str> = lines.lines().filter(|l| l.contains("| Wire |")).collect();
+    assert_eq!(wire.len(), 1, "{lines}");
+    assert!(wire[0].contains("Recent"), "{lines}");
+    let everything = lines
+        .lines()
+        .filter(|l| l.contains("| Everything |"))
+        .count();
+    // The three items are one story each across both feeds: the override only shows on
+    // stories Wire did not alert.
+    assert!(
+        everything >= 2,
+        "backlog = \"all\" alerts on every item: {lines}"
+    );
+    let sources = work.sources().await;
+    let wire_row = sources.iter().find(|s| s["name"] == "Wire").unwrap();
+    assert_eq!(
+        wire_row["items"], 3,
+        "old items are stored as known: {wire_row}"
+    );
+
+    // The second poll is not a first poll: a new item alerts whatever its date.
+    let more = format!(
+        "{items}{}",
+        dated_item("late", "Late report", Some(month_ago))
+    );
+    http.set_file("wire.xml", rss(&more), "application/rss+xml");
+    let out = work.run(&["once"]).await;
+    assert!(stdout(&out).contains("Late report"), "{}", stdout(&out));
+}

@@ -19,7 +19,7 @@ fn rss_kib(pid: u32) -> u64 {
 async fn memory_stays_flat_while_polling_continuously() {
     let http = HttpServer::start().await;
     let mut cfg = String::from(
-        "[store]\npath = \"fw.db\"\n[fetch]\nhost_delay = \"1ms\"\nper_host = 8\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[fetch]\nhost_delay = \"1ms\"\nper_host = 8\n\
          [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n[[notifier]]\nname = \"console\"\ntype = \"console\"\n",
     );
     for i in 0..40 {

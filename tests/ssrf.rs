@@ -23,7 +23,7 @@ async fn content_links_to_local_addresses_are_not_fetched() {
     http.set_file("local.xml", feed.into_bytes(), "application/rss+xml");
     let cfg = |allow: bool| {
         format!(
-            "[store]\npath = \"fw.db\"\n[fetch]\nallow_private = {allow}\n\
+            "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[fetch]\nallow_private = {allow}\n\
              [[feed]]\nname = \"Intranet\"\nurl = \"{}\"\nfull_text = true\n\
              [[watch]]\nname = \"venezuela\"\nterms = [\"Caracas\", \"Chevron\"]\n\
              [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
@@ -89,7 +89,7 @@ async fn a_discovered_feed_on_another_host_is_guarded() {
     );
     http.set_file("home.html", page.into_bytes(), "text/html");
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\n[[feed]]\nname = \"Home\"\nurl = \"{}\"\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[[feed]]\nname = \"Home\"\nurl = \"{}\"\n\
          [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\", \"Caracas\"]\n\
          [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
         http.url("/files/home.html")
@@ -115,7 +115,7 @@ async fn a_redirect_off_the_listed_host_is_guarded() {
     let internal = HttpServer::start_on("127.0.0.2").await;
     let target = format!("{}/files/feed.xml", internal.addr);
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\n[[feed]]\nname = \"Moved\"\nurl = \"{}\"\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[[feed]]\nname = \"Moved\"\nurl = \"{}\"\n\
          [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\", \"Caracas\"]\n\
          [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
         http.url(&format!("/redirect/{target}"))
@@ -178,7 +178,7 @@ async fn content_fetches_do_not_use_a_proxy() {
     );
     http.set_file("local.xml", feed.into_bytes(), "application/rss+xml");
     let cfg = format!(
-        "[store]\npath = \"fw.db\"\n[[feed]]\nname = \"Intranet\"\nurl = \"{}\"\nfull_text = true\n\
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n[[feed]]\nname = \"Intranet\"\nurl = \"{}\"\nfull_text = true\n\
          [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\", \"Caracas\"]\n\
          [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
         http.url("/files/local.xml")

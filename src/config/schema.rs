@@ -25,6 +25,8 @@ pub(crate) struct ConfigFile {
     pub(crate) health: HealthConfig,
     #[serde(default)]
     pub(crate) http: HttpConfig,
+    #[serde(default)]
+    pub(crate) alerts: AlertsConfig,
     #[serde(default, rename = "feed")]
     pub(crate) feeds: Vec<FeedConfig>,
     #[serde(default, rename = "page")]
@@ -106,6 +108,17 @@ pub(crate) struct FeedConfig {
     /// Labels that watches can select sources by.
     #[serde(default)]
     pub(crate) tags: Vec<String>,
+    /// Overrides `[alerts] backlog` for this source.
+    pub(crate) backlog: Option<Spanned<String>>,
+}
+
+/// `[alerts]`: what alerts at all.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertsConfig {
+    /// On a source's first poll, only items published this recently alert (`"all"`: every
+    /// item); default `"24h"`.
+    pub(crate) backlog: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +133,8 @@ pub(crate) struct PageConfig {
     pub(crate) interval: Dur,
     #[serde(default)]
     pub(crate) tags: Vec<String>,
+    /// Overrides `[alerts] backlog` for this source.
+    pub(crate) backlog: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -187,6 +187,8 @@ const SCHEMA_KEYS: &[&str] = &[
     "quiet_hours",
     "timezone",
     "[health]",
+    "[alerts]",
+    "backlog",
     "[http]",
     "listen",
     "alert_after",

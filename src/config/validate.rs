@@ -18,7 +18,11 @@ use crate::model::{Source, SourceKind};
 
 pub(super) fn validate(file: ConfigFile, path: &Path) -> Result<Config, Invalid> {
     let fetch = fetch(&file.fetch)?;
-    let sources = sources(&file.feeds, &file.pages)?;
+    let backlog = match &file.alerts.backlog {
+        Some(b) => parse_backlog(b)?,
+        None => Some(DEFAULT_BACKLOG),
+    };
+    let sources = sources(&file.feeds, &file.pages, backlog)?;
     let notifiers = notifiers(&file.notifiers)?;
     let listen = listen(&file.http)?;
     let names: Vec<String> = notifiers.iter().map(|n| n.name.clone()).collect();
@@ -79,8 +83,26 @@ fn fetch(f: &FetchConfig) -> Result<FetchSettings, Invalid> {
     })
 }
 
+/// How old an item on a source's first poll may be and still alert, by default.
+const DEFAULT_BACKLOG: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// `backlog = "24h"`, or `"all"` (`None`: every item of a first poll alerts).
+fn parse_backlog(b: &Spanned<String>) -> Result<Option<std::time::Duration>, Invalid> {
+    if b.get_ref().trim().eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    crate::units::parse_duration(b.get_ref())
+        .map(Some)
+        .map_err(|e| at(b, format!("backlog: {e}, or \"all\"")))
+}
+
 /// Feeds, then pages, in file order; names are unique across both.
-fn sources(feeds: &[FeedConfig], pages: &[PageConfig]) -> Result<Vec<Source>, Invalid> {
+fn sources(
+    feeds: &[FeedConfig],
+    pages: &[PageConfig],
+    backlog: Option<std::time::Duration>,
+) -> Result<Vec<Source>, Invalid> {
+    let own = |b: &Option<Spanned<String>>| b.as_ref().map_or(Ok(backlog), parse_backlog);
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(feeds.len() + pages.len());
     for feed in feeds {
@@ -90,6 +112,7 @@ fn sources(feeds: &[FeedConfig], pages: &[PageConfig]) -> Result<Vec<Source>, In
             url: http_url(&feed.url)?,
             interval: feed.interval.0,
             tags: feed.tags.clone(),
+            backlog: own(&feed.backlog)?,
             kind: SourceKind::Feed {
                 full_text: feed.full_text,
             },
@@ -111,6 +134,7 @@ fn sources(feeds: &[FeedConfig], pages: &[PageConfig]) -> Result<Vec<Source>, In
             url,
             interval: page.interval.0,
             tags: page.tags.clone(),
+            backlog: own(&page.backlog)?,
             kind: SourceKind::Page {
                 mode: page.mode,
                 select: page.select.as_ref().map(|s| s.get_ref().clone()),

@@ -45,8 +45,14 @@ pub(super) async fn poll_feed(
     drop(slot.take());
     // Cheap checks done: only new items get their pages fetched, a bounded number per poll
     // and for a bounded time; the rest stay unstored and are new again next poll.
+    // Items of a first poll's backlog do not alert: their pages are not worth fetching.
+    let backlog = Backlog::of(source, row, ctx.clock.now());
+    let alert: Vec<bool> = new
+        .iter()
+        .map(|(i, _)| backlog.alerts(i.published))
+        .collect();
     let pages = if full_text {
-        fetch_pages(ctx, source, &new).await
+        fetch_pages(ctx, source, &new, &alert).await
     } else {
         vec![None; new.len()]
     };
@@ -61,7 +67,8 @@ pub(super) async fn poll_feed(
         let new = new
             .into_iter()
             .zip(pages)
-            .map(|(entry, page)| clean_new(&wl, &src, entry, page))
+            .zip(alert)
+            .map(|((entry, page), alert)| clean_new(&wl, &src, entry, page, alert))
             .collect();
         let changed = changed
             .into_iter()
@@ -86,14 +93,19 @@ pub(super) async fn poll_feed(
     })
 }
 
-/// The pages of new items, in feed order: at most `max_pages` of them, and none started
+/// The pages of the `wanted` new items, in feed order: at most `max_pages` of them, none started
 /// after `page_time`. Shorter than `new` when some wait for the next poll.
-async fn fetch_pages(ctx: &PollContext, source: &Source, new: &[NewEntry]) -> Vec<Option<String>> {
+async fn fetch_pages(
+    ctx: &PollContext,
+    source: &Source,
+    new: &[NewEntry],
+    wanted: &[bool],
+) -> Vec<Option<String>> {
     let stop_at = std::time::Instant::now() + ctx.limits.page_time;
     let mut pages = Vec::with_capacity(new.len().min(ctx.limits.max_pages));
     let mut fetched = 0;
-    for (item, _) in new {
-        let Some(url) = &item.url else {
+    for ((item, _), &wanted) in new.iter().zip(wanted) {
+        let Some(url) = item.url.as_ref().filter(|_| wanted) else {
             pages.push(None);
             continue;
         };
@@ -139,6 +151,7 @@ fn clean_new(
     src: &Source,
     (mut item, id): NewEntry,
     page: Option<String>,
+    alert: bool,
 ) -> NewItem {
     let article = page.map(|html| clean::extract_article(&html));
     let mut text = article.as_ref().map(|a| a.text.clone()).unwrap_or_default();
@@ -149,9 +162,41 @@ fn clean_new(
     if let Some(canonical) = article.and_then(|a| a.canonical_url) {
         item.url = Some(canonical_url(&canonical));
     }
-    let alerts = alerts_for(wl, src, &item, &text, &item.title, AlertKind::New);
+    let alerts = if alert {
+        alerts_for(wl, src, &item, &text, &item.title, AlertKind::New)
+    } else {
+        Vec::new()
+    };
     let fp = fingerprint(&text);
     new_item(&item, id, text, fp, alerts)
+}
+
+/// What a source's first poll may alert on: items published within its `backlog`. Later
+/// polls alert on every new item.
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    /// Items published before this (ms) are old; `None`: every item alerts.
+    since: Option<i64>,
+}
+
+impl Backlog {
+    fn of(source: &Source, row: &SourceRow, now: i64) -> Backlog {
+        let first = row.last_success_at.is_none();
+        Backlog {
+            since: source
+                .backlog
+                .filter(|_| first)
+                .map(|d| now.saturating_sub(crate::time::ms(d))),
+        }
+    }
+
+    /// Whether an item published at `published` alerts (undated items count as old).
+    fn alerts(&self, published: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        match self.since {
+            None => true,
+            Some(since) => published.is_some_and(|p| p.timestamp_millis() >= since),
+        }
+    }
 }
 
 /// A changed item: a material edit of the text alerts as `updated`; typos, timestamps and

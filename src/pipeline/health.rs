@@ -81,6 +81,7 @@ mod tests {
             interval: std::time::Duration::from_secs(60),
             kind: SourceKind::Feed { full_text: false },
             tags: Vec::new(),
+            backlog: None,
         };
         let row = |failing_since, down_alerted| SourceRow {
             id: 1,

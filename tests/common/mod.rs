@@ -42,6 +42,10 @@ host_delay = "1ms"
 retry_initial = "1s"
 retry_max = "2s"
 
+# The fixtures' items are dated early 2026: these tests alert on a first poll's backlog.
+[alerts]
+backlog = "all"
+
 [[feed]]
 name = "Clash Report"
 url = "{}"
