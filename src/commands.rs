@@ -18,6 +18,27 @@ use crate::pipeline::{self, Reading};
 use crate::time::iso;
 use crate::{clean, scheduler};
 
+/// `--watch NAME` must name a configured watch: a usage error listing them otherwise.
+fn known_watch(config: &Config, name: &str) -> Result<(), UsageError> {
+    if config.watches.iter().any(|w| w.spec.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = config
+        .watches
+        .iter()
+        .map(|w| w.spec.name.as_str())
+        .collect();
+    Err(UsageError(format!(
+        "no watch \"{name}\" in {}; the watches are: {}",
+        config.file.display(),
+        if names.is_empty() {
+            "(none)".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
 /// A mistake in how feedwatch was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -295,6 +316,7 @@ pub fn search(
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut out = std::io::stdout().lock();
     let mut result = Ok(());
+    let mut found = 0usize;
     store.each_article(since, |a| {
         let scope = crate::matcher::Scope { source: &a.source, tags: &[] };
         let Some(hit) = matcher.match_article(scope, &a.title, &a.text).pop() else { return };
@@ -304,10 +326,14 @@ pub fn search(
         } else {
             format!("{when}\t{}\t{}\t{}\n\t{}", a.source, a.title, a.url.as_deref().unwrap_or(""), hit.snippet)
         };
+        found += 1;
         if result.is_ok() {
             result = writeln!(out, "{line}");
         }
     })?;
+    if found == 0 {
+        eprintln!("note: no stored article matches");
+    }
     Ok(result?)
 }
 
@@ -315,6 +341,9 @@ pub fn search(
 pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = app::open_existing_store(config)?;
     let rows = store.source_health()?;
+    if rows.is_empty() {
+        eprintln!("note: the store has no sources; the config lists none, or none was polled yet");
+    }
     let mut out = std::io::stdout().lock();
     for s in rows {
         if json {
@@ -361,6 +390,9 @@ pub fn alerts(
     watch: Option<&str>,
     failed_only: bool,
 ) -> anyhow::Result<()> {
+    if let Some(w) = watch {
+        known_watch(config, w)?;
+    }
     let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut rows = store.recent_alerts(since, watch)?;
@@ -371,6 +403,16 @@ pub fn alerts(
                 crate::store::DeliveryState::Failed | crate::store::DeliveryState::Dead
             )
         });
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "note: no {}alerts{}{}",
+            if failed_only { "failed " } else { "" },
+            watch
+                .map(|w| format!(" for watch \"{w}\""))
+                .unwrap_or_default(),
+            if since > 0 { " in that time" } else { "" }
+        );
     }
     let mut out = std::io::stdout().lock();
     for a in rows {

@@ -205,6 +205,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
+    // `feedwatch sources | head`: the reader left; that is not an error to report.
+    let broken_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
     eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
     let usage =
         e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some();

@@ -142,3 +142,49 @@ async fn a_new_feed_does_not_flood_with_its_backlog() {
     let out = work.run(&["once"]).await;
     assert!(stdout(&out).contains("Late report"), "{}", stdout(&out));
 }
+
+/// Empty answers say so on stderr; an unknown `--watch` is a usage error listing the
+/// watches; a reader that leaves early (`| head`) ends the command quietly.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_answers_unknown_watches_and_closed_pipes() {
+    let http = HttpServer::start().await;
+    let work = Workdir::new(&config(&http, 0, &["console"], ""));
+    assert!(work.run(&["once"]).await.status.success());
+
+    let out = work.run(&["alerts", "--watch", "nope"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the watches are: venezuela"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = work.run(&["alerts", "--failed"]).await;
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("note: no failed alerts"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = work.run(&["search", "Zanzibar"]).await;
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("note: no stored article matches"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `sources` writes more than a closed pipe takes.
+    let mut child = work
+        .command(&["search", "Venezuela OR Maduro OR Caracas OR the"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
+}
