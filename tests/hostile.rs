@@ -133,13 +133,7 @@ async fn slow_article_pages_are_capped_and_hold_no_slot() {
         other.url("/files/plain.xml"),
     );
     let work = Workdir::new(&cfg);
-    let daemon = work
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let daemon = work.spawn_daemon();
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     signal(&daemon, "TERM");
     assert!(daemon.wait_with_output().await.unwrap().status.success());

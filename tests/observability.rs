@@ -131,13 +131,7 @@ async fn healthz_fails_on_a_full_disk() {
     )
     .replace("path = \"fw.db\"", &format!("path = \"{}\"", db.display()));
     let work = Workdir::new(&cfg);
-    let _daemon = work
-        .command(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let _daemon = work.spawn_daemon();
     let base = format!("http://127.0.0.1:{port}/healthz");
     let mut up = false;
     for _ in 0..100 {

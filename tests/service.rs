@@ -34,13 +34,7 @@ async fn read_only_commands_never_create_a_store() {
 async fn a_second_daemon_on_one_store_is_refused() {
     let http = HttpServer::start().await;
     let work = Workdir::new(&config(&http, 0, &["console"], ""));
-    let first = work
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let first = work.spawn_daemon();
     let pid = first.id().unwrap();
     assert!(
         wait_for(Duration::from_secs(20), || http.hits("/files/feed.xml") > 0).await,

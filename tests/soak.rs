@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -29,13 +28,7 @@ async fn memory_stays_flat_while_polling_continuously() {
         ));
     }
     let work = Workdir::new(&cfg);
-    let daemon = work
-        .command(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let daemon = work.spawn_daemon();
     let pid = daemon.id().unwrap();
 
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -488,6 +488,16 @@ impl Workdir {
             .unwrap()
     }
 
+    /// `feedwatch run` in the background, its output discarded; killed when dropped.
+    pub(crate) fn spawn_daemon(&self) -> tokio::process::Child {
+        self.command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
         cmd.arg("--config").arg(self.config()).args(args);
