@@ -301,24 +301,46 @@ fn print_preview(
 /// Runs a watch query over stored articles, so a watch can be tried on past news.
 pub fn search(
     config: &Config,
-    query: &str,
+    query: Option<&str>,
+    watch: Option<&str>,
     since: Option<Duration>,
     json: bool,
 ) -> anyhow::Result<()> {
-    crate::matcher::parse_query(query).map_err(|e| UsageError(format!("query {e}")))?;
-    let spec = crate::matcher::WatchSpec {
-        name: "search".into(),
-        query: Some(query.to_string()),
-        ..Default::default()
+    let spec = match (query, watch) {
+        (_, Some(w)) => {
+            known_watch(config, w)?;
+            let found = config.watches.iter().find(|s| s.spec.name == w);
+            found.map(|s| s.spec.clone()).unwrap_or_default()
+        }
+        (Some(q), None) => {
+            crate::matcher::parse_query(q).map_err(|e| UsageError(format!("query {e}")))?;
+            crate::matcher::WatchSpec {
+                name: "search".into(),
+                query: Some(q.to_string()),
+                ..Default::default()
+            }
+        }
+        (None, None) => {
+            return Err(UsageError("search needs a QUERY or --watch NAME".into()).into());
+        }
     };
     let matcher = crate::matcher::Matcher::new(vec![spec])?;
+    // A watch restricted by tags sees each source's configured tags.
+    let tags: std::collections::HashMap<&str, &[String]> = config
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), &s.tags[..]))
+        .collect();
     let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut out = std::io::stdout().lock();
     let mut result = Ok(());
     let mut found = 0usize;
     store.each_article(since, |a| {
-        let scope = crate::matcher::Scope { source: &a.source, tags: &[] };
+        let scope = crate::matcher::Scope {
+            source: &a.source,
+            tags: tags.get(a.source.as_str()).copied().unwrap_or_default(),
+        };
         let Some(hit) = matcher.match_article(scope, &a.title, &a.text).pop() else { return };
         let when = iso(a.published_at.unwrap_or(a.fetched_at));
         let line = if json {

@@ -78,9 +78,17 @@ enum Command {
     /// Feeds from and to other readers
     #[command(subcommand)]
     Opml(OpmlCommand),
-    /// Run a watch query over stored articles (try a watch on past news)
+    /// Stored articles that a query, or a configured watch, matches; newest first
+    ///
+    /// Examples: `feedwatch search '"Nicolas Maduro" AND NOT baseball' --since 30d`,
+    /// `feedwatch search --watch venezuela` (what would this watch have sent me?)
     Search {
-        query: String,
+        /// A query: words, "phrases", prefix*, /regex/, AND, OR, NOT, NEAR/5, title:, text:
+        #[arg(required_unless_present = "watch")]
+        query: Option<String>,
+        /// Run this configured watch instead (its terms, query, exclusions and sources)
+        #[arg(long, conflicts_with = "query")]
+        watch: Option<String>,
         /// Only articles stored within this long (e.g. 30d)
         #[arg(long, value_parser = parse_duration)]
         since: Option<Duration>,
@@ -200,7 +208,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print!("{}", feedwatch::opml::export(&load()?.sources));
             Ok(())
         }
-        Command::Search { query, since, json } => commands::search(&load()?, &query, since, json),
+        Command::Search {
+            query,
+            watch,
+            since,
+            json,
+        } => commands::search(&load()?, query.as_deref(), watch.as_deref(), since, json),
     }
 }
 

@@ -182,3 +182,66 @@ async fn empty_answers_unknown_watches_and_closed_pipes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
 }
+
+/// `search --watch NAME` runs a configured watch (terms, exclusions) over stored articles,
+/// newest first: what would this watch have sent me?
+#[tokio::test(flavor = "multi_thread")]
+async fn search_runs_a_configured_watch_newest_first() {
+    let http = HttpServer::start().await;
+    let now = chrono::Utc::now();
+    let items = [
+        dated_item(
+            "a",
+            "Older Caracas news",
+            Some(now - chrono::Duration::days(3)),
+        ),
+        dated_item(
+            "b",
+            "Newest Caracas news",
+            Some(now - chrono::Duration::hours(1)),
+        ),
+        dated_item(
+            "c",
+            "Middle Caracas news",
+            Some(now - chrono::Duration::days(1)),
+        ),
+    ]
+    .concat()
+        + "<item><title>Caracas baseball</title><guid>d</guid><description>Caracas won at baseball.</description></item>";
+    http.set_file(
+        "wire.xml",
+        format!("<rss version=\"2.0\"><channel><title>W</title>{items}</channel></rss>")
+            .into_bytes(),
+        "application/rss+xml",
+    );
+    let cfg = format!(
+        "[store]\npath = \"fw.db\"\n[[feed]]\nname = \"Wire\"\nurl = \"{}\"\n\
+         [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\nexclude = [\"baseball\"]\n\
+         [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
+        http.url("/files/wire.xml")
+    );
+    let work = Workdir::new(&cfg);
+    assert!(work.run(&["once"]).await.status.success());
+    let out = work.run(&["search", "--watch", "caracas", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let titles: Vec<String> = lines_json(&out.stdout)
+        .iter()
+        .map(|h| h["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Newest Caracas news",
+            "Middle Caracas news",
+            "Older Caracas news"
+        ],
+        "the watch's exclusion applies, newest first"
+    );
+    let out = work.run(&["search", "--watch", "nope"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the watches are: caracas"),
+        "{}",
+        stderr(&out)
+    );
+}

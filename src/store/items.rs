@@ -252,7 +252,8 @@ impl Store {
         Ok(report)
     }
 
-    /// Stored articles (not pruned) fetched since `since`, newest first, for `search`.
+    /// Stored articles (not pruned) fetched since `since`, newest published first (stored
+    /// time for undated ones), for `search`.
     pub fn each_article(
         &self,
         since: i64,
@@ -262,7 +263,8 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT s.name, i.title, i.url, i.published_at, i.fetched_at, i.text FROM items i
              JOIN sources s ON s.id = i.source_id
-             WHERE i.pruned = 0 AND i.fetched_at >= ?1 AND i.text != '' ORDER BY i.id DESC",
+             WHERE i.pruned = 0 AND i.fetched_at >= ?1 AND i.text != ''
+             ORDER BY COALESCE(i.published_at, i.fetched_at) DESC, i.id DESC",
         )?;
         let mut rows = stmt.query([since])?;
         while let Some(r) = rows.next()? {
