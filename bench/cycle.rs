@@ -302,10 +302,13 @@ impl Site {
         xml.len() as u64
     }
 
-    /// The daemon's config: every feed, one watch, a webhook notifier answered by nginx.
+    /// The daemon's config: every feed, one watch, a webhook notifier answered by nginx. The
+    /// cold cycle alerts on every matching item (`backlog = "all"`), as it measured before
+    /// the backlog setting existed.
     pub(crate) fn write_config(&self) -> PathBuf {
         let mut cfg = format!(
             "[store]\npath = \"feedwatch.db\"\n\n[fetch]\nconcurrency = 32\nper_host = 32\nhost_delay = \"0s\"\n\n\
+             [alerts]\nbacklog = \"all\"\n\n\
              [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\", \"Caracas\"]\n\n\
              [[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/hook\"\n\n",
             self.port
