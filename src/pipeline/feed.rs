@@ -41,8 +41,12 @@ pub(super) async fn poll_feed(
     let items = distinct(feed.items);
     let (ids, seen) = classify(ctx, row.id, &items).await?;
     let (mut new, changed) = sort_seen(items, ids, seen, full_text);
-    // The feed is read: its pages wait on their hosts' bounds, not on other sources' slots.
-    drop(slot.take());
+    if full_text && !new.is_empty() {
+        // The feed is read: its pages wait on their hosts' bounds, not on other sources'
+        // slots. (Without pages the slot is kept to the end: it also bounds how many polls
+        // hold parsed items in memory at once.)
+        drop(slot.take());
+    }
     // Cheap checks done: only new items get their pages fetched, a bounded number per poll
     // and for a bounded time; the rest stay unstored and are new again next poll.
     // Items of a first poll's backlog do not alert: their pages are not worth fetching.
