@@ -265,7 +265,7 @@ fn build_notifier(
             secret(&w.secret_env),
         )),
         Channel::Email(e) => Notifier::Email(
-            EmailNotifier::new(e, secret(&e.password_env), timeout, templates)
+            EmailNotifier::new(e, secret(&e.password_env), timeout, templates, n.rules.tz)
                 .map_err(anyhow::Error::msg)?,
         ),
     })

@@ -21,6 +21,8 @@ pub struct EmailNotifier {
     /// Checked at send time so a missing secret delays alerts instead of losing them.
     password: Option<Secret>,
     templates: Option<Templates>,
+    /// The notifier's time zone, for the times its messages show.
+    tz: Option<chrono_tz::Tz>,
 }
 
 impl EmailNotifier {
@@ -30,6 +32,7 @@ impl EmailNotifier {
         password: Option<Secret>,
         timeout: Duration,
         templates: Option<Templates>,
+        tz: Option<chrono_tz::Tz>,
     ) -> Result<EmailNotifier, String> {
         let target = &settings.smtp;
         let tls = || TlsParameters::new(target.host.clone()).map_err(|e| e.to_string());
@@ -52,6 +55,7 @@ impl EmailNotifier {
             to: settings.to.clone(),
             password,
             templates,
+            tz,
         })
     }
 
@@ -64,7 +68,7 @@ impl EmailNotifier {
         if let Some(p) = &self.password {
             p.get()?;
         }
-        let message = build_message(msg, &self.from, &self.to, self.templates.as_ref())
+        let message = build_message(msg, &self.from, &self.to, self.templates.as_ref(), self.tz)
             .map_err(DeliveryError::permanent)?;
         match self.transport.send(message).await {
             Ok(resp) => Ok(format!(
@@ -120,6 +124,7 @@ pub(crate) fn build_message(
     from: &Mailbox,
     to: &[Mailbox],
     templates: Option<&Templates>,
+    tz: Option<chrono_tz::Tz>,
 ) -> Result<Message_, String> {
     let pick = |name: &str, default: &dyn Fn() -> String| -> Result<String, String> {
         match templates.filter(|t| t.has(name)) {
@@ -131,11 +136,11 @@ pub(crate) fn build_message(
     let text = pick("text", &|| {
         msg.alerts
             .iter()
-            .map(render::text_body)
+            .map(|a| render::text_body(a, tz))
             .collect::<Vec<_>>()
             .join("\n----\n\n")
     })?;
-    let html = pick("html", &|| render::html_document(msg))?;
+    let html = pick("html", &|| render::html_document(msg, tz))?;
     let id = crate::text::single_line(msg.id).replace(' ', "");
     let mut builder = Message_::builder()
         .from(from.clone())

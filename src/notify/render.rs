@@ -3,6 +3,19 @@
 
 use crate::model::Alert;
 use crate::text::{escape_html as escape, single_line};
+use chrono_tz::Tz;
+
+/// An RFC 3339 time as the reader's clock shows it (`2026-01-02 15:05 CET (+01:00)`) when
+/// the notifier names a time zone; as given otherwise (UTC).
+pub(crate) fn shown_time(rfc3339: &str, tz: Option<Tz>) -> String {
+    match (tz, chrono::DateTime::parse_from_rfc3339(rfc3339)) {
+        (Some(tz), Ok(t)) => t
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z (%:z)")
+            .to_string(),
+        _ => rfc3339.to_string(),
+    }
+}
 
 /// `venezuela | Clash Report | Title | https://… | matched: Venezuela, Caracas`
 pub(crate) fn one_line(alert: &Alert) -> String {
@@ -21,7 +34,7 @@ pub(crate) fn one_line(alert: &Alert) -> String {
     fields.join(" | ")
 }
 
-pub(crate) fn text_body(alert: &Alert) -> String {
+pub(crate) fn text_body(alert: &Alert, tz: Option<Tz>) -> String {
     let mut out = String::new();
     out.push_str(&alert.title);
     out.push('\n');
@@ -39,15 +52,15 @@ pub(crate) fn text_body(alert: &Alert) -> String {
     ));
     out.push_str(&format!("Source:    {}\n", alert.source));
     if let Some(p) = &alert.published {
-        out.push_str(&format!("Published: {p}\n"));
+        out.push_str(&format!("Published: {}\n", shown_time(p, tz)));
     }
     out.push_str(&format!("Alert id:  {}\n", alert.id));
     out
 }
 
 /// The HTML email: one block per alert (a digest has several).
-pub(crate) fn html_document(msg: &crate::model::Message<'_>) -> String {
-    let blocks: Vec<String> = msg.alerts.iter().map(html_block).collect();
+pub(crate) fn html_document(msg: &crate::model::Message<'_>, tz: Option<Tz>) -> String {
+    let blocks: Vec<String> = msg.alerts.iter().map(|a| html_block(a, tz)).collect();
     let heading = if msg.is_digest() {
         format!("<h1>{}</h1>\n", escape(&super::message::header(msg)))
     } else {
@@ -59,7 +72,7 @@ pub(crate) fn html_document(msg: &crate::model::Message<'_>) -> String {
     )
 }
 
-fn html_block(alert: &Alert) -> String {
+fn html_block(alert: &Alert, tz: Option<Tz>) -> String {
     let title = escape(&alert.title);
     let heading = match &alert.url {
         Some(url) => format!("<a href=\"{}\">{title}</a>", escape(url)),
@@ -72,7 +85,7 @@ fn html_block(alert: &Alert) -> String {
         escape(&alert.source)
     );
     if let Some(p) = &alert.published {
-        meta.push_str(&format!("<br>Published: {}", escape(p)));
+        meta.push_str(&format!("<br>Published: {}", escape(&shown_time(p, tz))));
     }
     format!(
         "<h2>{heading}</h2>\n<p>{}</p>\n<p style=\"color:#555\">{meta}</p>\n\
@@ -128,10 +141,13 @@ mod tests {
     #[test]
     fn html_escapes_every_field_and_marks_terms() {
         let one = [alert()];
-        let html = html_document(&crate::model::Message {
-            id: "abc",
-            alerts: &one,
-        });
+        let html = html_document(
+            &crate::model::Message {
+                id: "abc",
+                alerts: &one,
+            },
+            None,
+        );
         assert!(html.contains("Evil Bcc") || html.contains("Evil\r\nBcc"));
         assert!(!html.contains("<script>") && !html.contains("<b>…") && !html.contains("<Report>"));
         assert!(html.contains("href=\"https://e.org/a?x=1&amp;y=&quot;2&quot;\""));
@@ -139,5 +155,29 @@ mod tests {
             html.contains("said <mark>Nicolás Maduro</mark> &amp; co &lt;b&gt;"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn times_show_in_the_notifier_zone() {
+        let mut a = alert();
+        a.published = Some("2026-01-02T14:05:00Z".into());
+        let madrid: Tz = "Europe/Madrid".parse().unwrap();
+        let text = text_body(&a, Some(madrid));
+        assert!(
+            text.contains("Published: 2026-01-02 15:05 CET (+01:00)"),
+            "{text}"
+        );
+        let html = html_document(
+            &crate::model::Message {
+                id: "x",
+                alerts: &[a.clone()],
+            },
+            Some(madrid),
+        );
+        assert!(
+            html.contains("Published: 2026-01-02 15:05 CET (+01:00)"),
+            "{html}"
+        );
+        assert!(text_body(&a, None).contains("Published: 2026-01-02T14:05:00Z"));
     }
 }
