@@ -236,9 +236,9 @@ impl Fetcher {
     ) -> Result<FetchOutcome, FetchError> {
         let outcome = self.get(&self.client, url, validators).await;
         match outcome {
-            Err(FetchError::LeftHost { to }) => {
-                self.fetch_content(&to, &Validators::default()).await
-            }
+            // The validators came from the redirect's target the last time: sent again, a
+            // feed that always moves to another host (example.org -> www) still gets 304s.
+            Err(FetchError::LeftHost { to }) => self.fetch_content(&to, validators).await,
             other => other,
         }
     }
