@@ -271,26 +271,47 @@ fn build_notifier(
     })
 }
 
-/// Environment variables named by notifiers that some watch routes to, and not set:
-/// `check` warns about them (deliveries through those notifiers would wait for them).
-pub fn missing_secrets(config: &Config) -> Vec<String> {
-    let routed = |name: &str| {
-        config
-            .watches
-            .iter()
-            .any(|w| w.notify.iter().any(|n| n == name))
-    };
+/// Environment variables a notifier names and that are not set, with the notifier: `check`
+/// warns about them (deliveries through it would wait for them). Every notifier counts, used
+/// or not, and every `${VAR}` of a webhook's URL and headers.
+pub fn missing_secrets(config: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for n in &config.notifiers {
+        let mut vars: Vec<String> = Vec::new();
+        match &n.channel {
+            Channel::Email(e) => vars.extend(e.password_env.clone()),
+            Channel::Webhook(w) => {
+                vars.extend(w.secret_env.clone());
+                for template in std::iter::once(&w.url).chain(w.headers.iter().map(|(_, v)| v)) {
+                    let _ = crate::text::expand_placeholders(
+                        template,
+                        |var| {
+                            vars.push(var.to_string());
+                            Ok::<_, ()>(String::new())
+                        },
+                        || (),
+                    );
+                }
+            }
+            Channel::Console => {}
+        }
+        for var in vars {
+            if !Secret::from_env(&var).is_set() && !out.iter().any(|(_, v)| *v == var) {
+                out.push((n.name.clone(), var));
+            }
+        }
+    }
+    out
+}
+
+/// Notifiers that no watch routes to (a typo in a watch's `notify`, or a leftover): `check`
+/// warns, since they send no alert (health alerts aside).
+pub fn unused_notifiers(config: &Config) -> Vec<String> {
     config
         .notifiers
         .iter()
-        .filter(|n| routed(&n.name))
-        .flat_map(|n| match &n.channel {
-            Channel::Email(e) => e.password_env.clone(),
-            Channel::Webhook(w) => w.secret_env.clone(),
-            Channel::Console => None,
-        })
-        .map(|v| Secret::from_env(&v))
-        .filter(|s| !s.is_set())
-        .map(|s| s.var().to_string())
+        .map(|n| &n.name)
+        .filter(|name| !config.watches.iter().any(|w| w.notify.contains(name)))
+        .cloned()
         .collect()
 }

@@ -117,8 +117,11 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     for n in &config.notifiers {
         writeln!(out, "notifier \"{}\": {}", n.name, n.channel.kind())?;
     }
-    for var in app::missing_secrets(config) {
-        tracing::warn!(env = %var, "environment variable named in the config is not set; deliveries that need it will wait");
+    for (notifier, var) in app::missing_secrets(config) {
+        tracing::warn!(notifier = %notifier, env = %var, "environment variable named in the config is not set; deliveries that need it will wait");
+    }
+    for notifier in app::unused_notifiers(config) {
+        tracing::warn!(notifier = %notifier, "no watch routes to this notifier; it sends no alert (health alerts aside)");
     }
     Ok(())
 }

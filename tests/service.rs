@@ -245,3 +245,28 @@ async fn search_runs_a_configured_watch_newest_first() {
         stderr(&out)
     );
 }
+
+/// `check` warns about a notifier no watch uses and about every unset secret variable, used
+/// notifier or not (a `${VAR}` in a webhook URL included), and still passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_warns_about_unused_notifiers_and_unset_secrets() {
+    let cfg = "[[feed]]\nname = \"F\"\nurl = \"https://example.org/rss\"\n\
+               [[watch]]\nname = \"w\"\nterms = [\"x\"]\nnotify = [\"used\"]\n\
+               [[notifier]]\nname = \"used\"\ntype = \"console\"\n\
+               [[notifier]]\nname = \"spare\"\ntype = \"webhook\"\n\
+               url = \"https://api.telegram.org/bot${FW_UNSET_TOKEN}/sendMessage\"\n\
+               format = \"telegram\"\nchat_id = \"1\"\nsecret_env = \"FW_UNSET_SECRET\"\n";
+    let work = Workdir::new(cfg);
+    let out = work.run(&["check"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("notifier=spare") && err.contains("no watch routes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("FW_UNSET_TOKEN") && err.contains("FW_UNSET_SECRET"),
+        "{err}"
+    );
+    assert!(!err.contains("notifier=used no watch"), "{err}");
+}
