@@ -29,35 +29,49 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config
+    #[command(after_help = "Example: feedwatch --config /etc/feedwatch/feedwatch.toml run")]
     Run,
     /// Poll every source once, deliver due alerts, exit
+    #[command(after_help = "Example: feedwatch --config config/feedwatch.toml once")]
     Once,
     /// Validate the config and print what it defines
+    #[command(after_help = "Example: feedwatch check --online")]
     Check {
         /// Also fetch every source once and say what it serves (a feed, a page advertising one)
         #[arg(long)]
         online: bool,
     },
     /// Fetch (URL) or read (file) SOURCE, clean and match it, without storing or alerting
+    #[command(after_help = "Example: feedwatch preview https://example.org/rss.xml --json")]
     Preview {
+        /// An http(s) URL, or a file path (a feed or an HTML page)
         source: String,
         /// One JSON object per item
         #[arg(long)]
         json: bool,
     },
     /// Print the clean main text of one HTML page (URL or file)
+    #[command(after_help = "Example: feedwatch extract https://example.org/news/article.html")]
     Extract {
+        /// An http(s) URL, or a file path
         source: String,
+        /// One JSON object: url, title, byline, published, text
         #[arg(long)]
         json: bool,
     },
     /// Each source's health: last poll, status, failures, next poll, items
+    #[command(after_help = "Example: feedwatch sources --json")]
     Sources {
+        /// One JSON object per source
         #[arg(long)]
         json: bool,
     },
     /// Recent alerts and their delivery state
+    #[command(
+        after_help = "Examples: feedwatch alerts --since 24h --watch venezuela\n          feedwatch alerts --failed\n          feedwatch alerts --retry all"
+    )]
     Alerts {
+        /// One JSON object per delivery
         #[arg(long)]
         json: bool,
         /// Only alerts created within this long (e.g. 24h, 7d)
@@ -74,7 +88,11 @@ enum Command {
         retry: Option<String>,
     },
     /// Send a test alert through one notifier and report the outcome
-    TestNotify { name: String },
+    #[command(after_help = "Example: feedwatch test-notify ops-hook")]
+    TestNotify {
+        /// The notifier's name in the config
+        name: String,
+    },
     /// Feeds from and to other readers
     #[command(subcommand)]
     Opml(OpmlCommand),
@@ -82,6 +100,7 @@ enum Command {
     ///
     /// Examples: `feedwatch search '"Nicolas Maduro" AND NOT baseball' --since 30d`,
     /// `feedwatch search --watch venezuela` (what would this watch have sent me?)
+    #[command(after_long_help = QUERY_SYNTAX)]
     Search {
         /// A query: words, "phrases", prefix*, /regex/, AND, OR, NOT, NEAR/5, title:, text:
         #[arg(required_unless_present = "watch")]
@@ -92,6 +111,7 @@ enum Command {
         /// Only articles stored within this long (e.g. 30d)
         #[arg(long, value_parser = parse_duration)]
         since: Option<Duration>,
+        /// One JSON object per article
         #[arg(long)]
         json: bool,
     },
@@ -106,10 +126,33 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum OpmlCommand {
     /// Print `[[feed]]` blocks for the feeds of an OPML file, to add to the config
-    Import { file: PathBuf },
+    #[command(after_help = "Example: feedwatch opml import subscriptions.opml >> feedwatch.toml")]
+    Import {
+        /// An OPML file exported by another reader
+        file: PathBuf,
+    },
     /// Print the configured feeds as OPML 2.0
+    #[command(after_help = "Example: feedwatch opml export > feeds.opml")]
     Export,
 }
+
+/// The query language, shown by `feedwatch search --help` (watches' `query` uses it too).
+const QUERY_SYNTAX: &str = "Query syntax (the `query` of a watch is the same):
+  word             a whole word, case- and accent-insensitive (Caracas matches caracas)
+  \"two words\"      a phrase
+  pref*            words that start with pref
+  /regex/          a regular expression
+  a b, a AND b     both
+  a OR b           either
+  NOT a            not a
+  a NEAR/5 b       a within 5 words of b (words, phrases or (x OR y) on each side)
+  title:a, text:a  only in the title, only in the article text
+  ( ... )          grouping; NOT binds tightest, then NEAR, AND, OR
+
+Examples:
+  feedwatch search '\"Nicolas Maduro\" AND NOT baseball' --since 30d
+  feedwatch search 'title:(Caracas OR Maracaibo) oil*'
+  feedwatch search --watch venezuela --json";
 
 /// Threads for CPU work and SQLite calls (also blocking DNS lookups).
 const BLOCKING_THREADS: usize = 16;

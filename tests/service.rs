@@ -270,3 +270,43 @@ async fn check_warns_about_unused_notifiers_and_unset_secrets() {
     );
     assert!(!err.contains("notifier=used no watch"), "{err}");
 }
+
+/// Every command's help gives an example; the search help shows the query syntax, and its
+/// example queries are valid.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_gives_examples_and_the_query_syntax() {
+    let http = HttpServer::start().await;
+    let work = Workdir::new(&config(&http, 0, &["console"], ""));
+    for cmd in [
+        "run",
+        "once",
+        "check",
+        "preview",
+        "extract",
+        "sources",
+        "alerts",
+        "test-notify",
+        "search",
+    ] {
+        let out = work.run(&[cmd, "--help"]).await;
+        assert!(out.status.success(), "{cmd}");
+        assert!(
+            stdout(&out).contains("Example"),
+            "{cmd} --help: {}",
+            stdout(&out)
+        );
+    }
+    let help = stdout(&work.run(&["search", "--help"]).await);
+    assert!(
+        help.contains("Query syntax") && help.contains("NEAR/5"),
+        "{help}"
+    );
+    assert!(work.run(&["once"]).await.status.success());
+    for q in [
+        "\"Nicolas Maduro\" AND NOT baseball",
+        "title:(Caracas OR Maracaibo) oil*",
+    ] {
+        let out = work.run(&["search", q]).await;
+        assert!(out.status.success(), "{q}: {}", stderr(&out));
+    }
+}
