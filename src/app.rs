@@ -277,24 +277,11 @@ fn build_notifier(
 pub fn missing_secrets(config: &Config) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for n in &config.notifiers {
-        let mut vars: Vec<String> = Vec::new();
-        match &n.channel {
-            Channel::Email(e) => vars.extend(e.password_env.clone()),
-            Channel::Webhook(w) => {
-                vars.extend(w.secret_env.clone());
-                for template in std::iter::once(&w.url).chain(w.headers.iter().map(|(_, v)| v)) {
-                    let _ = crate::text::expand_placeholders(
-                        template,
-                        |var| {
-                            vars.push(var.to_string());
-                            Ok::<_, ()>(String::new())
-                        },
-                        || (),
-                    );
-                }
-            }
-            Channel::Console => {}
-        }
+        let vars = match &n.channel {
+            Channel::Email(e) => e.password_env.iter().cloned().collect(),
+            Channel::Webhook(w) => w.env_vars(),
+            Channel::Console => Vec::new(),
+        };
         for var in vars {
             if !Secret::from_env(&var).is_set() && !out.iter().any(|(_, v)| *v == var) {
                 out.push((n.name.clone(), var));

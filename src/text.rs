@@ -54,12 +54,11 @@ pub(crate) fn escape_html(s: &str) -> String {
 /// Control characters (CR and LF above all: header injection) become spaces, and
 /// whitespace is folded.
 pub(crate) fn single_line(s: &str) -> String {
-    s.chars()
+    let spaced: String = s
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    fold_whitespace(&spaced)
 }
 
 /// "outer: inner: innermost", skipping causes whose text an outer one already shows.
@@ -95,6 +94,20 @@ pub(crate) fn expand_placeholders<E>(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The names of the `${NAME}` placeholders in `s`, in order (an unclosed one ends the list).
+pub(crate) fn placeholder_names(s: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let _ = expand_placeholders(
+        s,
+        |name| {
+            names.push(name.to_string());
+            Ok::<_, ()>(String::new())
+        },
+        || (),
+    );
+    names
 }
 
 /// HTML named entities common in feeds (HTML 4's set); XML's own five are handled apart.
@@ -288,6 +301,7 @@ mod tests {
             expand_placeholders("a${X", env, unclosed),
             Err("unclosed".into())
         );
+        assert_eq!(placeholder_names("bot${T}/x${U}"), ["T", "U"]);
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl Fetcher {
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
         if !self.allow_private {
-            check_url(url).map_err(|e| FetchError::Forbidden(e.to_string()))?;
+            check_url(url).map_err(FetchError::Forbidden)?;
         }
         self.get(&self.guarded, url, validators).await
     }

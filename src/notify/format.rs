@@ -7,7 +7,7 @@ use super::message::header;
 use super::render::one_line;
 use crate::config::WebhookFormat;
 use crate::model::Message;
-use crate::text::escape_html as escape;
+use crate::text::{escape_html as escape, truncate_chars};
 
 /// Discord shows at most 10 embeds per message.
 const DISCORD_EMBEDS: usize = 10;
@@ -29,8 +29,8 @@ pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Opti
                 .iter()
                 .take(DISCORD_EMBEDS)
                 .map(|a| {
-                    json!({"title": truncate(&a.title, 256), "url": a.url, "description": truncate(&a.snippet, 4096),
-                           "footer": {"text": truncate(&format!("{} · {}", a.watch, a.source), 2048)}})
+                    json!({"title": truncate_chars(&a.title, 256), "url": a.url, "description": truncate_chars(&a.snippet, 4096),
+                           "footer": {"text": truncate_chars(&format!("{} · {}", a.watch, a.source), 2048)}})
                 })
                 .collect();
             let more = msg.alerts.len().saturating_sub(DISCORD_EMBEDS);
@@ -38,7 +38,7 @@ pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Opti
             if more > 0 {
                 content.push_str(&format!(" ({more} more not shown)"));
             }
-            json!({"content": truncate(&content, 2000), "embeds": embeds, "allowed_mentions": {"parse": []}})
+            json!({"content": truncate_chars(&content, 2000), "embeds": embeds, "allowed_mentions": {"parse": []}})
         }
         WebhookFormat::Ntfy => {
             let a = msg.first();
@@ -74,7 +74,7 @@ pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Opti
                     )
                 })
                 .collect();
-            json!({"chat_id": extra.unwrap_or_default(), "text": truncate(&text.join("\n\n"), TELEGRAM_CHARS),
+            json!({"chat_id": extra.unwrap_or_default(), "text": truncate_chars(&text.join("\n\n"), TELEGRAM_CHARS),
                    "parse_mode": "HTML", "disable_web_page_preview": msg.is_digest()})
         }
     }
@@ -108,15 +108,6 @@ fn slack_text(msg: &Message<'_>) -> String {
         text.insert_str(0, &format!("*{}*\n\n", esc(&header(msg))));
     }
     text
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max_chars - 1).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct WebhookNotifier {
     /// ntfy topic or Telegram chat id.
     extra: Option<String>,
     headers: Vec<(String, String)>,
+    /// Every variable the URL, headers and secret name (their values never show).
+    env_vars: Vec<String>,
     templates: Option<Templates>,
     secret: Option<Secret>,
 }
@@ -58,6 +60,7 @@ impl WebhookNotifier {
             format: settings.format,
             extra: settings.extra.clone(),
             headers: settings.headers.clone(),
+            env_vars: settings.env_vars(),
             templates,
             secret,
         }
@@ -79,28 +82,14 @@ impl WebhookNotifier {
     /// Every value this notifier takes from the environment, with how it is shown instead,
     /// and the userinfo of its URL.
     fn secrets(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut note = |template: &str| {
-            let _ = crate::text::expand_placeholders(
-                template,
-                |var| {
-                    if let Ok(value) = Secret::from_env(var).get() {
-                        out.push((value.to_string(), format!("${{{var}}}")));
-                    }
-                    Ok::<_, ()>(String::new())
-                },
-                || (),
-            );
-        };
-        note(&self.url);
-        for (_, value) in &self.headers {
-            note(value);
-        }
-        if let Some(secret) = &self.secret
-            && let Ok(value) = secret.get()
-        {
-            out.push((value.to_string(), format!("${{{}}}", secret.var())));
-        }
+        let mut out: Vec<(String, String)> = self
+            .env_vars
+            .iter()
+            .filter_map(|var| {
+                let value = Secret::from_env(var).get().ok()?.to_string();
+                Some((value, format!("${{{var}}}")))
+            })
+            .collect();
         if let Ok(url) = expand_env(&self.url).unwrap_or_default().parse::<Url>() {
             if let Some(pw) = url.password().filter(|p| !p.is_empty()) {
                 out.push((pw.to_string(), "REDACTED".into()));

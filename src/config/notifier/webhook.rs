@@ -47,6 +47,18 @@ pub struct WebhookSettings {
     pub headers: Vec<(String, String)>,
 }
 
+impl WebhookSettings {
+    /// Every environment variable this webhook reads: the `${VAR}`s of its URL and header
+    /// values, and its signing secret.
+    pub fn env_vars(&self) -> Vec<String> {
+        let templates = std::iter::once(&self.url).chain(self.headers.iter().map(|(_, v)| v));
+        templates
+            .flat_map(|t| crate::text::placeholder_names(t))
+            .chain(self.secret_env.clone())
+            .collect()
+    }
+}
+
 /// Checks a webhook notifier's table and types its values.
 pub(super) fn settings(
     n: &NotifierConfig,
