@@ -41,12 +41,6 @@ pub(super) async fn poll_feed(
     let items = distinct(feed.items);
     let (ids, seen) = classify(ctx, row.id, &items).await?;
     let (mut new, changed) = sort_seen(items, ids, seen, full_text);
-    if full_text && !new.is_empty() {
-        // The feed is read: its pages wait on their hosts' bounds, not on other sources'
-        // slots. (Without pages the slot is kept to the end: it also bounds how many polls
-        // hold parsed items in memory at once.)
-        drop(slot.take());
-    }
     // Cheap checks done: only new items get their pages fetched, a bounded number per poll
     // and for a bounded time; the rest stay unstored and are new again next poll.
     // Items of a first poll's backlog do not alert: their pages are not worth fetching.
@@ -55,6 +49,12 @@ pub(super) async fn poll_feed(
         .iter()
         .map(|(i, _)| backlog.alerts(i.published))
         .collect();
+    if full_text && alert.iter().any(|&a| a) {
+        // The feed is read: its pages wait on their hosts' bounds, not on other sources'
+        // slots. (Without pages the slot is kept to the end: it also bounds how many polls
+        // hold parsed items in memory at once.)
+        drop(slot.take());
+    }
     let pages = if full_text {
         fetch_pages(ctx, source, &new, &alert).await
     } else {
