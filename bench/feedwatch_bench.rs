@@ -297,6 +297,7 @@ fn fill_outbox(store: &feedwatch::store::Store, n: usize) {
                 id: format!("alert-{i}"),
                 kind: AlertKind::New,
                 watch: "w".into(),
+                watches: vec!["w".into()],
                 source: "s".into(),
                 title: format!("Maduro signals talks, part {i}"),
                 url: Some(format!("https://example.org/a/{i}")),

@@ -233,8 +233,12 @@ pub struct Alert {
     pub id: String,
     /// Why it was raised.
     pub kind: AlertKind,
-    /// The first watch it matched.
+    /// The first watch it matched (kept for receivers written before `watches`).
     pub watch: String,
+    /// Every watch it matched, `watch` first: an article matching several watches sends
+    /// one message per notifier, not one per watch.
+    #[serde(default)]
+    pub watches: Vec<String>,
     /// The source's name.
     pub source: String,
     /// The item's title, plain text.
@@ -243,10 +247,52 @@ pub struct Alert {
     pub url: Option<String>,
     /// RFC 3339 publication time.
     pub published: Option<String>,
-    /// The terms found.
+    /// The terms found (of every watch, each once).
     pub matched: Vec<String>,
     /// Text around the first match, plain text.
     pub snippet: String,
+}
+
+impl Alert {
+    /// The watches it matched, `watch` first; an alert stored before `watches` existed
+    /// names only `watch`.
+    pub fn watch_names(&self) -> Vec<&str> {
+        if self.watches.is_empty() {
+            vec![self.watch.as_str()]
+        } else {
+            self.watches.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Its watches as people read them: `venezuela, oil`.
+    pub fn watch_label(&self) -> String {
+        self.watch_names().join(", ")
+    }
+
+    /// One alert for several watches' alerts of the same article: the first one's article
+    /// and snippet, every watch, and the union of the matched terms. `parts` is not empty.
+    pub fn merge(parts: &[&Alert], id: String) -> Alert {
+        let first = parts[0];
+        let mut merged = Alert {
+            id,
+            watches: Vec::new(),
+            matched: Vec::new(),
+            ..first.clone()
+        };
+        for part in parts {
+            for w in part.watch_names() {
+                if !merged.watches.iter().any(|m| m == w) {
+                    merged.watches.push(w.to_string());
+                }
+            }
+            for t in &part.matched {
+                if !merged.matched.contains(t) {
+                    merged.matched.push(t.clone());
+                }
+            }
+        }
+        merged
+    }
 }
 
 /// One delivery: a single alert, or a digest of several.
@@ -272,9 +318,9 @@ impl Message<'_> {
     /// The watches of the message, each once, in order.
     pub fn watches(&self) -> Vec<&str> {
         let mut w: Vec<&str> = Vec::new();
-        for a in self.alerts {
-            if !w.contains(&a.watch.as_str()) {
-                w.push(&a.watch);
+        for name in self.alerts.iter().flat_map(Alert::watch_names) {
+            if !w.contains(&name) {
+                w.push(name);
             }
         }
         w

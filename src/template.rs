@@ -2,7 +2,7 @@
 //! Compiled and trial-rendered at load, so a typo is a config error, not a lost alert;
 //! rendering is bounded by fuel, so no template can loop forever.
 //!
-//! Variables: `alert` (the first alert: id, kind, watch, source, title, url, published,
+//! Variables: `alert` (the first alert: id, kind, watch, watches, source, title, url, published,
 //! matched, snippet), `alerts` (all of them), `digest` (true for several), `count`, `id`
 //! (the message id). The `html` template escapes what it prints; the `tojson` filter
 //! writes JSON.
@@ -101,6 +101,7 @@ fn sample_alert() -> Alert {
         id: "sample".into(),
         kind: AlertKind::New,
         watch: "watch".into(),
+        watches: vec!["watch".into()],
         source: "source".into(),
         title: "title".into(),
         url: Some("https://example.org/".into()),

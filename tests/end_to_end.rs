@@ -138,3 +138,85 @@ async fn a_changed_feed_alerts_only_its_new_item() {
         .collect();
     assert_eq!(titles, [MADURO, "Caracas Airport Reopens"]);
 }
+
+/// An article that several watches match sends one message per notifier, listing the
+/// watches routed to that notifier, and the union of their terms.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_article_matching_several_watches_sends_one_message_per_notifier() {
+    let http = HttpServer::start().await;
+    let smtp = SmtpServer::start("127.0.0.1:0").await;
+    let extra = "\n[[watch]]\nname = \"oil\"\nterms = [\"oil\"]\n\
+                 [[watch]]\nname = \"caribbean\"\nterms = [\"Caribbean\"]\nnotify = [\"webhook\"]\n";
+    let work = Workdir::new(&config(
+        &http,
+        smtp.addr.port(),
+        &["console", "email", "webhook"],
+        extra,
+    ));
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let console: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains(MADURO))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(console.len(), 1, "one console line: {console:?}");
+    assert!(
+        console[0].starts_with("venezuela, oil | Clash Report"),
+        "{}",
+        console[0]
+    );
+
+    let mails: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.subject().is_some_and(|s| s.contains(MADURO)))
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].subject(),
+        Some(format!("[feedwatch] venezuela, oil: {MADURO}").as_str())
+    );
+    assert!(
+        mails[0]
+            .body_text(0)
+            .unwrap()
+            .contains("Watches:   venezuela, oil (matched: ")
+    );
+
+    let hooks: Vec<serde_json::Value> = http
+        .webhook_received()
+        .iter()
+        .map(|h| h.json())
+        .filter(|b| b["title"] == MADURO)
+        .collect();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let body = &hooks[0];
+    assert_eq!(body["watch"], "venezuela", "the first watch, as before");
+    assert_eq!(
+        body["watches"],
+        serde_json::json!(["venezuela", "oil", "caribbean"])
+    );
+    let matched: Vec<&str> = body["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(matched, ["Venezuela", "Nicolas Maduro", "oil", "Caribbean"]);
+
+    // The store lists the message under each of its watches.
+    for watch in ["venezuela", "oil", "caribbean"] {
+        let out = work.run(&["alerts", "--json", "--watch", watch]).await;
+        let rows = lines_json(&out.stdout);
+        assert!(
+            rows.iter().any(|r| r["title"] == MADURO),
+            "{watch}: {rows:?}"
+        );
+    }
+    // Nothing again on the next poll.
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "");
+}

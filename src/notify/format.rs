@@ -30,7 +30,7 @@ pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Opti
                 .take(DISCORD_EMBEDS)
                 .map(|a| {
                     json!({"title": truncate_chars(&a.title, 256), "url": a.url, "description": truncate_chars(&a.snippet, 4096),
-                           "footer": {"text": truncate_chars(&format!("{} · {}", a.watch, a.source), 2048)}})
+                           "footer": {"text": truncate_chars(&format!("{} · {}", a.watch_label(), a.source), 2048)}})
                 })
                 .collect();
             let more = msg.alerts.len().saturating_sub(DISCORD_EMBEDS);
@@ -68,7 +68,7 @@ pub(crate) fn webhook_body(format: WebhookFormat, msg: &Message<'_>, extra: Opti
                     };
                     format!(
                         "<b>{}</b>: {title}\n{}\n<i>{}</i>",
-                        escape(&a.watch),
+                        escape(&a.watch_label()),
                         escape(&a.snippet),
                         escape(&a.source)
                     )
@@ -97,7 +97,7 @@ fn slack_text(msg: &Message<'_>) -> String {
             };
             format!(
                 "*{}*: {title}\n>{}\n_{}_",
-                esc(&a.watch),
+                esc(&a.watch_label()),
                 esc(&a.snippet),
                 esc(&a.source)
             )
@@ -121,6 +121,7 @@ mod tests {
             id: format!("id-{title}"),
             kind: AlertKind::New,
             watch: watch.into(),
+            watches: vec![watch.into()],
             source: "Wire <1>".into(),
             title: title.into(),
             url: Some("https://e.org/a?x=1&y=2".into()),

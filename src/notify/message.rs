@@ -17,12 +17,13 @@ pub(crate) fn header(msg: &Message<'_>) -> String {
     }
 }
 
-/// `[feedwatch] <watch>: <title>`, safe as a header value.
+/// `[feedwatch] <watch>: <title>` (`<watch>, <watch>` for an article several watches
+/// matched), safe as a header value.
 pub(crate) fn subject(alert: &Alert) -> String {
     let title = if alert.title.trim().is_empty() {
         "(untitled)"
     } else {
         &alert.title
     };
-    single_line(&format!("[feedwatch] {}: {}", alert.watch, title))
+    single_line(&format!("[feedwatch] {}: {}", alert.watch_label(), title))
 }

@@ -20,7 +20,7 @@ pub(crate) fn shown_time(rfc3339: &str, tz: Option<Tz>) -> String {
 /// `venezuela | Clash Report | Title | https://… | matched: Venezuela, Caracas`
 pub(crate) fn one_line(alert: &Alert) -> String {
     let mut fields = vec![
-        single_line(&alert.watch),
+        single_line(&alert.watch_label()),
         single_line(&alert.source),
         single_line(&alert.title),
     ];
@@ -46,8 +46,9 @@ pub(crate) fn text_body(alert: &Alert, tz: Option<Tz>) -> String {
     out.push_str(&alert.snippet);
     out.push_str("\n\n");
     out.push_str(&format!(
-        "Watch:     {} (matched: {})\n",
-        alert.watch,
+        "{:<11}{} (matched: {})\n",
+        watch_heading(alert),
+        alert.watch_label(),
         alert.matched.join(", ")
     ));
     out.push_str(&format!("Source:    {}\n", alert.source));
@@ -56,6 +57,15 @@ pub(crate) fn text_body(alert: &Alert, tz: Option<Tz>) -> String {
     }
     out.push_str(&format!("Alert id:  {}\n", alert.id));
     out
+}
+
+/// `Watch:`, or `Watches:` for an article several watches matched.
+fn watch_heading(alert: &Alert) -> &'static str {
+    if alert.watch_names().len() > 1 {
+        "Watches:"
+    } else {
+        "Watch:"
+    }
 }
 
 /// The HTML email: one block per alert (a digest has several).
@@ -79,8 +89,9 @@ fn html_block(alert: &Alert, tz: Option<Tz>) -> String {
         None => title,
     };
     let mut meta = format!(
-        "Watch: <b>{}</b> (matched: {})<br>Source: {}",
-        escape(&alert.watch),
+        "{} <b>{}</b> (matched: {})<br>Source: {}",
+        watch_heading(alert),
+        escape(&alert.watch_label()),
         escape(&alert.matched.join(", ")),
         escape(&alert.source)
     );
@@ -121,6 +132,7 @@ mod tests {
             id: "abc".into(),
             kind: AlertKind::New,
             watch: "venezuela".into(),
+            watches: vec!["venezuela".into()],
             source: "Clash <Report>".into(),
             title: "Evil\r\nBcc: victim@example.org <script>".into(),
             url: Some("https://e.org/a?x=1&y=\"2\"".into()),

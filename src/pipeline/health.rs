@@ -52,6 +52,7 @@ pub(super) fn health_change(
             id: short_hash(&[name, kind.as_str(), &since.to_string()]),
             kind,
             watch: "health".into(),
+            watches: vec!["health".into()],
             source: name.clone(),
             title,
             url: Some(source.url.to_string()),

@@ -459,6 +459,7 @@ fn alerts_for(
             id: alert_id(&source.name, &item.key, &hit.watch),
             kind,
             watch: hit.watch.clone(),
+            watches: vec![hit.watch.clone()],
             source: source.name.clone(),
             title: item.title.clone(),
             url: item.url.clone(),

@@ -108,7 +108,7 @@ impl Store {
             let (seq, payload, notifier, attempts, created_at) = row?;
             out.push(OutboxRow {
                 seq,
-                alert: serde_json::from_str(&payload)?,
+                alert: decode(&payload)?,
                 notifier,
                 attempts,
                 created_at,
@@ -189,7 +189,8 @@ impl Store {
         )?)
     }
 
-    /// Deliveries created since `since`, newest first, optionally of one watch.
+    /// Deliveries created since `since`, newest first, optionally of one watch (among the
+    /// watches it lists).
     pub fn recent_alerts(
         &self,
         since: i64,
@@ -201,7 +202,9 @@ impl Store {
                (SELECT GROUP_CONCAT(name, char(31)) FROM
                   (SELECT s.name FROM items i JOIN sources s ON s.id = i.source_id
                    WHERE i.story_id = alerts.story_id GROUP BY s.name ORDER BY MIN(i.id)))
-             FROM alerts WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2) ORDER BY seq DESC",
+             FROM alerts WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2
+                 OR EXISTS (SELECT 1 FROM alert_watches w WHERE w.seq = alerts.seq AND w.watch = ?2))
+             ORDER BY seq DESC",
         )?;
         let rows = stmt.query_map(params![since, watch], |r| {
             Ok((
@@ -219,7 +222,7 @@ impl Store {
         for row in rows {
             let (payload, notifier, state, attempts, created_at, delivered_at, last_error, sources) =
                 row?;
-            let alert: Alert = serde_json::from_str(&payload)?;
+            let alert = decode(&payload)?;
             let sources = match sources {
                 Some(list) => list.split('\u{1f}').map(str::to_string).collect(),
                 None => vec![alert.source.clone()],
@@ -239,6 +242,15 @@ impl Store {
     }
 }
 
+/// An outbox row's alert. One stored before alerts listed their watches names its one watch.
+fn decode(payload: &str) -> Result<Alert, StoreError> {
+    let mut alert: Alert = serde_json::from_str(payload)?;
+    if alert.watches.is_empty() {
+        alert.watches.push(alert.watch.clone());
+    }
+    Ok(alert)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +262,7 @@ mod tests {
             id: id.into(),
             kind: AlertKind::New,
             watch: "w".into(),
+            watches: vec!["w".into()],
             source: "s".into(),
             title: "t".into(),
             url: None,
@@ -334,5 +347,105 @@ mod tests {
             ]
         );
         assert_eq!(all[1].last_error.as_deref(), Some("HTTP 500"));
+    }
+
+    /// Several watches' alerts of one item go out as one row per notifier; a watch that
+    /// already alerted for the item's story is left out of the row.
+    #[test]
+    fn one_row_per_notifier_and_once_per_story_per_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let spec = SourceSpec {
+            name: "s".into(),
+            kind: crate::model::SourceType::Feed,
+            url: "http://e.org/f".into(),
+            interval_ms: 1000,
+        };
+        store.sync_sources(&[spec], 0, 0).unwrap();
+        let src = store.active_sources().unwrap()[0].id;
+        let text = "the same long story text, carried by two outlets word for word".repeat(4);
+        let item = |key: &str, fp: Option<u64>, routes: &[(&str, &str)]| NewItem {
+            id: Identity {
+                key: key.into(),
+                raw_hash: key.into(),
+                ..Default::default()
+            },
+            title: "t".into(),
+            text: text.clone(),
+            fingerprint: fp,
+            alerts: routes
+                .iter()
+                .map(|(watch, notifier)| NewAlert {
+                    alert: Alert {
+                        watch: watch.to_string(),
+                        watches: vec![watch.to_string()],
+                        matched: vec![format!("term-{watch}")],
+                        ..alert(&format!("{key}-{watch}"))
+                    },
+                    notifier: notifier.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        store
+            .commit_poll(
+                src,
+                10,
+                &[item("k1", Some(42), &[("w1", "n"), ("w1", "m")])],
+                &[],
+            )
+            .unwrap();
+        let r = store
+            .commit_poll(
+                src,
+                20,
+                &[item(
+                    "k2",
+                    Some(42),
+                    &[("w1", "n"), ("w2", "n"), ("w2", "m")],
+                )],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            r.alerts, 2,
+            "w2 once per notifier; w1 already alerted the story"
+        );
+        let r = store
+            .commit_poll(
+                src,
+                30,
+                &[item("k3", None, &[("w1", "n"), ("w2", "n")])],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.alerts, 1);
+
+        let rows = store.recent_alerts(0, None).unwrap();
+        let seen: Vec<(String, &str, Vec<&str>)> = rows
+            .iter()
+            .map(|a| {
+                (
+                    a.alert.id.clone(),
+                    a.notifier.as_str(),
+                    a.alert.watch_names(),
+                )
+            })
+            .collect();
+        let merged = crate::dedupe::short_hash(&["k3-w1", "k3-w2"]);
+        assert_eq!(
+            seen,
+            [
+                (merged, "n", vec!["w1", "w2"]),
+                ("k2-w2".into(), "m", vec!["w2"]),
+                ("k2-w2".into(), "n", vec!["w2"]),
+                ("k1-w1".into(), "m", vec!["w1"]),
+                ("k1-w1".into(), "n", vec!["w1"]),
+            ]
+        );
+        assert_eq!(rows[0].alert.matched, ["term-w1", "term-w2"]);
+        // Listed under each of its watches.
+        assert_eq!(store.recent_alerts(0, Some("w2")).unwrap().len(), 3);
+        assert_eq!(store.recent_alerts(0, Some("w1")).unwrap().len(), 3);
     }
 }

@@ -5,6 +5,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
+use crate::dedupe::short_hash;
 use crate::model::Alert;
 
 /// How an item is recognised: its key, and the other identities that survive GUID churn.
@@ -38,7 +39,8 @@ pub enum Seen {
     },
 }
 
-/// A new item to store, with the alerts it raises (one per watch and notifier).
+/// A new item to store, with the alerts it raises (one per watch and notifier; the store
+/// sends one message per notifier).
 #[derive(Debug, Clone, Default)]
 pub struct NewItem {
     /// How it is recognised next time.
@@ -293,8 +295,9 @@ impl Store {
     }
 }
 
-/// Inserts the outbox rows of one item, watch by watch, unless that watch already alerted
-/// for the item's story (or the item itself).
+/// Inserts the outbox rows of one item: of its alerts (one per watch and notifier), those of
+/// watches that have not yet alerted for the item's story (or the item itself), merged into
+/// one row per notifier that lists every such watch.
 fn insert_alerts(
     tx: &Transaction<'_>,
     item_id: i64,
@@ -304,6 +307,7 @@ fn insert_alerts(
     report: &mut InsertReport,
 ) -> Result<(), StoreError> {
     let mut decided: Vec<(&str, bool)> = Vec::new();
+    let mut by_notifier: Vec<(&str, Vec<&Alert>)> = Vec::new();
     for a in alerts {
         let watch = a.alert.watch.as_str();
         let allowed = match decided.iter().find(|(w, _)| *w == watch) {
@@ -311,7 +315,7 @@ fn insert_alerts(
             None => {
                 let seen: bool = tx
                     .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM alerts WHERE watch = ?1 AND (item_id = ?2 OR (?3 IS NOT NULL AND story_id = ?3)))",
+                        "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = ?1 AND (item_id = ?2 OR (?3 IS NOT NULL AND story_id = ?3)))",
                     )?
                     .query_row(params![watch, item_id, story_id], |r| r.get(0))?;
                 decided.push((watch, !seen));
@@ -324,13 +328,35 @@ fn insert_alerts(
         if !allowed {
             continue;
         }
-        let payload = serde_json::to_string(&a.alert)?;
-        report.alerts += tx
+        match by_notifier.iter_mut().find(|(n, _)| *n == a.notifier) {
+            Some((_, parts)) => parts.push(&a.alert),
+            None => by_notifier.push((&a.notifier, vec![&a.alert])),
+        }
+    }
+    for (notifier, parts) in by_notifier {
+        let id = match parts.as_slice() {
+            [one] => one.id.clone(),
+            _ => short_hash(&parts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()),
+        };
+        let alert = Alert::merge(&parts, id);
+        let payload = serde_json::to_string(&alert)?;
+        let inserted = tx
             .prepare_cached(
                 "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT DO NOTHING",
             )?
-            .execute(params![a.alert.id, a.notifier, item_id, story_id, watch, payload, now])?;
+            .execute(params![alert.id, notifier, item_id, story_id, alert.watch, payload, now])?;
+        if inserted == 0 {
+            continue;
+        }
+        report.alerts += 1;
+        let seq = tx.last_insert_rowid();
+        for watch in alert.watch_names() {
+            tx.prepare_cached(
+                "INSERT INTO alert_watches (seq, watch, item_id, story_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![seq, watch, item_id, story_id])?;
+        }
     }
     Ok(())
 }

@@ -97,6 +97,23 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sources ADD COLUMN discovered_url TEXT;
     "#,
+    // 5: an outbox row may carry several watches (one message per article and notifier);
+    // which watches alerted for which item and story is kept per watch.
+    r#"
+    CREATE TABLE alert_watches (
+        seq      INTEGER NOT NULL REFERENCES alerts (seq) ON DELETE CASCADE,
+        watch    TEXT NOT NULL,
+        item_id  INTEGER REFERENCES items (id) ON DELETE SET NULL,
+        story_id INTEGER
+    );
+    INSERT INTO alert_watches (seq, watch, item_id, story_id)
+        SELECT seq, watch, item_id, story_id FROM alerts WHERE item_id IS NOT NULL OR story_id IS NOT NULL;
+    CREATE INDEX alert_watches_seq ON alert_watches (seq);
+    CREATE INDEX alert_watches_story ON alert_watches (story_id, watch);
+    CREATE INDEX alert_watches_item ON alert_watches (item_id, watch);
+    DROP INDEX alerts_story_watch;
+    DROP INDEX alerts_item_watch;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -158,5 +175,45 @@ mod tests {
                 open.join().unwrap().unwrap();
             }
         }
+    }
+
+    /// A store of the previous version keeps its alerts: they read as alerts of their one
+    /// watch, and that watch does not alert their story again.
+    #[test]
+    fn alerts_of_a_version_4_store_keep_their_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedwatch.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &super::MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                r#"PRAGMA user_version = 4;
+                INSERT INTO sources (id, name, kind, url, interval_ms, next_poll_at)
+                    VALUES (1, 's', 'feed', 'http://e.org/f', 1000, 0);
+                INSERT INTO stories (id, fingerprint, first_seen, last_seen) VALUES (7, 42, 0, 0);
+                INSERT INTO items (id, source_id, key, title, text, fetched_at, story_id)
+                    VALUES (3, 1, 'k1', 't', 'x', 0, 7);
+                INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
+                    VALUES ('a1', 'n', 3, 7, 'w',
+                     '{"id":"a1","kind":"new","watch":"w","source":"s","title":"t","url":null,"published":null,"matched":["x"],"snippet":"x"}',
+                     0, 0);"#,
+            )
+            .unwrap();
+        }
+        let store = super::super::Store::open(&path).unwrap();
+        let rows = store.recent_alerts(0, Some("w")).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].alert.watches, ["w"]);
+        let seen: i64 = store
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM alert_watches WHERE story_id = 7 AND watch = 'w'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(seen, 1);
     }
 }
