@@ -421,6 +421,14 @@ pub fn alerts(
     let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut rows = store.recent_alerts(since, watch)?;
+    for p in store.paused_notifiers()? {
+        eprintln!(
+            "note: notifier \"{}\" is paused since {}: {}; fix its credentials, then `feedwatch alerts --retry all` or reload the daemon",
+            p.notifier,
+            iso(p.since),
+            p.reason
+        );
+    }
     if failed_only {
         rows.retain(|a| {
             matches!(
@@ -473,18 +481,31 @@ pub fn alerts(
     Ok(())
 }
 
-/// Puts failed and dead deliveries back in the queue (`alerts --retry ID|all`); the
-/// running daemon (or the next `once`) delivers them.
+/// Puts failed and dead deliveries back in the queue (`alerts --retry ID|all`) and resumes
+/// notifiers paused on refused credentials; the running daemon (or the next `once`)
+/// delivers them.
 pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
     let store = app::open_existing_store(config)?;
     let id = (id != "all").then_some(id);
+    let resumed = store.resume_notifiers()?;
     let n = store.retry_failed(id, crate::time::now_ms())?;
+    let mut out = std::io::stdout().lock();
+    for p in &resumed {
+        writeln!(
+            out,
+            "notifier \"{}\" resumed (paused since {}: {})",
+            p.notifier,
+            iso(p.since),
+            p.reason
+        )?;
+    }
     if n == 0
+        && resumed.is_empty()
         && let Some(id) = id
     {
         return Err(UsageError(format!("no failed delivery of an alert with id {id}")).into());
     }
-    writeln!(std::io::stdout(), "{n} deliveries queued again")?;
+    writeln!(out, "{n} deliveries queued again")?;
     Ok(())
 }
 

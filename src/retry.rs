@@ -52,6 +52,19 @@ pub(crate) fn smtp_code_is_transient(code: u16) -> bool {
     (400..500).contains(&code)
 }
 
+/// Whether an HTTP status says the receiver refused our credentials (401, 403): every
+/// alert would meet the same answer until someone fixes the token.
+pub(crate) fn http_status_refuses_credentials(status: u16) -> bool {
+    matches!(status, 401 | 403)
+}
+
+/// Whether an SMTP reply code says the server refused our login: authentication required
+/// (530), mechanism too weak (534), credentials invalid (535), encryption required for the
+/// mechanism (538) (RFC 4954 §6).
+pub(crate) fn smtp_code_refuses_credentials(code: u16) -> bool {
+    matches!(code, 530 | 534 | 535 | 538)
+}
+
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let s = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
@@ -114,6 +127,8 @@ mod tests {
         }
         assert!(smtp_code_is_transient(421) && smtp_code_is_transient(450));
         assert!(!smtp_code_is_transient(535) && !smtp_code_is_transient(550));
+        assert!(smtp_code_refuses_credentials(535) && !smtp_code_refuses_credentials(550));
+        assert!(http_status_refuses_credentials(401) && !http_status_refuses_credentials(404));
     }
 
     #[test]

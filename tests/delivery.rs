@@ -160,3 +160,117 @@ async fn an_outage_delays_delivery_in_order_without_hammering_the_receiver() {
     // attempts for the alerts behind the failing one.
     assert_eq!(http.state.webhook_attempts.load(Ordering::SeqCst), 6);
 }
+
+/// An SMTP server that refuses the login (535) pauses the notifier after one try instead of
+/// failing every queued alert one login at a time; one log line says what to fix, and
+/// `alerts --retry` resumes it in the running daemon.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_smtp_credentials_pause_the_notifier_until_retry() {
+    let http = HttpServer::start().await;
+    let items: String = (1..=3)
+        .map(|i| format!("<item><title>Caracas report {i}</title><guid>cr-{i}</guid><description>News from Caracas, part {i}.</description></item>"))
+        .collect();
+    let feed = format!("<rss version=\"2.0\"><channel><title>Andes</title>{items}</channel></rss>");
+    http.set_file("feed.xml", feed.into_bytes(), "application/rss+xml");
+    let smtp = SmtpServer::start_with_login("127.0.0.1:0", "not-what-feedwatch-has").await;
+    let work = Workdir::new(&format!(
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n\
+         [[feed]]\nname = \"Andes\"\nurl = \"{}\"\n\
+         [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
+         [[notifier]]\nname = \"mail\"\ntype = \"email\"\nsmtp = \"smtp://alerts@127.0.0.1:{}\"\n\
+         password_env = \"FW_TEST_SECRET\"\nfrom = \"feedwatch <alerts@example.org>\"\nto = [\"desk@example.org\"]\n",
+        http.url("/files/feed.xml"),
+        smtp.addr.port()
+    ));
+
+    let out = work.run(&["once"]).await;
+    let log = stderr(&out);
+    assert_eq!(
+        smtp.logins.load(Ordering::SeqCst),
+        1,
+        "one login, not one per alert"
+    );
+    assert_eq!(
+        log.matches("refused this notifier's credentials").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("password_env") && log.contains("alerts --retry all"),
+        "{log}"
+    );
+    let out = work.run(&["alerts"]).await;
+    assert!(
+        stderr(&out).contains("notifier \"mail\" is paused"),
+        "{}",
+        stderr(&out)
+    );
+    let alerts = work.alerts().await;
+    assert_eq!(alerts.len(), 3);
+    assert!(alerts.iter().all(|a| a["state"] == "pending"), "{alerts:?}");
+
+    // A (re)start tries once more, and pauses again.
+    let mut daemon = work.spawn_daemon();
+    assert!(
+        wait_for(Duration::from_secs(20), || smtp
+            .logins
+            .load(Ordering::SeqCst)
+            == 2)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        smtp.logins.load(Ordering::SeqCst),
+        2,
+        "paused: no login per alert"
+    );
+    assert!(smtp.messages().is_empty());
+
+    // The account is fixed; `alerts --retry all` resumes the running daemon's notifier.
+    *smtp.password.lock().unwrap() = WEBHOOK_SECRET.to_string();
+    let out = work.run(&["alerts", "--retry", "all"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("notifier \"mail\" resumed"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || smtp.messages().len() == 3).await,
+        "{} delivered",
+        smtp.messages().len()
+    );
+    daemon.kill().await.unwrap();
+    let alerts = work.alerts().await;
+    assert!(
+        alerts.iter().all(|a| a["state"] == "delivered"),
+        "{alerts:?}"
+    );
+}
+
+/// A webhook answering 401 (a revoked token) pauses its notifier the same way: the alert
+/// stays pending rather than failing for good.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_401_pauses_the_notifier_and_keeps_the_alert() {
+    let http = HttpServer::start().await;
+    let mut cfg = config(&http, 0, &["webhook"], "");
+    cfg = cfg.replace(&http.url("/hook"), &http.url("/status/401"));
+    let work = Workdir::new(&cfg);
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("check the token"), "{}", stderr(&out));
+    let alerts = work.alerts().await;
+    assert_eq!(alerts[0]["state"], "pending");
+    assert!(
+        alerts[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 401")
+    );
+    let out = work.run(&["alerts"]).await;
+    assert!(
+        stderr(&out).contains("notifier \"webhook\" is paused"),
+        "{}",
+        stderr(&out)
+    );
+}

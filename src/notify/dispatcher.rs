@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::schedule::Plan;
 use super::{Message, NamedNotifier};
@@ -68,6 +68,8 @@ pub(crate) struct PassReport {
     pub failed: usize,
     /// The notifier sends nothing before this time (digest, cap, quiet hours, backoff).
     pub wait_until: Option<i64>,
+    /// The notifier is paused: the receiver refused its credentials.
+    pub paused: bool,
 }
 
 /// Rows taken per query; a pass keeps going until none are due.
@@ -76,6 +78,8 @@ const BATCH: usize = 100;
 const MAX_DIGEST: usize = 100;
 /// Upper bound on how long an idle notifier task sleeps before looking again.
 const IDLE_POLL: Duration = Duration::from_secs(60);
+/// How often a paused notifier looks whether `alerts --retry` resumed it.
+const PAUSED_POLL: Duration = Duration::from_secs(5);
 const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone)]
@@ -106,6 +110,7 @@ impl Dispatcher {
 
     /// Delivers every alert due now, all notifiers concurrently (for `once`).
     pub(crate) async fn deliver_due(&self) -> Result<PassReport, StoreError> {
+        self.resume_paused().await?;
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..self.notifiers.len() {
             let this = self.clone();
@@ -121,8 +126,20 @@ impl Dispatcher {
         Ok(total)
     }
 
+    /// A new dispatcher (a start, a reload, `once`) gives paused notifiers another chance:
+    /// the credentials may have been fixed.
+    async fn resume_paused(&self) -> Result<(), StoreError> {
+        for p in self.store.blocking(|s| s.resume_notifiers()).await? {
+            info!(notifier = %p.notifier, paused_since = %crate::time::iso(p.since), reason = %p.reason, "notifier resumed");
+        }
+        Ok(())
+    }
+
     /// Runs one task per notifier until `shutdown`; `wake` is bumped when new alerts are stored.
     pub(crate) async fn run(self, wake: watch::Receiver<u64>, shutdown: CancellationToken) {
+        if let Err(e) = self.resume_paused().await {
+            warn!(error = %e, "cannot resume paused notifiers");
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..self.notifiers.len() {
             let this = self.clone();
@@ -132,6 +149,7 @@ impl Dispatcher {
                 let name = this.notifiers[i].name.clone();
                 while !shutdown.is_cancelled() {
                     let wait_until = match this.pass(i, &shutdown).await {
+                        Ok(r) if r.paused => Some(this.clock.now() + ms(PAUSED_POLL)),
                         Ok(r) => r.wait_until,
                         Err(e) => {
                             warn!(notifier = %name, error = %e, "outbox pass failed; retrying shortly");
@@ -164,6 +182,16 @@ impl Dispatcher {
     async fn pass(&self, i: usize, shutdown: &CancellationToken) -> Result<PassReport, StoreError> {
         let notifier = &self.notifiers[i];
         let mut report = PassReport::default();
+        let name = notifier.name.clone();
+        if self
+            .store
+            .blocking(move |s| s.notifier_pause(&name))
+            .await?
+            .is_some()
+        {
+            report.paused = true;
+            return Ok(report);
+        }
         loop {
             let name = notifier.name.clone();
             let now = self.clock.now();
@@ -214,6 +242,11 @@ impl Dispatcher {
                         report.wait_until = Some(at);
                         return Ok(report);
                     }
+                    Outcome::Paused => {
+                        report.retrying += rows.len();
+                        report.paused = true;
+                        return Ok(report);
+                    }
                 }
             }
         }
@@ -239,6 +272,10 @@ impl Dispatcher {
                     .blocking(move |s| s.mark_delivered(&seqs, &batch, now))
                     .await?;
                 Ok(Outcome::Delivered)
+            }
+            Err(e) if e.credentials => {
+                self.pause(notifier, id, &seqs, &e).await?;
+                Ok(Outcome::Paused)
             }
             Err(e) => {
                 let next = if !e.transient {
@@ -275,12 +312,44 @@ impl Dispatcher {
             }
         }
     }
+
+    /// The receiver refused the credentials: the message stays first in the queue, and the
+    /// notifier sends nothing until a restart, a reload or `alerts --retry` resumes it.
+    async fn pause(
+        &self,
+        notifier: &NamedNotifier,
+        id: &str,
+        seqs: &[i64],
+        e: &super::DeliveryError,
+    ) -> Result<(), StoreError> {
+        let fix = match notifier.notifier.kind() {
+            "email" => "check its `user` and the password in `password_env`",
+            _ => "check the token in its `url` or `headers`",
+        };
+        error!(alert_id = %id, notifier = %notifier.name, error = %e,
+               "the receiver refused this notifier's credentials: {fix}; its alerts wait, in order, \
+                until `systemctl reload feedwatch` or `feedwatch alerts --retry all`");
+        self.metrics.delivery(&notifier.name, "paused");
+        let (name, message, seqs, now) = (
+            notifier.name.clone(),
+            e.message.clone(),
+            seqs.to_vec(),
+            self.clock.now(),
+        );
+        self.store
+            .blocking(move |s| {
+                s.mark_attempt_failed(&seqs, &message, Ok(now))?;
+                s.pause_notifier(&name, &message, now)
+            })
+            .await
+    }
 }
 
 enum Outcome {
     Delivered,
     Failed,
     Retry(i64),
+    Paused,
 }
 
 #[cfg(test)]

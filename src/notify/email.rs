@@ -86,9 +86,11 @@ impl EmailNotifier {
                 }
                 // A reply code decides (4xx transient, 5xx final); without one (timeouts,
                 // connection errors) it is worth a retry.
-                let transient = e
-                    .status()
-                    .is_none_or(|code| crate::retry::smtp_code_is_transient(code.into()));
+                let code = e.status().map(u16::from);
+                if code.is_some_and(crate::retry::smtp_code_refuses_credentials) {
+                    return Err(DeliveryError::credentials(message));
+                }
+                let transient = code.is_none_or(crate::retry::smtp_code_is_transient);
                 Err(if transient {
                     DeliveryError::transient(message)
                 } else {

@@ -23,6 +23,9 @@ pub struct DeliveryError {
     pub transient: bool,
     /// A receiver's `Retry-After`, honoured when longer than our own backoff.
     pub retry_after: Option<Duration>,
+    /// The receiver refused our credentials (SMTP 535, HTTP 401): every alert would meet
+    /// the same answer, so the notifier pauses instead of failing them one by one.
+    pub credentials: bool,
 }
 
 impl DeliveryError {
@@ -31,6 +34,7 @@ impl DeliveryError {
             message: message.into(),
             transient: true,
             retry_after: None,
+            credentials: false,
         }
     }
 
@@ -39,6 +43,15 @@ impl DeliveryError {
             message: message.into(),
             transient: false,
             retry_after: None,
+            credentials: false,
+        }
+    }
+
+    /// The receiver refused the notifier's credentials.
+    pub fn credentials(message: impl Into<String>) -> Self {
+        DeliveryError {
+            credentials: true,
+            ..DeliveryError::permanent(message)
         }
     }
 }

@@ -158,11 +158,15 @@ impl WebhookNotifier {
         if status.is_success() {
             return Ok(answer);
         }
-        let transient = crate::retry::http_status_is_transient(status.as_u16());
+        let message = format!("POST {shown}: {answer}");
+        if crate::retry::http_status_refuses_credentials(status.as_u16()) {
+            return Err(DeliveryError::credentials(message));
+        }
         Err(DeliveryError {
-            message: format!("POST {shown}: {answer}"),
-            transient,
+            message,
+            transient: crate::retry::http_status_is_transient(status.as_u16()),
             retry_after,
+            credentials: false,
         })
     }
 }

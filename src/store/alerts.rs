@@ -80,7 +80,54 @@ pub struct AlertStatus {
     pub sources: Vec<String>,
 }
 
+/// A notifier that sends nothing until it is resumed: the receiver refused its credentials.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pause {
+    /// The notifier.
+    pub notifier: String,
+    /// The receiver's answer.
+    pub reason: String,
+    /// When it was paused (ms).
+    pub since: i64,
+}
+
 impl Store {
+    /// Pauses a notifier: its pending alerts wait, in order, until [`Store::resume_notifiers`].
+    pub fn pause_notifier(&self, notifier: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO notifier_pauses (notifier, reason, since) VALUES (?1, ?2, ?3)
+             ON CONFLICT (notifier) DO UPDATE SET reason = excluded.reason",
+            params![notifier, reason, now],
+        )?;
+        Ok(())
+    }
+
+    /// The pause of a notifier, if it is paused.
+    pub fn notifier_pause(&self, notifier: &str) -> Result<Option<Pause>, StoreError> {
+        Ok(self
+            .paused_notifiers()?
+            .into_iter()
+            .find(|p| p.notifier == notifier))
+    }
+
+    /// Every paused notifier, longest paused first.
+    pub fn paused_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT notifier, reason, since FROM notifier_pauses ORDER BY since")?;
+        let rows = stmt.query_map([], pause_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Resumes every paused notifier; returns those that were.
+    pub fn resume_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("DELETE FROM notifier_pauses RETURNING notifier, reason, since")?;
+        let rows = stmt.query_map([], pause_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Pending deliveries of one notifier that are due, oldest first.
     pub fn due_alerts(
         &self,
@@ -240,6 +287,14 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+fn pause_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pause> {
+    Ok(Pause {
+        notifier: r.get(0)?,
+        reason: r.get(1)?,
+        since: r.get(2)?,
+    })
 }
 
 /// An outbox row's alert. One stored before alerts listed their watches names its one watch.

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use alerts::{AlertStatus, DeliveryState, OutboxRow};
+pub use alerts::{AlertStatus, DeliveryState, OutboxRow, Pause};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use lock::StoreLock;
 pub use prune::PruneReport;

@@ -114,6 +114,15 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX alerts_story_watch;
     DROP INDEX alerts_item_watch;
     "#,
+    // 6: notifiers paused after the receiver refused the credentials, until a restart,
+    // reload or `alerts --retry`.
+    r#"
+    CREATE TABLE notifier_pauses (
+        notifier TEXT PRIMARY KEY,
+        reason   TEXT NOT NULL,
+        since    INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

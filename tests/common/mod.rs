@@ -350,6 +350,10 @@ async fn webhook(
 pub(crate) struct SmtpServer {
     pub addr: SocketAddr,
     pub messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// With [`SmtpServer::start_with_login`]: the password it accepts (settable).
+    pub password: Arc<Mutex<String>>,
+    /// Logins tried (AUTH PLAIN and LOGIN).
+    pub logins: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -357,9 +361,28 @@ pub(crate) struct SmtpServer {
 struct Mailbox {
     current: Vec<u8>,
     messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    password: Arc<Mutex<String>>,
+    logins: Arc<AtomicUsize>,
+}
+
+impl Mailbox {
+    fn login(&self, password: &str) -> mailin::Response {
+        self.logins.fetch_add(1, Ordering::SeqCst);
+        if *self.password.lock().unwrap() == password {
+            mailin::response::AUTH_OK
+        } else {
+            mailin::response::INVALID_CREDENTIALS
+        }
+    }
 }
 
 impl mailin::Handler for Mailbox {
+    fn auth_plain(&mut self, _: &str, _: &str, password: &str) -> mailin::Response {
+        self.login(password)
+    }
+    fn auth_login(&mut self, _: &str, password: &str) -> mailin::Response {
+        self.login(password)
+    }
     fn data_start(&mut self, _: &str, _: &str, _: bool, _: &[String]) -> mailin::Response {
         self.current.clear();
         mailin::response::OK
@@ -380,23 +403,42 @@ impl mailin::Handler for Mailbox {
 impl SmtpServer {
     /// Listens on `addr` (`127.0.0.1:0` for any free port).
     pub(crate) async fn start(addr: &str) -> SmtpServer {
+        Self::listen(addr, None).await
+    }
+
+    /// Listens on `addr` and requires a login (AUTH PLAIN or LOGIN, over plain text: the
+    /// tests run on loopback) with `password`.
+    pub(crate) async fn start_with_login(addr: &str, password: &str) -> SmtpServer {
+        Self::listen(addr, Some(password)).await
+    }
+
+    async fn listen(addr: &str, password: Option<&str>) -> SmtpServer {
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let mbox = Mailbox {
             current: Vec::new(),
             messages: messages.clone(),
+            password: Arc::new(Mutex::new(password.unwrap_or_default().to_string())),
+            logins: Arc::default(),
         };
+        let (stored_password, logins) = (mbox.password.clone(), mbox.logins.clone());
+        let mut builder = mailin::SessionBuilder::new("feedwatch-test");
+        if password.is_some() {
+            builder
+                .enable_auth(mailin::AuthMechanism::Plain)
+                .enable_auth(mailin::AuthMechanism::Login)
+                .insecure_enable_plaintext_auth();
+        }
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else {
                     return;
                 };
                 let mbox = mbox.clone();
+                let mut session = builder.build(peer.ip(), mbox);
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
-                    let mut session =
-                        mailin::SessionBuilder::new("feedwatch-test").build(peer.ip(), mbox);
                     let mut out = Vec::new();
                     session.greeting().write_to(&mut out).unwrap();
                     if write.write_all(&out).await.is_err() {
@@ -427,6 +469,8 @@ impl SmtpServer {
         SmtpServer {
             addr,
             messages,
+            password: stored_password,
+            logins,
             task,
         }
     }
