@@ -56,16 +56,19 @@ pub async fn once(config: Config) -> anyhow::Result<()> {
     let (_held, store) = app::hold_store(&config)?;
     let rt = Arc::new(Runtime::build(&config, store)?);
     let polls = scheduler::poll_all(&rt).await?;
-    let failed = polls.iter().filter(|(_, r)| r.error.is_some()).count();
-    let new: usize = polls.iter().map(|(_, r)| r.new_items).sum();
-    let alerts: usize = polls.iter().map(|(_, r)| r.alerts).sum();
+    let mut tally = crate::pipeline::CycleTally::default();
+    for (_, report) in &polls {
+        tally.add(report);
+    }
     let delivery = rt.deliver_due().await?;
     rt.prune().await?;
     tracing::info!(
         sources = polls.len(),
-        failed,
-        new_items = new,
-        alerts,
+        ok = tally.ok,
+        failed = tally.failing,
+        causes = %tally.causes_text(),
+        new_items = tally.new_items,
+        alerts = tally.alerts,
         delivered = delivery.delivered,
         retrying = delivery.retrying,
         delivery_failed = delivery.failed,

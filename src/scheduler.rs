@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use crate::app::Runtime;
 use crate::config::Config;
 use crate::model::Source;
-use crate::pipeline::{PollReport, poll_source};
+use crate::pipeline::{CycleTally, PollReport, poll_source};
 use crate::store::{SourceRow, Store};
 use crate::time::ms;
 
@@ -150,6 +150,9 @@ struct Daemon {
     /// Longest sleep between looks at the store (and between watchdog pings).
     tick: Duration,
     next_prune: tokio::time::Instant,
+    /// Until every source has been polled once since the start: the sources not yet
+    /// polled, and how the others went (one summary line when done).
+    first_cycle: Option<(std::collections::HashSet<String>, CycleTally)>,
 }
 
 impl Daemon {
@@ -174,13 +177,14 @@ impl Daemon {
             config_path,
             store: rt.ctx.store.clone(),
             global: Arc::new(Semaphore::new(rt.concurrency)),
-            rt,
             shutdown,
             wake,
             dispatcher,
             dispatcher_stop,
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
+            first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
+            rt,
             tick,
             next_prune: tokio::time::Instant::now(),
         }
@@ -271,6 +275,12 @@ impl Daemon {
                         .dispatcher()
                         .run(self.wake.subscribe(), self.dispatcher_stop.clone()),
                 );
+                if let Some((pending, _)) = &mut self.first_cycle {
+                    pending.retain(|name| self.rt.sources.contains_key(name));
+                    if pending.is_empty() {
+                        self.first_cycle = None;
+                    }
+                }
                 info!(sources = self.rt.sources.len(), "configuration reloaded");
             }
             Err(e) => {
@@ -287,8 +297,9 @@ impl Daemon {
         done: Result<(tokio::task::Id, PollTask), tokio::task::JoinError>,
     ) {
         match done {
-            Ok((task, (_, _, report))) => {
+            Ok((task, (_, name, report))) => {
                 self.in_flight.remove(&task);
+                self.count_first_cycle(&name, &report);
                 if report.alerts > 0 {
                     self.wake.send_modify(|n| *n += 1);
                 }
@@ -302,6 +313,30 @@ impl Daemon {
                 let source_id = self.in_flight.remove(&e.id());
                 error!(error = %e, ?source_id, "a poll task failed");
             }
+        }
+    }
+
+    /// Counts a poll towards the first cycle; logs its summary once every source has been
+    /// polled since the start.
+    fn count_first_cycle(&mut self, name: &str, report: &PollReport) {
+        let Some((pending, tally)) = &mut self.first_cycle else {
+            return;
+        };
+        if !pending.remove(name) {
+            return;
+        }
+        tally.add(report);
+        if pending.is_empty() {
+            info!(
+                sources = tally.ok + tally.failing,
+                ok = tally.ok,
+                failing = tally.failing,
+                causes = %tally.causes_text(),
+                new_items = tally.new_items,
+                alerts = tally.alerts,
+                "first poll cycle since start done"
+            );
+            self.first_cycle = None;
         }
     }
 

@@ -310,3 +310,69 @@ async fn help_gives_examples_and_the_query_syntax() {
         assert!(out.status.success(), "{q}: {}", stderr(&out));
     }
 }
+
+/// Network failures are logged with their URL once and a hint naming the cause; the first
+/// cycle after start ends with one line counting sources ok and failing, by cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn network_failures_carry_a_hint_and_the_first_cycle_a_summary() {
+    let http = HttpServer::start().await;
+    let closed = format!("http://127.0.0.1:{}/feed.xml", free_port());
+    let missing = http.url("/status/404");
+    let unresolvable = "http://feedwatch-test.invalid/feed.xml";
+    let work = Workdir::new(&config(
+        &http,
+        0,
+        &["console"],
+        &format!(
+            "\n[[feed]]\nname = \"closed\"\nurl = \"{closed}\"\n\
+             [[feed]]\nname = \"missing\"\nurl = \"{missing}\"\n\
+             [[feed]]\nname = \"nowhere\"\nurl = \"{unresolvable}\"\n"
+        ),
+    ));
+    let log_path = work.dir.path().join("daemon.log");
+    let mut daemon = work
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(30), || read()
+            .contains("first poll cycle since start done"))
+        .await,
+        "{}",
+        read()
+    );
+    daemon.kill().await.unwrap();
+    let log = read();
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains("poll failed") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no failure line for {needle}: {log}"))
+            .to_string()
+    };
+    for (url, hint) in [
+        (closed.as_str(), "hint=\"refused: "),
+        (unresolvable, "hint=\"DNS: "),
+    ] {
+        let l = line(url);
+        assert_eq!(l.matches(url).count(), 1, "the URL once: {l}");
+        assert!(l.trim_end().ends_with('"') && l.contains(hint), "{l}");
+    }
+    assert_eq!(line(&missing).matches(&missing).count(), 1);
+    let summary = log
+        .lines()
+        .find(|l| l.contains("first poll cycle since start done"))
+        .unwrap();
+    for field in [
+        "sources=4",
+        "ok=1",
+        "failing=3",
+        "causes=dns 1, http 4xx 1, refused 1",
+    ] {
+        assert!(summary.contains(field), "{field}: {summary}");
+    }
+    assert_eq!(log.matches("first poll cycle since start done").count(), 1);
+}

@@ -117,6 +117,76 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// A short name for why the fetch failed, to count failures by: `dns`, `refused`,
+    /// `timeout`, `tls`, `unreachable`, `connection`, `http 4xx`, `http 5xx`, `too large`,
+    /// `private address`, `redirect`, `other`.
+    pub fn cause(&self) -> &'static str {
+        let message = match self {
+            FetchError::Timeout { .. } => return "timeout",
+            FetchError::Status { status, .. } if *status >= 500 => return "http 5xx",
+            FetchError::Status { .. } => return "http 4xx",
+            FetchError::TooLarge { .. } => return "too large",
+            FetchError::Forbidden(_) => return "private address",
+            FetchError::LeftHost { .. } => return "redirect",
+            FetchError::Connect { message, .. } | FetchError::Other { message, .. } => {
+                message.to_ascii_lowercase()
+            }
+        };
+        let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
+        if has(&[
+            "dns error",
+            "failed to lookup address",
+            "no address associated",
+        ]) {
+            "dns"
+        } else if has(&["connection refused"]) {
+            "refused"
+        } else if has(&["timed out", "timeout"]) {
+            "timeout"
+        } else if has(&[
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "invalidcontenttype",
+        ]) {
+            "tls"
+        } else if has(&[
+            "network is unreachable",
+            "no route to host",
+            "host is unreachable",
+        ]) {
+            "unreachable"
+        } else if matches!(self, FetchError::Connect { .. }) {
+            "connection"
+        } else {
+            "other"
+        }
+    }
+
+    /// What an operator should look at when the network failed.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self.cause() {
+            "dns" => {
+                "DNS: the host name does not resolve; check the URL's host and this machine's resolver"
+            }
+            "refused" => {
+                "refused: nothing accepts connections on that host and port; is the server up, is the port right?"
+            }
+            "timeout" => {
+                "timeout: no complete answer within [fetch] timeout (a slow server, or a firewall dropping packets)"
+            }
+            "tls" => {
+                "TLS: the secure connection failed (a certificate that is expired, self-signed or for another name, or no TLS on that port)"
+            }
+            "unreachable" => "unreachable: no route to the host; is this machine's network up?",
+            "connection" => {
+                "connection: the connection broke; if it keeps happening, look at proxies and firewalls on the way"
+            }
+            _ => return None,
+        })
+    }
+
     /// `Retry-After` of a 429/503, if the server sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -344,7 +414,11 @@ fn classify(url: &str, e: &reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout { url };
     }
-    let message = crate::text::error_chain(e);
+    let mut message = crate::text::error_chain(e);
+    // reqwest names the URL; the error names it already (unless a redirect hop failed).
+    if e.url().is_some_and(|u| u.as_str() == url) {
+        message = message.replacen(&format!(" for url ({url})"), "", 1);
+    }
     if let Some(at) = message.find(guard::REFUSED) {
         // The guard refused a redirect hop or a resolved address: say so, not "redirect".
         return FetchError::Forbidden(message[at..].to_string());

@@ -75,6 +75,46 @@ pub struct PollReport {
     pub new_items: usize,
     pub alerts: usize,
     pub error: Option<String>,
+    /// Why it failed, in a word or two ([`PollError::cause`]).
+    pub cause: Option<&'static str>,
+}
+
+/// Polls counted by outcome, for the one line that sums up a cycle.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CycleTally {
+    pub(crate) ok: usize,
+    pub(crate) failing: usize,
+    pub(crate) new_items: usize,
+    pub(crate) alerts: usize,
+    /// Failures by cause, in the order of the causes' names.
+    pub(crate) causes: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl CycleTally {
+    pub(crate) fn add(&mut self, report: &PollReport) {
+        self.new_items += report.new_items;
+        self.alerts += report.alerts;
+        match report.cause {
+            Some(cause) => {
+                self.failing += 1;
+                *self.causes.entry(cause).or_default() += 1;
+            }
+            None => self.ok += 1,
+        }
+    }
+
+    /// `dns 2, http 4xx 1`, or `none`.
+    pub(crate) fn causes_text(&self) -> String {
+        if self.causes.is_empty() {
+            return "none".into();
+        }
+        let parts: Vec<String> = self
+            .causes
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// A successful poll, before it is recorded.
@@ -123,6 +163,20 @@ pub(crate) enum PollError {
     /// Parsing or cleaning took longer than the budget.
     #[error("reading the document took longer than {}; skipped", crate::units::format_duration(*.0))]
     OverBudget(Duration),
+}
+
+impl PollError {
+    /// A short name for why the poll failed, to count failures by.
+    pub(crate) fn cause(&self) -> &'static str {
+        match self {
+            PollError::Fetch(f) => f.cause(),
+            PollError::Parse(_) => "unreadable",
+            PollError::NotAFeed => "not a feed",
+            PollError::Store(_) => "store",
+            PollError::Task(_) => "internal",
+            PollError::OverDeadline(_) | PollError::OverBudget(_) => "too slow",
+        }
+    }
 }
 
 /// Polls one source and records the outcome on its row. Never fails: a failure is data.
@@ -210,7 +264,7 @@ async fn record_success(
     Ok(PollReport {
         new_items: s.items,
         alerts: s.alerts,
-        error: None,
+        ..Default::default()
     })
 }
 
@@ -234,7 +288,17 @@ async fn record_failure(
         retry_after,
         ctx.limits.max_hint,
     );
-    warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed");
+    match &error {
+        // A fetch error names its URL (maybe a discovered feed's), and ends with a hint
+        // when the network failed.
+        PollError::Fetch(f) => {
+            warn!(source = %source.name, error = %error, failures, retry_in_s = wait.as_secs(),
+                  hint = f.hint(), "poll failed")
+        }
+        _ => {
+            warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed")
+        }
+    }
     let message = error.to_string();
     let at = ctx.clock.now();
     let record = PollRecord {
@@ -260,6 +324,7 @@ async fn record_failure(
     }
     PollReport {
         error: Some(message),
+        cause: Some(error.cause()),
         ..Default::default()
     }
 }
@@ -434,7 +499,8 @@ async fn fetch_page(ctx: &PollContext, source: &Source, url: &str) -> Option<Str
             None
         }
         Err(e) => {
-            warn!(source = %source.name, url, error = %e, "cannot fetch the article page; using the feed's text");
+            warn!(source = %source.name, error = %e, hint = e.hint(),
+                  "cannot fetch the article page; using the feed's text");
             None
         }
     }
