@@ -15,7 +15,7 @@ use crate::fetch::{FetchOutcome, Fetcher};
 use crate::model::Validators;
 use crate::model::{Alert, AlertKind, Article, Hit, Item, PollStatus};
 use crate::pipeline::{self, Reading};
-use crate::time::iso;
+use crate::time::{Zone, iso};
 use crate::{clean, scheduler};
 
 /// `--watch NAME` must name a configured watch: a usage error listing them otherwise.
@@ -311,6 +311,7 @@ pub fn search(
     watch: Option<&str>,
     since: Option<Duration>,
     json: bool,
+    zone: Zone,
 ) -> anyhow::Result<()> {
     let spec = match (query, watch) {
         (_, Some(w)) => {
@@ -348,11 +349,11 @@ pub fn search(
             tags: tags.get(a.source.as_str()).copied().unwrap_or_default(),
         };
         let Some(hit) = matcher.match_article(scope, &a.title, &a.text).pop() else { return };
-        let when = iso(a.published_at.unwrap_or(a.fetched_at));
+        let when = a.published_at.unwrap_or(a.fetched_at);
         let line = if json {
-            json!({"source": a.source, "title": a.title, "url": a.url, "published": when, "matched": hit.terms, "snippet": hit.snippet}).to_string()
+            json!({"source": a.source, "title": a.title, "url": a.url, "published": iso(when), "matched": hit.terms, "snippet": hit.snippet}).to_string()
         } else {
-            format!("{when}\t{}\t{}\t{}\n\t{}", a.source, a.title, a.url.as_deref().unwrap_or(""), hit.snippet)
+            format!("{}\t{}\t{}\t{}\n\t{}", zone.show(when), a.source, a.title, a.url.as_deref().unwrap_or(""), hit.snippet)
         };
         found += 1;
         if result.is_ok() {
@@ -366,7 +367,7 @@ pub fn search(
 }
 
 /// `sources`: each source's health, from the store.
-pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
+pub fn sources(config: &Config, json: bool, zone: Zone) -> anyhow::Result<()> {
     let store = app::open_existing_store(config)?;
     let rows = store.source_health()?;
     if rows.is_empty() {
@@ -398,8 +399,10 @@ pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
                 s.name,
                 s.kind,
                 state,
-                s.last_poll_at.map(iso).unwrap_or_else(|| "-".into()),
-                iso(s.next_poll_at),
+                s.last_poll_at
+                    .map(|t| zone.show(t))
+                    .unwrap_or_else(|| "-".into()),
+                zone.show(s.next_poll_at),
                 s.items
             )?;
             if let Some(e) = &s.last_error {
@@ -414,6 +417,7 @@ pub fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
 pub fn alerts(
     config: &Config,
     json: bool,
+    zone: Zone,
     since: Option<Duration>,
     watch: Option<&str>,
     failed_only: bool,
@@ -428,7 +432,7 @@ pub fn alerts(
         eprintln!(
             "note: notifier \"{}\" is paused since {}: {}; fix its credentials, then `feedwatch alerts --retry all` or reload the daemon",
             p.notifier,
-            iso(p.since),
+            zone.show(p.since),
             p.reason
         );
     }
@@ -461,7 +465,7 @@ pub fn alerts(
             writeln!(
                 out,
                 "{}\t{}\t{}\t{} ({} attempt(s))\t{}\t{}",
-                iso(a.created_at),
+                zone.show(a.created_at),
                 a.alert.watch_label(),
                 a.notifier,
                 a.state.as_str(),
@@ -487,7 +491,7 @@ pub fn alerts(
 /// Puts failed and dead deliveries back in the queue (`alerts --retry ID|all`) and resumes
 /// notifiers paused on refused credentials; the running daemon (or the next `once`)
 /// delivers them.
-pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
+pub fn retry_alerts(config: &Config, id: &str, zone: Zone) -> anyhow::Result<()> {
     let store = app::open_existing_store(config)?;
     let id = (id != "all").then_some(id);
     let resumed = store.resume_notifiers()?;
@@ -498,7 +502,7 @@ pub fn retry_alerts(config: &Config, id: &str) -> anyhow::Result<()> {
             out,
             "notifier \"{}\" resumed (paused since {}: {})",
             p.notifier,
-            iso(p.since),
+            zone.show(p.since),
             p.reason
         )?;
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use feedwatch::commands::{self, UsageError};
 use feedwatch::config::{Config, ConfigError, parse_duration};
+use feedwatch::time::Zone;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,9 @@ struct Cli {
     /// Log lines on stderr: plain text (journald-friendly) or JSON for log shippers
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Show times in tables in UTC instead of the local time zone (TZ)
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -208,6 +212,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("config/feedwatch.toml"));
     let load = || Config::load(&path);
+    let zone = if cli.utc { Zone::Utc } else { Zone::Local };
     match cli.command {
         Command::Run => commands::run(load()?).await,
         Command::Once => commands::once(load()?).await,
@@ -229,7 +234,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             };
             commands::extract(&source, json, config.as_ref()).await
         }
-        Command::Sources { json } => commands::sources(&load()?, json),
+        Command::Sources { json } => commands::sources(&load()?, json, zone),
         Command::Alerts {
             json,
             since,
@@ -237,8 +242,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             failed,
             retry,
         } => match retry {
-            Some(id) => commands::retry_alerts(&load()?, &id),
-            None => commands::alerts(&load()?, json, since, watch.as_deref(), failed),
+            Some(id) => commands::retry_alerts(&load()?, &id, zone),
+            None => commands::alerts(&load()?, json, zone, since, watch.as_deref(), failed),
         },
         Command::TestNotify { name } => commands::test_notify(&load()?, &name).await,
         Command::Opml(OpmlCommand::Import { file }) => {
@@ -256,7 +261,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             watch,
             since,
             json,
-        } => commands::search(&load()?, query.as_deref(), watch.as_deref(), since, json),
+        } => commands::search(
+            &load()?,
+            query.as_deref(),
+            watch.as_deref(),
+            since,
+            json,
+            zone,
+        ),
     }
 }
 

@@ -27,6 +27,34 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// How CLI tables show a time: in the local zone (`TZ`, else `/etc/localtime`) with its
+/// offset, `2026-01-02 15:05:00 +01:00`, or in UTC as RFC 3339 (`--utc`). JSON output is
+/// always RFC 3339 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Zone {
+    /// The machine's or `TZ`'s zone.
+    #[default]
+    Local,
+    /// UTC.
+    Utc,
+}
+
+impl Zone {
+    /// `ms` as this zone shows it.
+    pub fn show(self, ms: i64) -> String {
+        let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+            return String::new();
+        };
+        match self {
+            Zone::Utc => iso(ms),
+            Zone::Local => t
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string(),
+        }
+    }
+}
+
 /// Where "now" comes from: the system clock, or a manual one that tests move by hand.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {

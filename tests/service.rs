@@ -376,3 +376,44 @@ async fn network_failures_carry_a_hint_and_the_first_cycle_a_summary() {
     }
     assert_eq!(log.matches("first poll cycle since start done").count(), 1);
 }
+
+/// Tables show times in the local zone (TZ) with its offset; `--utc` shows UTC. JSON stays
+/// RFC 3339 UTC.
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_show_local_time_and_utc_on_request() {
+    let http = HttpServer::start().await;
+    let work = Workdir::new(&config(&http, 0, &["console"], ""));
+    assert!(work.run(&["once"]).await.status.success());
+    for args in [&["sources"][..], &["alerts"], &["search", "Maduro"]] {
+        let local = work
+            .command(args)
+            .env("TZ", "IST-5:30")
+            .output()
+            .await
+            .unwrap();
+        let local = stdout(&local);
+        assert!(local.contains(" +05:30\t"), "{args:?}: {local}");
+        let mut with_utc = args.to_vec();
+        with_utc.push("--utc");
+        let utc = work
+            .command(&with_utc)
+            .env("TZ", "IST-5:30")
+            .output()
+            .await
+            .unwrap();
+        let utc = stdout(&utc);
+        assert!(
+            utc.contains("Z\t") && !utc.contains("+05:30"),
+            "{args:?}: {utc}"
+        );
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let json = work
+            .command(&with_json)
+            .env("TZ", "IST-5:30")
+            .output()
+            .await
+            .unwrap();
+        assert!(!stdout(&json).contains("+05:30"), "{args:?}");
+    }
+}
