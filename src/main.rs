@@ -46,13 +46,20 @@ enum Command {
         online: bool,
     },
     /// Fetch (URL) or read (file) SOURCE, clean and match it, without storing or alerting
-    #[command(after_help = "Example: feedwatch preview https://example.org/rss.xml --json")]
+    #[command(
+        after_help = "Examples: feedwatch preview https://example.org/rss.xml --json\n          feedwatch preview --explain \"Clash Report\""
+    )]
     Preview {
-        /// An http(s) URL, or a file path (a feed or an HTML page)
+        /// A configured source's name or URL (its tags and full_text apply), another
+        /// http(s) URL, or a file path (a feed or an HTML page)
         source: String,
         /// One JSON object per item
         #[arg(long)]
         json: bool,
+        /// Per item and watch: the matched terms, "excluded by", or "no term", and where a
+        /// term sat only in text cleaning removed (navigation, related links, ads, comments)
+        #[arg(long)]
+        explain: bool,
     },
     /// Print the clean main text of one HTML page (URL or file)
     #[command(after_help = "Example: feedwatch extract https://example.org/news/article.html")]
@@ -224,7 +231,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Preview { source, json } => commands::preview(&load()?, &source, json).await,
+        Command::Preview {
+            source,
+            json,
+            explain,
+        } => commands::preview(&load()?, &source, json, explain).await,
         Command::Extract { source, json } => {
             // The config only tunes fetching here; a missing default config is fine.
             let config = match load() {

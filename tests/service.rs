@@ -417,3 +417,71 @@ async fn tables_show_local_time_and_utc_on_request() {
         assert!(!stdout(&json).contains("+05:30"), "{args:?}");
     }
 }
+
+/// `preview --explain` says per item and watch why it does or does not alert, and where a
+/// term sat only in text cleaning removed; a `full_text` feed is previewed with its pages
+/// fetched and extracted, as the daemon reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_explains_each_watch_and_reads_full_text_pages() {
+    let http = HttpServer::start().await;
+    http.set_file("article.html", fixture("article.html"), "text/html");
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>Clash</title><item><title>Maduro Signals Talks</title>\
+         <link>{}</link><guid>m-1</guid><description>Maduro spoke on Friday.</description></item>\
+         </channel></rss>",
+        http.url("/files/article.html")
+    );
+    http.set_file("full.xml", feed.into_bytes(), "application/rss+xml");
+    let work = Workdir::new(&format!(
+        "[store]\npath = \"fw.db\"\n\
+         [[feed]]\nname = \"Clash\"\nurl = \"{}\"\nfull_text = true\n\
+         [[watch]]\nname = \"venezuela\"\nterms = [\"Venezuela\"]\n\
+         [[watch]]\nname = \"carrier\"\nterms = [\"carrier group\"]\n\
+         [[watch]]\nname = \"oil\"\nterms = [\"oil\"]\nexclude = [\"Chevron\"]\n\
+         [[watch]]\nname = \"sports\"\nterms = [\"baseball\"]\n\
+         [[watch]]\nname = \"elsewhere\"\nterms = [\"Venezuela\"]\ntags = [\"intl\"]\n\
+         [[notifier]]\nname = \"console\"\ntype = \"console\"\n",
+        http.url("/files/full.xml")
+    ));
+
+    // Without --explain: the page's text (the feed's description does not name Venezuela).
+    let out = work.run(&["preview", "Clash"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(from the item's page)"), "{text}");
+    assert!(text.contains("MATCH venezuela [Venezuela]"), "{text}");
+    assert!(!text.contains("no    "), "{text}");
+
+    let out = work.run(&["preview", "--explain", "Clash"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "MATCH venezuela [Venezuela]",
+        "no    carrier: no term in the article text",
+        "[carrier group] only in text cleaning removed, in <aside class=\"most-read\">",
+        "no    oil: excluded by `Chevron`",
+        "no    sports: no term in the article text",
+        "no    elsewhere: not for this source",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    let sports = text
+        .lines()
+        .skip_while(|l| !l.contains("no    sports"))
+        .nth(1);
+    assert!(
+        sports.is_none_or(|l| !l.contains("only in text cleaning removed")),
+        "{text}"
+    );
+
+    let out = work.run(&["preview", "--explain", "--json", "Clash"]).await;
+    let item = &lines_json(&out.stdout)[0];
+    assert_eq!(item["full_text"], true);
+    let carrier = &item["explain"][1];
+    assert_eq!(carrier["verdict"], "no term");
+    assert_eq!(
+        carrier["removed"][0]["where"],
+        "<aside class=\"most-read\">"
+    );
+    assert_eq!(item["explain"][2]["excluded_by"], "Chevron");
+}

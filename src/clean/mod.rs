@@ -11,10 +11,12 @@ mod entities;
 mod facts;
 mod jsonld;
 mod noise;
+mod regions;
 mod score;
 mod walk;
 
 pub use depth::prepare_html;
+pub use regions::{REST_OF_PAGE, Region, page_regions};
 
 use std::sync::LazyLock;
 

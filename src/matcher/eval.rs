@@ -84,6 +84,24 @@ impl<'m> Ctx<'m> {
         (!matched.is_empty()).then_some(matched)
     }
 
+    /// Why the watch does or does not match: the atoms that made it match, or `Err` with
+    /// the exclusion that vetoed a match (`Some`), or `None` when nothing matched.
+    pub(super) fn explain(&mut self, w: &CompiledWatch) -> Result<Vec<usize>, Option<usize>> {
+        let mut matched: Vec<usize> = w.terms.iter().copied().filter(|&a| self.hit(a)).collect();
+        if let Some(q) = &w.query
+            && self.eval(q)
+        {
+            self.positive_hits(q, false, &mut matched);
+        }
+        if matched.is_empty() {
+            return Err(None);
+        }
+        match w.exclude.iter().copied().find(|&a| self.hit(a)) {
+            Some(veto) => Err(Some(veto)),
+            None => Ok(matched),
+        }
+    }
+
     fn eval(&mut self, c: &Cond) -> bool {
         match c {
             Cond::Atom(a) => self.hit(*a),

@@ -51,6 +51,19 @@ pub enum MatcherError {
     },
 }
 
+/// Why a watch does or does not match an article ([`Matcher::explain`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// It matches: the alert's terms and snippet.
+    Match(Hit),
+    /// A term matched, and this exclusion (as written) vetoed it.
+    Excluded(String),
+    /// No term and no query matched.
+    NoTerm,
+    /// The watch is restricted to other sources or tags.
+    OutOfScope,
+}
+
 /// The source an article came from, for watches restricted by `sources` or `tags`.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
@@ -219,29 +232,63 @@ impl Matcher {
             if !in_scope(&watch.spec, scope) {
                 continue;
             }
-            let Some(matched) = ctx.evaluate(watch) else {
-                continue;
-            };
-            let first = matched
-                .iter()
-                .filter_map(|&a| ctx.first_in_text(a))
-                .min_by_key(|o| o.orig_start);
-            let snippet = match first {
-                Some(o) => snippet(text, o.orig_start, o.orig_end),
-                None => snippet(text, 0, 0),
-            };
-            let mut terms: Vec<String> = matched
-                .iter()
-                .map(|&a| self.atoms[a].written.clone())
-                .collect();
-            terms.dedup();
-            hits.push(Hit {
-                watch: watch.spec.name.clone(),
-                terms,
-                snippet,
-            });
+            if let Some(matched) = ctx.evaluate(watch) {
+                hits.push(self.hit(&mut ctx, watch, &matched, text));
+            }
         }
         hits
+    }
+
+    /// Why each watch, in config order, does or does not match one article from `scope`
+    /// (for `preview --explain`; slower than [`Matcher::match_article`]).
+    pub fn explain(&self, scope: Scope<'_>, title: &str, text: &str) -> Vec<(String, Verdict)> {
+        let mut occs: FxHashMap<usize, Vec<Occ>> = FxHashMap::default();
+        self.literal_occurrences(title, true, &mut occs);
+        self.literal_occurrences(text, false, &mut occs);
+        let mut ctx = eval::Ctx::new(self, title, text, occs);
+        self.watches
+            .iter()
+            .map(|watch| {
+                let verdict = if !in_scope(&watch.spec, scope) {
+                    Verdict::OutOfScope
+                } else {
+                    match ctx.explain(watch) {
+                        Ok(matched) => Verdict::Match(self.hit(&mut ctx, watch, &matched, text)),
+                        Err(Some(veto)) => Verdict::Excluded(self.atoms[veto].written.clone()),
+                        Err(None) => Verdict::NoTerm,
+                    }
+                };
+                (watch.spec.name.clone(), verdict)
+            })
+            .collect()
+    }
+
+    /// The hit of a watch that matched: the terms as written, a snippet around the first.
+    fn hit(
+        &self,
+        ctx: &mut eval::Ctx<'_>,
+        watch: &CompiledWatch,
+        matched: &[usize],
+        text: &str,
+    ) -> Hit {
+        let first = matched
+            .iter()
+            .filter_map(|&a| ctx.first_in_text(a))
+            .min_by_key(|o| o.orig_start);
+        let snippet = match first {
+            Some(o) => snippet(text, o.orig_start, o.orig_end),
+            None => snippet(text, 0, 0),
+        };
+        let mut terms: Vec<String> = matched
+            .iter()
+            .map(|&a| self.atoms[a].written.clone())
+            .collect();
+        terms.dedup();
+        Hit {
+            watch: watch.spec.name.clone(),
+            terms,
+            snippet,
+        }
     }
 
     /// Every occurrence of a literal atom in `text`: one hashed pass over the text, then an

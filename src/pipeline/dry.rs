@@ -5,9 +5,11 @@ use url::Url;
 
 use super::PollError;
 use crate::clean;
-use crate::fetch::{FetchOutcome, Fetcher, decode_html};
+use crate::dedupe::canonical_url;
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, decode_html, same_host_and_port};
+use crate::matcher::{Matcher, Scope, Verdict};
 use crate::model::Validators;
-use crate::model::{Article, Item, Source, SourceType};
+use crate::model::{Article, Hit, Item, Source, SourceType};
 use crate::parse;
 
 /// What a source's bytes hold, read as a poll reads them.
@@ -93,4 +95,94 @@ pub(crate) async fn probe(fetcher: &Fetcher, source: &Source) -> Result<String, 
             None => Err(PollError::NotAFeed),
         },
     }
+}
+
+/// An item's page as a `full_text` poll reads it: fetched like the daemon fetches it (the
+/// listed source's host and port trusted, other private hosts refused), and its article
+/// extracted. `None` when the item has no link, or the page gives no text.
+pub(crate) async fn article_page(
+    fetcher: &Fetcher,
+    listed: &Url,
+    item: &Item,
+) -> Result<Option<(String, Article)>, FetchError> {
+    let Some(url) = item.url.as_deref().and_then(|u| Url::parse(u).ok()) else {
+        return Ok(None);
+    };
+    let none = Validators::default();
+    let fetched = match fetcher
+        .fetch_near(listed, &url, &none, same_host_and_port)
+        .await?
+    {
+        FetchOutcome::Fetched(f) => f,
+        FetchOutcome::NotModified { .. } => return Ok(None),
+    };
+    let html = decode_html(&fetched.body, fetched.content_type.as_deref());
+    let (html, article) = super::blocking(move || {
+        let article = clean::extract_article(&html);
+        (html, article)
+    })
+    .await
+    .map_err(|e| FetchError::Other {
+        url: url.to_string(),
+        message: e.to_string(),
+    })?;
+    if article.text.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((html, article)))
+}
+
+/// The item a page's article makes: its title, and its canonical URL when it names one.
+pub(crate) fn with_page(item: &Item, page: &Article) -> (Item, Article) {
+    let mut item = item.clone();
+    if let Some(canonical) = &page.canonical_url {
+        item.url = Some(canonical_url(canonical));
+    }
+    let article = Article {
+        title: item.title.clone(),
+        ..page.clone()
+    };
+    (item, article)
+}
+
+/// Why one watch does or does not match an article, and where its terms occur in text
+/// cleaning removed.
+#[derive(Debug, Clone)]
+pub(crate) struct Explanation {
+    pub(crate) watch: String,
+    pub(crate) verdict: Verdict,
+    /// For a watch that matched nothing in the article: the places (see
+    /// [`clean::Region`]) whose text it would match, with the terms and a snippet there.
+    pub(crate) removed: Vec<(String, Hit)>,
+}
+
+/// Explains every watch against one article, and looks for the terms of those that match
+/// nothing in the text `html` loses in cleaning. CPU work: call it off the async workers.
+pub(crate) fn explain(
+    matcher: &Matcher,
+    scope: Scope<'_>,
+    article: &Article,
+    html: &str,
+) -> Vec<Explanation> {
+    let mut out: Vec<Explanation> = matcher
+        .explain(scope, &article.title, &article.text)
+        .into_iter()
+        .map(|(watch, verdict)| Explanation {
+            watch,
+            verdict,
+            removed: Vec::new(),
+        })
+        .collect();
+    if out.iter().all(|e| e.verdict != Verdict::NoTerm) {
+        return out;
+    }
+    for region in clean::page_regions(html) {
+        let found = matcher.explain(scope, "", &region.text);
+        for (e, (_, verdict)) in out.iter_mut().zip(found) {
+            if let (Verdict::NoTerm, Verdict::Match(hit)) = (&e.verdict, verdict) {
+                e.removed.push((region.place.clone(), hit));
+            }
+        }
+    }
+    out
 }

@@ -13,10 +13,14 @@ use crate::app::{self, Runtime};
 use crate::config::{Config, format_duration};
 use crate::fetch::{FetchOutcome, Fetcher};
 use crate::model::Validators;
-use crate::model::{Alert, AlertKind, Article, Hit, Item, PollStatus};
-use crate::pipeline::{self, Reading};
+use crate::model::{Alert, AlertKind, PollStatus};
+use crate::pipeline;
 use crate::time::{Zone, iso};
 use crate::{clean, scheduler};
+
+mod preview;
+
+pub use preview::preview;
 
 /// `--watch NAME` must name a configured watch: a usage error listing them otherwise.
 fn known_watch(config: &Config, name: &str) -> Result<(), UsageError> {
@@ -157,7 +161,7 @@ pub async fn check_online(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Reads SOURCE: an http(s) URL is fetched, anything else is a file path.
-async fn read_source(
+pub(super) async fn read_source(
     source: &str,
     fetcher: &Fetcher,
 ) -> anyhow::Result<(Vec<u8>, Option<String>, url::Url)> {
@@ -199,108 +203,6 @@ pub async fn extract(source: &str, json: bool, config: Option<&Config>) -> anyho
     } else {
         writeln!(out, "{}", article.text)?;
     }
-    Ok(())
-}
-
-/// `preview SOURCE`: what a poll would read from SOURCE and which watches would match,
-/// without storing or alerting.
-pub async fn preview(config: &Config, source: &str, json: bool) -> anyhow::Result<()> {
-    let fetcher = Fetcher::new(&app::fetch_options(config))?;
-    let watchlist = app::watchlist(config)?;
-    let (body, content_type, url) = read_source(source, &fetcher).await?;
-    let reading =
-        tokio::task::spawn_blocking(move || pipeline::read(&body, content_type.as_deref(), &url))
-            .await??;
-    let items = match reading {
-        Reading::Feed(items) => items,
-        Reading::Page {
-            item,
-            article,
-            feeds,
-        } => {
-            for feed in feeds {
-                eprintln!(
-                    "note: this page advertises a feed: {feed} (a [[feed]] with this page's URL polls it)"
-                );
-            }
-            vec![(*item, *article)]
-        }
-    };
-    // A configured source's name and tags apply, so watches restricted to it match as they would.
-    let configured = config
-        .sources
-        .iter()
-        .find(|s| s.url.as_str() == source || s.name == source);
-    let (scope_name, scope_tags) =
-        configured.map_or((source, &[][..]), |s| (s.name.as_str(), &s.tags[..]));
-    let scope = crate::matcher::Scope {
-        source: scope_name,
-        tags: scope_tags,
-    };
-    let mut out = std::io::stdout().lock();
-    for (item, article) in items {
-        let hits = watchlist
-            .matcher
-            .match_article(scope, &article.title, &article.text);
-        if json {
-            print_preview_json(&mut out, source, &item, &article, &hits)?;
-        } else {
-            print_preview(&mut out, &item, &article, &hits)?;
-        }
-    }
-    Ok(())
-}
-
-fn print_preview_json(
-    out: &mut impl Write,
-    source: &str,
-    item: &Item,
-    article: &Article,
-    hits: &[Hit],
-) -> anyhow::Result<()> {
-    let matches: Vec<_> = hits
-        .iter()
-        .map(|h| json!({"watch": h.watch, "terms": h.terms, "snippet": h.snippet}))
-        .collect();
-    let published = item
-        .published
-        .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    writeln!(
-        out,
-        "{}",
-        json!({
-            "source": source, "title": article.title, "url": item.url, "published": published,
-            "text": article.text, "matches": matches,
-        })
-    )?;
-    Ok(())
-}
-
-fn print_preview(
-    out: &mut impl Write,
-    item: &Item,
-    article: &Article,
-    hits: &[Hit],
-) -> anyhow::Result<()> {
-    writeln!(out, "{}", article.title)?;
-    if let Some(u) = &item.url {
-        writeln!(out, "  {u}")?;
-    }
-    if let Some(p) = item.published {
-        let p = p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        writeln!(out, "  published {p}")?;
-    }
-    writeln!(out, "  {} characters of text", article.text.chars().count())?;
-    for h in hits {
-        writeln!(
-            out,
-            "  MATCH {} [{}]: {}",
-            h.watch,
-            h.terms.join(", "),
-            h.snippet
-        )?;
-    }
-    writeln!(out)?;
     Ok(())
 }
 
