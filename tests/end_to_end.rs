@@ -220,3 +220,64 @@ async fn an_article_matching_several_watches_sends_one_message_per_notifier() {
     assert!(out.status.success());
     assert_eq!(stdout(&out), "");
 }
+
+/// Titles with markup (Atom `type="html"` and `"xhtml"`, CDATA and escaped HTML in RSS,
+/// scripts and event attributes) reach alerts as plain text.
+#[tokio::test(flavor = "multi_thread")]
+async fn titles_with_markup_reach_alerts_as_plain_text() {
+    let http = HttpServer::start().await;
+    http.set_file(
+        "t.atom",
+        fixture("markup-titles.atom"),
+        "application/atom+xml",
+    );
+    http.set_file("t.rss", fixture("markup-titles.rss"), "application/rss+xml");
+    let work = Workdir::new(&format!(
+        "[store]\npath = \"fw.db\"\n[alerts]\nbacklog = \"all\"\n\
+         [[feed]]\nname = \"Atom\"\nurl = \"{}\"\n[[feed]]\nname = \"RSS\"\nurl = \"{}\"\n\
+         [[watch]]\nname = \"caracas\"\nterms = [\"Caracas\"]\n\
+         [[notifier]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n",
+        http.url("/files/t.atom"),
+        http.url("/files/t.rss"),
+        http.url("/hook")
+    ));
+    assert!(work.run(&["once"]).await.status.success());
+    let mut titles: Vec<String> = http
+        .webhook_received()
+        .iter()
+        .map(|h| h.json()["title"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Caracas rises",
+            "Caracas today & tomorrow",
+            "Fish & Chips in Caracas",
+            "History of the blink tag in Caracas"
+        ]
+    );
+}
+
+/// A notifier's `timezone` applies to the times in its messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn email_times_follow_the_notifiers_time_zone() {
+    let http = HttpServer::start().await;
+    let smtp = SmtpServer::start("127.0.0.1:0").await;
+    let cfg = config(
+        &http,
+        smtp.addr.port(),
+        &["email"],
+        "timezone = \"Asia/Tokyo\"\n",
+    );
+    let work = Workdir::new(&cfg);
+    let out = work.run(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mails = smtp.messages();
+    let text = mails[0].body_text(0).unwrap();
+    // Published 2026-01-02T14:05:00Z is 23:05 in Tokyo.
+    assert!(
+        text.contains("Published: 2026-01-02 23:05 JST (+09:00)"),
+        "{text}"
+    );
+}

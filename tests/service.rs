@@ -485,3 +485,31 @@ async fn preview_explains_each_watch_and_reads_full_text_pages() {
     );
     assert_eq!(item["explain"][2]["excluded_by"], "Chevron");
 }
+
+/// `systemctl reload` runs the unit's `ExecReload=` lines in order and stops at the first
+/// that fails: the unit checks the config before it signals the daemon, and that check
+/// fails on a broken config (the running daemon is never sent SIGHUP then).
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_checks_the_config_before_signalling() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/feedwatch.service"),
+    )
+    .unwrap();
+    let reloads: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecReload="))
+        .collect();
+    assert_eq!(reloads.len(), 2, "{reloads:?}");
+    assert!(reloads[0].ends_with(" check") && reloads[1].contains("kill -HUP $MAINPID"));
+    // The check line, run on a broken config as systemd would run it.
+    let work = Workdir::new("[[feed]]\nname = \"x\"\nurl = \"not a url\"\n");
+    let args: Vec<&str> = reloads[0].split_whitespace().skip(3).collect();
+    assert_eq!(args, ["check"]);
+    let out = work.run(&args).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("feedwatch.toml:3:7: invalid URL"),
+        "{}",
+        stderr(&out)
+    );
+}
