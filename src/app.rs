@@ -32,8 +32,10 @@ pub struct Runtime {
     pub(crate) lease: Duration,
     /// Retention of article text (`[store] keep`).
     pub(crate) keep: Duration,
-    /// Where to serve `/metrics` and `/healthz`, if anywhere.
+    /// Where to serve the status page, `/metrics` and `/healthz`, if anywhere.
     pub(crate) listen: Option<std::net::SocketAddr>,
+    /// The variable with the status page's token (`[http] token_env`).
+    pub(crate) token_env: Option<String>,
 }
 
 /// What one round of deliveries did.
@@ -123,7 +125,8 @@ impl Runtime {
             concurrency: config.fetch.concurrency,
             lease: config.fetch.timeout.saturating_mul(4) + Duration::from_secs(60),
             keep: config.store.keep,
-            listen: config.listen,
+            listen: config.http.listen,
+            token_env: config.http.token_env.clone(),
         })
     }
 
@@ -289,6 +292,15 @@ pub fn missing_secrets(config: &Config) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Each source's tags by its name: watches restricted by tags see them.
+pub fn source_tags(config: &Config) -> HashMap<String, Vec<String>> {
+    config
+        .sources
+        .iter()
+        .map(|s| (s.name.clone(), s.tags.clone()))
+        .collect()
 }
 
 /// Notifiers that no watch routes to (a typo in a watch's `notify`, or a leftover): `check`

@@ -24,6 +24,7 @@ pub(crate) mod template;
 pub(crate) mod text;
 pub mod time;
 pub(crate) mod units;
+pub(crate) mod web;
 
 /// Installs ring as rustls's crypto provider (reqwest is built without one); idempotent.
 pub fn init_tls() {

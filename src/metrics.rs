@@ -1,19 +1,13 @@
-//! Observability: counters the pipeline and the dispatcher bump, and a small HTTP endpoint
-//! (`[http] listen`) serving `/metrics` (Prometheus text format) and `/healthz`.
+//! Observability: counters the pipeline and the dispatcher bump, rendered as Prometheus
+//! text for `/metrics`, and the checks behind `/healthz` (both served by `web`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
-
 use crate::store::Store;
-use crate::time::now_ms;
 
 /// Upper bounds (seconds) of the fetch latency histogram.
 const BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -188,72 +182,6 @@ pub(crate) fn health(
         "ok: store writable, scheduler ticked {} s ago",
         age / 1000
     ))
-}
-
-/// Serves `/metrics` and `/healthz` on `addr` until `shutdown`.
-pub(crate) async fn serve(
-    addr: SocketAddr,
-    metrics: std::sync::Arc<Metrics>,
-    store: Store,
-    stale_after: Duration,
-    shutdown: CancellationToken,
-) {
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(%addr, error = %e, "cannot listen for /metrics and /healthz");
-            return;
-        }
-    };
-    info!(%addr, "serving /metrics and /healthz");
-    loop {
-        let (mut stream, _) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(s) => s,
-                Err(_) => continue,
-            },
-        };
-        let (metrics, store) = (metrics.clone(), store.clone());
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let Ok(Ok(n)) =
-                tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
-            else {
-                return;
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body) = match path {
-                "/metrics" => {
-                    let s = store.clone();
-                    let body = tokio::task::spawn_blocking(move || metrics.render(&s))
-                        .await
-                        .unwrap_or_default();
-                    ("200 OK", body)
-                }
-                "/healthz" => {
-                    let s = store.clone();
-                    match tokio::task::spawn_blocking(move || {
-                        health(&metrics, &s, stale_after, now_ms())
-                    })
-                    .await
-                    {
-                        Ok(Ok(msg)) => ("200 OK", msg + "\n"),
-                        Ok(Err(msg)) => ("503 Service Unavailable", msg + "\n"),
-                        Err(e) => ("503 Service Unavailable", format!("{e}\n")),
-                    }
-                }
-                _ => ("404 Not Found", "not found\n".into()),
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(body.as_bytes()).await;
-        });
-    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,18 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     daemon.stop().await
 }
 
+/// What the status page shows of the config: the watches and each source's tags.
+fn catalog_of(rt: &Runtime) -> crate::web::Catalog {
+    crate::web::Catalog {
+        watchlist: rt.ctx.watchlist.clone(),
+        tags: rt
+            .sources
+            .values()
+            .map(|s| (s.name.clone(), s.tags.clone()))
+            .collect(),
+    }
+}
+
 /// The signals the daemon answers: SIGHUP reloads, SIGTERM and SIGINT stop.
 struct Signals {
     hup: tokio::signal::unix::Signal,
@@ -153,6 +165,8 @@ struct Daemon {
     /// Until every source has been polled once since the start: the sources not yet
     /// polled, and how the others went (one summary line when done).
     first_cycle: Option<(std::collections::HashSet<String>, CycleTally)>,
+    /// The status page's view of the config, replaced on reload.
+    catalog: Option<Arc<std::sync::RwLock<Arc<crate::web::Catalog>>>>,
 }
 
 impl Daemon {
@@ -164,15 +178,19 @@ impl Daemon {
         let dispatcher_stop = shutdown.child_token();
         let dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx, dispatcher_stop.clone()));
         let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
-        if let Some(addr) = rt.listen {
-            tokio::spawn(crate::metrics::serve(
-                addr,
-                rt.ctx.metrics.clone(),
+        let catalog = rt.listen.map(|addr| {
+            let web = crate::web::Web::new(
                 rt.ctx.store.clone(),
+                rt.ctx.metrics.clone(),
+                catalog_of(&rt),
                 tick * 3,
-                shutdown.clone(),
-            ));
-        }
+                crate::web::Access::from_env(rt.token_env.as_deref()),
+                rt.ctx.clock.clone(),
+            );
+            let catalog = web.catalog.clone();
+            tokio::spawn(crate::web::serve(addr, web, shutdown.clone()));
+            catalog
+        });
         Daemon {
             config_path,
             store: rt.ctx.store.clone(),
@@ -184,6 +202,7 @@ impl Daemon {
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
+            catalog,
             rt,
             tick,
             next_prune: tokio::time::Instant::now(),
@@ -275,6 +294,10 @@ impl Daemon {
                         .dispatcher()
                         .run(self.wake.subscribe(), self.dispatcher_stop.clone()),
                 );
+                if let Some(catalog) = &self.catalog {
+                    *catalog.write().unwrap_or_else(|p| p.into_inner()) =
+                        Arc::new(catalog_of(&self.rt));
+                }
                 if let Some((pending, _)) = &mut self.first_cycle {
                     pending.retain(|name| self.rt.sources.contains_key(name));
                     if pending.is_empty() {

@@ -127,6 +127,11 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     for (notifier, var) in app::missing_secrets(config) {
         tracing::warn!(notifier = %notifier, env = %var, "environment variable named in the config is not set; deliveries that need it will wait");
     }
+    if let Some(var) = &config.http.token_env
+        && !crate::notify::Secret::from_env(var).is_set()
+    {
+        tracing::warn!(env = %var, "[http] token_env names a variable that is not set; the status page will refuse every request");
+    }
     for notifier in app::unused_notifiers(config) {
         tracing::warn!(notifier = %notifier, "no watch routes to this notifier; it sends no alert (health alerts aside)");
     }
@@ -234,32 +239,32 @@ pub fn search(
         }
     };
     let matcher = crate::matcher::Matcher::new(vec![spec])?;
-    // A watch restricted by tags sees each source's configured tags.
-    let tags: std::collections::HashMap<&str, &[String]> = config
-        .sources
-        .iter()
-        .map(|s| (s.name.as_str(), &s.tags[..]))
-        .collect();
+    let tags = app::source_tags(config);
     let store = app::open_existing_store(config)?;
     let since = since.map_or(0, |d| crate::time::now_ms() - crate::time::ms(d));
     let mut out = std::io::stdout().lock();
     let mut result = Ok(());
     let mut found = 0usize;
-    store.each_article(since, |a| {
-        let scope = crate::matcher::Scope {
-            source: &a.source,
-            tags: tags.get(a.source.as_str()).copied().unwrap_or_default(),
-        };
-        let Some(hit) = matcher.match_article(scope, &a.title, &a.text).pop() else { return };
+    pipeline::search_stored(&store, &matcher, &tags, since, |a, hit| {
         let when = a.published_at.unwrap_or(a.fetched_at);
         let line = if json {
             json!({"source": a.source, "title": a.title, "url": a.url, "published": iso(when), "matched": hit.terms, "snippet": hit.snippet}).to_string()
         } else {
-            format!("{}\t{}\t{}\t{}\n\t{}", zone.show(when), a.source, a.title, a.url.as_deref().unwrap_or(""), hit.snippet)
+            format!(
+                "{}\t{}\t{}\t{}\n\t{}",
+                zone.show(when),
+                a.source,
+                a.title,
+                a.url.as_deref().unwrap_or(""),
+                hit.snippet
+            )
         };
         found += 1;
+        result = writeln!(out, "{line}");
         if result.is_ok() {
-            result = writeln!(out, "{line}");
+            std::ops::ControlFlow::Continue(())
+        } else {
+            std::ops::ControlFlow::Break(())
         }
     })?;
     if found == 0 {

@@ -36,14 +36,23 @@ pub struct Config {
     pub delivery: DeliverySettings,
     /// `[health]`.
     pub health: HealthSettings,
-    /// Where to serve `/metrics` and `/healthz`, if anywhere.
-    pub listen: Option<SocketAddr>,
+    /// `[http]`: where to serve the status page, `/metrics` and `/healthz`, if anywhere.
+    pub http: HttpSettings,
     /// Feeds, then pages, in file order.
     pub sources: Vec<Source>,
     /// `[[watch]]` tables, in file order.
     pub watches: Vec<WatchSettings>,
     /// `[[notifier]]` tables, in file order.
     pub notifiers: Vec<NotifierSettings>,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Where to listen.
+    pub listen: Option<SocketAddr>,
+    /// The environment variable with the token pages ask for (none on loopback: no token).
+    pub token_env: Option<String>,
 }
 
 /// `[store]`.

@@ -222,8 +222,12 @@ pub(crate) struct NotifierConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpConfig {
-    /// `127.0.0.1:9188`: serve `/metrics` and `/healthz` there (off when unset).
+    /// `127.0.0.1:9188`: serve the status page, `/metrics` and `/healthz` there (off when
+    /// unset).
     pub(crate) listen: Option<Spanned<String>>,
+    /// The environment variable holding the token every page asks for; required when
+    /// `listen` is not a loopback address.
+    pub(crate) token_env: Option<Spanned<String>>,
 }
 
 /// Alerts about sources themselves.

@@ -191,6 +191,7 @@ const SCHEMA_KEYS: &[&str] = &[
     "backlog",
     "[http]",
     "listen",
+    "token_env",
     "alert_after",
 ];
 
@@ -203,8 +204,13 @@ fn example_config_is_valid_and_mentions_every_key() {
         let present = if key.starts_with('[') {
             text.lines().any(|l| l.trim() == *key)
         } else {
-            text.lines()
-                .any(|l| l.trim_start().starts_with(&format!("{key} =")))
+            // Shown set, or shown commented out (a key whose example value would change
+            // what the example does, like `[http] token_env`).
+            text.lines().any(|l| {
+                let l = l.trim_start();
+                let l = l.strip_prefix("# ").unwrap_or(l);
+                l.starts_with(&format!("{key} ="))
+            })
         };
         assert!(present, "config/feedwatch.toml does not show `{key}`");
     }

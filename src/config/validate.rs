@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::checks::{Invalid, at, http_url, routes, unique};
 use super::schema::{ConfigFile, FeedConfig, FetchConfig, HttpConfig, PageConfig, WatchConfig};
 use super::{
-    Config, DeliverySettings, FetchSettings, HealthSettings, NotifierSettings, StoreSettings,
-    WatchSettings, notifier,
+    Config, DeliverySettings, FetchSettings, HealthSettings, HttpSettings, NotifierSettings,
+    StoreSettings, WatchSettings, notifier,
 };
 use crate::matcher::WatchSpec;
 use crate::model::{Source, SourceKind};
@@ -24,7 +24,7 @@ pub(super) fn validate(file: ConfigFile, path: &Path) -> Result<Config, Invalid>
     };
     let sources = sources(&file.feeds, &file.pages, backlog)?;
     let notifiers = notifiers(&file.notifiers)?;
-    let listen = listen(&file.http)?;
+    let http = http(&file.http)?;
     let names: Vec<String> = notifiers.iter().map(|n| n.name.clone()).collect();
     let health = HealthSettings {
         alert_after: file.health.alert_after.0,
@@ -44,7 +44,7 @@ pub(super) fn validate(file: ConfigFile, path: &Path) -> Result<Config, Invalid>
             give_up_after: file.delivery.give_up_after.0,
         },
         health,
-        listen,
+        http,
         sources,
         watches,
         notifiers,
@@ -168,11 +168,15 @@ pub(super) fn header_value(value: &Spanned<String>, key: &str) -> Result<(), Inv
         })
 }
 
-fn listen(http: &HttpConfig) -> Result<Option<std::net::SocketAddr>, Invalid> {
+fn http(http: &HttpConfig) -> Result<HttpSettings, Invalid> {
+    let token_env = http.token_env.as_ref().map(|v| v.get_ref().clone());
     let Some(listen) = &http.listen else {
-        return Ok(None);
+        return Ok(HttpSettings {
+            listen: None,
+            token_env,
+        });
     };
-    listen.get_ref().parse().map(Some).map_err(|_| {
+    let addr: std::net::SocketAddr = listen.get_ref().parse().map_err(|_| {
         at(
             listen,
             format!(
@@ -180,6 +184,19 @@ fn listen(http: &HttpConfig) -> Result<Option<std::net::SocketAddr>, Invalid> {
                 listen.get_ref()
             ),
         )
+    })?;
+    if !addr.ip().is_loopback() && token_env.is_none() {
+        return Err(at(
+            listen,
+            format!(
+                "[http] listen \"{addr}\" is reachable from other machines: set [http] token_env \
+                 to a variable holding a token the status page will ask for, or listen on 127.0.0.1"
+            ),
+        ));
+    }
+    Ok(HttpSettings {
+        listen: Some(addr),
+        token_env,
     })
 }
 

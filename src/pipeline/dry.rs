@@ -186,3 +186,26 @@ pub(crate) fn explain(
     }
     out
 }
+
+/// Stored articles fetched since `since` that `matcher` (one watch, or a query made one)
+/// matches, newest first, each with its hit, until `f` breaks: the engine of `search` and
+/// of the status page's search box. `tags` gives each source's tags, so a watch restricted
+/// by tags sees them.
+pub(crate) fn search_stored(
+    store: &crate::store::Store,
+    matcher: &Matcher,
+    tags: &std::collections::HashMap<String, Vec<String>>,
+    since: i64,
+    mut f: impl FnMut(crate::store::StoredArticle, Hit) -> std::ops::ControlFlow<()>,
+) -> Result<(), crate::store::StoreError> {
+    store.each_article(since, |a| {
+        let scope = Scope {
+            source: &a.source,
+            tags: tags.get(&a.source).map_or(&[][..], Vec::as_slice),
+        };
+        match matcher.match_article(scope, &a.title, &a.text).pop() {
+            Some(hit) => f(a, hit),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    })
+}

@@ -28,7 +28,9 @@ use crate::store::{
 };
 use crate::time::Clock;
 
-pub(crate) use dry::{Explanation, Reading, article_page, explain, probe, read, with_page};
+pub(crate) use dry::{
+    Explanation, Reading, article_page, explain, probe, read, search_stored, with_page,
+};
 pub(crate) use health::HealthRule;
 
 /// Compiled watches and where each one's alerts go.

@@ -298,7 +298,7 @@ fn pause_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pause> {
 }
 
 /// An outbox row's alert. One stored before alerts listed their watches names its one watch.
-fn decode(payload: &str) -> Result<Alert, StoreError> {
+pub(super) fn decode(payload: &str) -> Result<Alert, StoreError> {
     let mut alert: Alert = serde_json::from_str(payload)?;
     if alert.watches.is_empty() {
         alert.watches.push(alert.watch.clone());

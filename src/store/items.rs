@@ -255,11 +255,11 @@ impl Store {
     }
 
     /// Stored articles (not pruned) fetched since `since`, newest published first (stored
-    /// time for undated ones), for `search`.
+    /// time for undated ones), for `search`, until `f` breaks.
     pub fn each_article(
         &self,
         since: i64,
-        mut f: impl FnMut(StoredArticle),
+        mut f: impl FnMut(StoredArticle) -> std::ops::ControlFlow<()>,
     ) -> Result<(), StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
@@ -270,14 +270,17 @@ impl Store {
         )?;
         let mut rows = stmt.query([since])?;
         while let Some(r) = rows.next()? {
-            f(StoredArticle {
+            let article = StoredArticle {
                 source: r.get(0)?,
                 title: r.get(1)?,
                 url: r.get(2)?,
                 published_at: r.get(3)?,
                 fetched_at: r.get(4)?,
                 text: r.get(5)?,
-            });
+            };
+            if f(article).is_break() {
+                break;
+            }
         }
         Ok(())
     }
@@ -353,9 +356,10 @@ fn insert_alerts(
         let seq = tx.last_insert_rowid();
         for watch in alert.watch_names() {
             tx.prepare_cached(
-                "INSERT INTO alert_watches (seq, watch, item_id, story_id) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![seq, watch, item_id, story_id])?;
+            .execute(params![seq, watch, item_id, story_id, now])?;
         }
     }
     Ok(())

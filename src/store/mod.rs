@@ -13,6 +13,7 @@ mod schema;
 mod sources;
 mod status;
 mod stories;
+mod views;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,9 +24,11 @@ use rusqlite::Connection;
 pub use alerts::{AlertStatus, DeliveryState, OutboxRow, Pause};
 pub use items::{ChangedItem, Identity, InsertReport, NewAlert, NewItem, Seen, StoredArticle};
 pub use lock::StoreLock;
+use prune::POLL_HISTORY;
 pub use prune::PruneReport;
 pub use sources::{Discovery, HealthChange, PollRecord, SourceHealth, SourceRow, SourceSpec};
 pub use status::Gauges;
+pub use views::{DeliveryRow, Overview, PollMark, SourceFilter};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

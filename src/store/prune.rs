@@ -16,6 +16,9 @@ pub struct PruneReport {
     pub stories: usize,
 }
 
+/// Polls kept per source for the status page's strip.
+pub(super) const POLL_HISTORY: i64 = 50;
+
 impl Store {
     /// Prunes what is older than `keep_ms`. Pending alerts are never pruned.
     pub fn prune(&self, now: i64, keep_ms: i64) -> Result<PruneReport, StoreError> {
@@ -31,6 +34,13 @@ impl Store {
             [cutoff],
         )?;
         let stories = tx.execute("DELETE FROM stories WHERE last_seen < ?1", params![cutoff])?;
+        // The status page shows each source's last POLL_HISTORY polls.
+        tx.execute(
+            "DELETE FROM polls WHERE rowid IN (SELECT rowid FROM (
+                SELECT rowid, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY at DESC) AS n FROM polls)
+             WHERE n > ?1)",
+            [POLL_HISTORY],
+        )?;
         tx.commit()?;
         if stories > 0 {
             *self.stories.lock().unwrap_or_else(|p| p.into_inner()) = None;

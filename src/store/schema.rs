@@ -101,14 +101,17 @@ const MIGRATIONS: &[&str] = &[
     // which watches alerted for which item and story is kept per watch.
     r#"
     CREATE TABLE alert_watches (
-        seq      INTEGER NOT NULL REFERENCES alerts (seq) ON DELETE CASCADE,
-        watch    TEXT NOT NULL,
-        item_id  INTEGER REFERENCES items (id) ON DELETE SET NULL,
-        story_id INTEGER
+        seq        INTEGER NOT NULL REFERENCES alerts (seq) ON DELETE CASCADE,
+        watch      TEXT NOT NULL,
+        item_id    INTEGER REFERENCES items (id) ON DELETE SET NULL,
+        story_id   INTEGER,
+        created_at INTEGER NOT NULL
     );
-    INSERT INTO alert_watches (seq, watch, item_id, story_id)
-        SELECT seq, watch, item_id, story_id FROM alerts WHERE item_id IS NOT NULL OR story_id IS NOT NULL;
+    INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+        SELECT seq, watch, item_id, story_id, created_at FROM alerts
+        WHERE item_id IS NOT NULL OR story_id IS NOT NULL;
     CREATE INDEX alert_watches_seq ON alert_watches (seq);
+    CREATE INDEX alert_watches_created ON alert_watches (created_at);
     CREATE INDEX alert_watches_story ON alert_watches (story_id, watch);
     CREATE INDEX alert_watches_item ON alert_watches (item_id, watch);
     DROP INDEX alerts_story_watch;
@@ -122,6 +125,17 @@ const MIGRATIONS: &[&str] = &[
         reason   TEXT NOT NULL,
         since    INTEGER NOT NULL
     );
+    "#,
+    // 7: each source's recent polls, for the status page (trimmed by retention).
+    r#"
+    CREATE TABLE polls (
+        source_id INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+        at        INTEGER NOT NULL,
+        status    TEXT NOT NULL,
+        error     TEXT
+    );
+    CREATE INDEX polls_source ON polls (source_id, at);
+    CREATE INDEX polls_at ON polls (at);
     "#,
 ];
 

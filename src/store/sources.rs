@@ -94,6 +94,8 @@ pub(super) const DEFER_MS: i64 = 10_000;
 /// What `feedwatch sources` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SourceHealth {
+    /// Its row.
+    pub id: i64,
     /// Its name.
     pub name: String,
     /// Feed or page.
@@ -343,6 +345,15 @@ impl Store {
             set_discovered,
             discovered
         ])?;
+        tx.prepare_cached(
+            "INSERT INTO polls (source_id, at, status, error) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            source_id,
+            rec.at,
+            status,
+            error.map(|e| crate::text::truncate_chars(e, 300))
+        ])?;
         match &rec.health {
             Some(change) => self.write_health(tx, source_id, rec.at, change),
             None => Ok(()),
@@ -380,29 +391,34 @@ impl Store {
     /// Health of every source, active first.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.name, s.kind, s.url, s.active, s.last_poll_at, s.last_success_at, s.last_status,
-                    s.last_error, s.consecutive_failures, s.next_poll_at,
-                    (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)
-             FROM sources s ORDER BY s.active DESC, s.name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(SourceHealth {
-                name: r.get(0)?,
-                kind: r.get(1)?,
-                url: r.get(2)?,
-                active: r.get(3)?,
-                last_poll_at: r.get(4)?,
-                last_success_at: r.get(5)?,
-                status: r.get(6)?,
-                last_error: r.get(7)?,
-                consecutive_failures: r.get(8)?,
-                next_poll_at: r.get(9)?,
-                items: r.get(10)?,
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!("{HEALTH_SELECT} ORDER BY s.active DESC, s.name"))?;
+        let rows = stmt.query_map([], health_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The columns of [`SourceHealth`], read by [`health_row`]; a query adds its conditions.
+pub(super) const HEALTH_SELECT: &str =
+    "SELECT s.id, s.name, s.kind, s.url, s.active, s.last_poll_at, s.last_success_at, s.last_status,
+            s.last_error, s.consecutive_failures, s.next_poll_at,
+            (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id)
+     FROM sources s";
+
+pub(super) fn health_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceHealth> {
+    Ok(SourceHealth {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: r.get(2)?,
+        url: r.get(3)?,
+        active: r.get(4)?,
+        last_poll_at: r.get(5)?,
+        last_success_at: r.get(6)?,
+        status: r.get(7)?,
+        last_error: r.get(8)?,
+        consecutive_failures: r.get(9)?,
+        next_poll_at: r.get(10)?,
+        items: r.get(11)?,
+    })
 }
 
 #[cfg(test)]
