@@ -152,7 +152,7 @@ struct Daemon {
     store: Store,
     shutdown: CancellationToken,
     /// Bumped when polls store alerts: the dispatcher's cue.
-    wake: watch::Sender<u64>,
+    wake: Arc<watch::Sender<u64>>,
     dispatcher: tokio::task::JoinHandle<()>,
     dispatcher_stop: CancellationToken,
     global: Arc<Semaphore>,
@@ -175,6 +175,7 @@ impl Daemon {
         let rt = Arc::new(rt);
         let shutdown = CancellationToken::new();
         let (wake, wake_rx) = watch::channel(0u64);
+        let wake = Arc::new(wake);
         let dispatcher_stop = shutdown.child_token();
         let dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx, dispatcher_stop.clone()));
         let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
@@ -186,7 +187,8 @@ impl Daemon {
                 tick * 3,
                 crate::web::Access::from_env(rt.token_env.as_deref()),
                 rt.ctx.clock.clone(),
-            );
+            )
+            .waking(wake.clone());
             let catalog = web.catalog.clone();
             tokio::spawn(crate::web::serve(addr, web, shutdown.clone()));
             catalog

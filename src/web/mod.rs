@@ -50,6 +50,8 @@ pub(crate) struct Web {
     pub(crate) access: Arc<Access>,
     pub(crate) clock: Clock,
     views: Arc<view::Views>,
+    /// Bumped when "send again" requeues a delivery: the running dispatcher's cue.
+    wake: Option<Arc<tokio::sync::watch::Sender<u64>>>,
 }
 
 impl Web {
@@ -69,6 +71,22 @@ impl Web {
             access: Arc::new(access),
             clock,
             views: Arc::new(view::Views::new()),
+            wake: None,
+        }
+    }
+
+    /// Wakes the daemon's dispatcher through `wake` when a delivery is requeued.
+    pub(crate) fn waking(self, wake: Arc<tokio::sync::watch::Sender<u64>>) -> Web {
+        Web {
+            wake: Some(wake),
+            ..self
+        }
+    }
+
+    /// Tells the dispatcher that deliveries are due.
+    fn wake_dispatcher(&self) {
+        if let Some(w) = &self.wake {
+            w.send_modify(|n| *n += 1);
         }
     }
 

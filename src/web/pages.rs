@@ -334,6 +334,7 @@ pub(super) async fn retry(
     let n = web
         .read(move |w| Ok(w.store.retry_failed(Some(&form.id), now)?))
         .await?;
+    web.wake_dispatcher();
     Ok(Redirect::to(&format!("/alerts?state=failed&done={n}")).into_response())
 }
 

@@ -3,6 +3,8 @@
 //! for the `feedwatch` binary. Nothing here touches the internet.
 #![allow(dead_code)]
 
+pub(crate) mod webdriver;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -633,6 +635,21 @@ pub(crate) async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) ->
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     cond()
+}
+
+/// [`wait_for`] with a condition that has to await (an HTTP request, say).
+pub(crate) async fn wait_for_async<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut cond: impl FnMut() -> F,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cond().await
 }
 
 /// Sends a signal (`TERM`, `HUP`, ...) to a child process.
