@@ -9,6 +9,7 @@ use std::time::Instant;
 use feedwatch::matcher::{Matcher, Scope, WatchSpec};
 
 mod cycle;
+mod web;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,10 +44,13 @@ fn main() {
         Some("cycle") => {
             bench_cycle(&sizes);
         }
+        Some("web") => {
+            web::bench_web();
+        }
         Some("all") => bench_all(&corpora, &sizes),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <all|parse [--list]|extract|match|store|cycle|deliver> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <all|parse [--list]|extract|match|store|cycle|deliver|web> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -761,6 +765,8 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
     let (store_new, store_known) = bench_store(corpora);
     println!("\n## poll cycles\n");
     let cycles = bench_cycle(sizes);
+    println!("\n## status page\n");
+    let web = web::bench_web();
 
     let at = |n: usize| cycles.sizes.iter().find(|(m, _, _)| *m == n);
     let fw = |n: usize, f: fn(&cycle::Cycles) -> cycle::Usage| at(n).map(|(_, c, _)| f(c));
@@ -781,7 +787,8 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
             serde_json::json!((v * 1000.0).round() / 1000.0)
         })
     };
-    let results = serde_json::json!({
+    let slowest_page = web.rows.iter().map(|r| r.2).fold(0.0, f64::max);
+    let mut results = serde_json::json!({
         "parse_mb_s": num(Some(parse.mb_s)),
         "parse_vs_feedparser": num(Some(parse.mb_s / parse.feedparser_mb_s)),
         "extract_mb_s": num(Some(extract.mb_s)),
@@ -948,6 +955,12 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
             }
         }
     }
+    results["web_page_slowest_ms_10k_sources_100k_alerts"] = num(Some(slowest_page));
+    let _ = writeln!(
+        md,
+        "\nThe status page, served by `feedwatch run` over loopback HTTP (20 fetches of each page; the peer is the same page over a store a hundred times smaller):\n\n{}",
+        web.table
+    );
     println!("\n{md}");
     std::fs::write(bench_dir().join("RESULTS.md"), &md).unwrap();
     std::fs::write(
