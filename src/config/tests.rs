@@ -298,3 +298,16 @@ fn a_password_is_not_sent_in_the_clear_to_another_host() {
     parse(&email("smtp+starttls://u@mail.example.org", "")).unwrap();
     parse(&email("smtps://u@mail.example.org", "")).unwrap();
 }
+
+#[test]
+fn a_status_page_beyond_loopback_needs_a_token() {
+    let e = err("[http]\nlisten = \"0.0.0.0:9188\"\n");
+    assert!(
+        e.contains("test.toml:2:10") && e.contains("set [http] token_env"),
+        "{e}"
+    );
+    let c = parse("[http]\nlisten = \"0.0.0.0:9188\"\ntoken_env = \"FW_TOKEN\"\n").unwrap();
+    assert_eq!(c.http.token_env.as_deref(), Some("FW_TOKEN"));
+    let c = parse("[http]\nlisten = \"[::1]:9188\"\n").unwrap();
+    assert!(c.http.listen.is_some() && c.http.token_env.is_none());
+}
