@@ -30,6 +30,23 @@ fn check(name: &str) {
         );
     }
     assert!(!article.title.is_empty(), "{name}: no title");
+    // The watch for the word the page holds only in its chrome never fires on it.
+    let watch = feedwatch::matcher::Matcher::new(vec![feedwatch::matcher::WatchSpec {
+        name: "venezuela".into(),
+        terms: vec!["Venezuela".into()],
+        ..Default::default()
+    }])
+    .unwrap();
+    let scope = feedwatch::matcher::Scope {
+        source: "s",
+        tags: &[],
+    };
+    assert!(
+        watch
+            .match_article(scope, &article.title, &article.text)
+            .is_empty(),
+        "{name}: the watch fired"
+    );
     // The same page always gives the same text: a page source would otherwise see changes
     // that are not there.
     for _ in 0..10 {
@@ -64,4 +81,18 @@ fn legacy_table_layout_in_windows_1252() {
 #[test]
 fn spanish_page_with_comments() {
     check("spanish");
+}
+
+/// Paragraphs set as text between `<br><br>` and subheads, not in `<p>`s (older blogs):
+/// the text is the article, not the meta description.
+#[test]
+fn br_separated_paragraphs_in_a_container() {
+    check("br-paragraphs");
+}
+
+/// An ASP.NET page sets its whole body in one `<form>`: the form is the page, not a
+/// search box to drop.
+#[test]
+fn a_page_inside_one_form() {
+    check("aspnet-form");
 }

@@ -261,7 +261,8 @@ fn has_noise_hint(el: &Element) -> bool {
 /// headline together with the prose (a masthead holds no prose, a comment thread no
 /// headline), so these are the headline's ancestors that hold at least half the page's
 /// long paragraphs outside other chrome. Found only when one of the headline's ancestors
-/// has a noise hint.
+/// has a noise hint. Likewise a `<form>` holding most of the page's text is the page (an
+/// ASP.NET page sets its whole body in one), not a search box or a comment form.
 #[derive(Debug, Default)]
 pub(super) struct Wrappers(HashSet<NodeId>);
 
@@ -270,8 +271,17 @@ impl Wrappers {
     const PROSE_CHARS: usize = 80;
 
     pub(super) fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
+        let mut wrappers = page_forms(body);
+        wrappers.extend(Self::headline_wrappers(body, headline));
+        Wrappers(wrappers)
+    }
+
+    fn headline_wrappers(
+        body: NodeRef<'_, Node>,
+        headline: Option<NodeRef<'_, Node>>,
+    ) -> HashSet<NodeId> {
         let Some(headline) = headline else {
-            return Wrappers::default();
+            return HashSet::new();
         };
         let hinted: HashSet<NodeId> = headline
             .ancestors()
@@ -279,7 +289,7 @@ impl Wrappers {
             .map(|a| a.id())
             .collect();
         if hinted.is_empty() {
-            return Wrappers::default();
+            return HashSet::new();
         }
         // Long paragraphs under `root`, not counting those inside other chrome. One walk per
         // hinted ancestor (a handful) and one for the page: linear in the page.
@@ -307,27 +317,54 @@ impl Wrappers {
             n
         };
         let total = prose(body);
-        Wrappers(
-            headline
-                .ancestors()
-                .filter(|a| hinted.contains(&a.id()))
-                .filter(|&a| {
-                    let n = prose(a);
-                    n >= 3 && 2 * n >= total
-                })
-                .map(|a| a.id())
-                .collect(),
-        )
+        headline
+            .ancestors()
+            .filter(|a| hinted.contains(&a.id()))
+            .filter(|&a| {
+                let n = prose(a);
+                n >= 3 && 2 * n >= total
+            })
+            .map(|a| a.id())
+            .collect()
     }
 
     /// Whether `node`, an element, is noise (with everything inside it).
     pub(super) fn is_noise(&self, node: NodeRef<'_, Node>, el: &Element) -> bool {
         if self.0.contains(&node.id()) {
-            SKIP_TAGS.contains(&el.name()) || Attrs::of(el).hide()
+            (SKIP_TAGS.contains(&el.name()) && el.name() != "form") || Attrs::of(el).hide()
         } else {
             is_noise(el)
         }
     }
+}
+
+/// The `<form>`s under `body` that hold at least half of its text.
+fn page_forms(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
+    let text_len = |root: NodeRef<'_, Node>| -> usize {
+        let mut n = 0;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            match node.value() {
+                Node::Text(t) => n += t.trim().len(),
+                Node::Element(el) if matches!(el.name(), "script" | "style" | "noscript") => {}
+                _ => stack.extend(node.children()),
+            }
+        }
+        n
+    };
+    let forms: Vec<NodeRef<'_, Node>> = body
+        .descendants()
+        .filter(|n| matches!(n.value(), Node::Element(el) if el.name() == "form"))
+        .collect();
+    if forms.is_empty() {
+        return HashSet::new();
+    }
+    let total = text_len(body);
+    forms
+        .into_iter()
+        .filter(|f| 2 * text_len(*f) >= total && total > 0)
+        .map(|f| f.id())
+        .collect()
 }
 
 /// An inline style that hides the element: `display: none` or `visibility: hidden`.

@@ -38,6 +38,13 @@ const BLOCK_TAGS: &[&str] = &[
     "table",
     "ul",
 ];
+/// Phrasing elements: text set among them is one run. Any other element (a block, a table
+/// cell, a `<br>`) ends a run.
+const INLINE_TAGS: &[&str] = &[
+    "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
+    "var",
+];
 const POSITIVE: &[&str] = &[
     "article",
     "body",
@@ -119,30 +126,83 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
         let is_paragraph =
             PARAGRAPH_TAGS.contains(&name) || (name == "div" && !has_block_child(node));
         if is_paragraph {
-            let text = visible_text(node, w);
-            let len = text.chars().count();
-            if len >= 25 {
-                let score = 1.0
-                    + text.matches([',', '،', '、', '，']).count() as f64
-                    + (len as f64 / 100.0).min(3.0);
-                for (i, ancestor) in node.ancestors().take(3).enumerate() {
-                    if !matches!(ancestor.value(), Node::Element(_)) {
-                        break;
-                    }
-                    let share = [1.0, 0.5, 1.0 / 3.0][i];
-                    let entry = scores
-                        .entry(ancestor.id())
-                        .or_insert_with(|| base_score(ancestor));
-                    *entry += score * share;
-                }
-            }
+            vote(&mut scores, &visible_text(node, w), node.ancestors());
             if name != "div" {
                 continue;
+            }
+        } else {
+            // Text set straight in a container between its blocks and `<br>`s (a `<div>`
+            // or `<td>` of `<br><br>`-separated paragraphs, as older pages write them) votes
+            // like paragraphs of that container.
+            for run in inline_runs(node, w) {
+                vote(
+                    &mut scores,
+                    &run,
+                    std::iter::once(node).chain(node.ancestors()),
+                );
             }
         }
         stack.extend(node.children());
     }
     scores
+}
+
+/// A paragraph's vote: 25 characters or more count, by length and commas, for the first
+/// three of `ancestors` (its parent first).
+fn vote<'a>(scores: &mut Scores, text: &str, ancestors: impl Iterator<Item = NodeRef<'a, Node>>) {
+    let len = text.chars().count();
+    if len < 25 {
+        return;
+    }
+    let score =
+        1.0 + text.matches([',', '،', '、', '，']).count() as f64 + (len as f64 / 100.0).min(3.0);
+    for (i, ancestor) in ancestors.take(3).enumerate() {
+        if !matches!(ancestor.value(), Node::Element(_)) {
+            break;
+        }
+        let share = [1.0, 0.5, 1.0 / 3.0][i];
+        let entry = scores
+            .entry(ancestor.id())
+            .or_insert_with(|| base_score(ancestor));
+        *entry += score * share;
+    }
+}
+
+/// The runs of text directly in `node` (text and inline elements between its block
+/// children and `<br>`s), each whitespace-folded; runs mostly of link text are left out.
+fn inline_runs(node: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
+    let mut runs = Vec::new();
+    let (mut run, mut linked) = (String::new(), 0usize);
+    let mut end = |run: &mut String, linked: &mut usize| {
+        let text = crate::text::fold_whitespace(run);
+        let len = text.chars().count();
+        if len > 0 && *linked * 2 < len {
+            runs.push(text);
+        }
+        run.clear();
+        *linked = 0;
+    };
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => run.push_str(t),
+            Node::Element(el) if !INLINE_TAGS.contains(&el.name()) => {
+                end(&mut run, &mut linked);
+            }
+            Node::Element(el) if w.is_noise(child, el) => {}
+            Node::Element(el) => {
+                let text = visible_text(child, w);
+                if el.name() == "a" {
+                    linked += text.chars().count();
+                }
+                run.push(' ');
+                run.push_str(&text);
+                run.push(' ');
+            }
+            _ => {}
+        }
+    }
+    end(&mut run, &mut linked);
+    runs
 }
 
 /// A node's score weighed by how little of it is link text.
