@@ -172,6 +172,13 @@ fn vote<'a>(scores: &mut Scores, text: &str, ancestors: impl Iterator<Item = Nod
 /// children and `<br>`s), each whitespace-folded; runs mostly of link text are left out.
 fn inline_runs(node: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
     let mut runs = Vec::new();
+    // Most containers hold only elements: nothing to gather.
+    let has_text = node
+        .children()
+        .any(|c| c.value().as_text().is_some_and(|t| t.trim().len() >= 10));
+    if !has_text {
+        return runs;
+    }
     let (mut run, mut linked) = (String::new(), 0usize);
     let mut end = |run: &mut String, linked: &mut usize| {
         let text = crate::text::fold_whitespace(run);
