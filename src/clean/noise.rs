@@ -412,7 +412,10 @@ fn has_noise_words(hint: &str) -> bool {
     for class in lower.split_whitespace().filter(|c| !is_taxonomy(c)) {
         let mut previous = "";
         for w in words_of(class) {
-            let weak = WEAK_NOISE_WORDS.contains(&w) || NOISE_PAIRS.contains(&(previous, w));
+            // "with-navbar", "has-sidebar", "no-footer": the layout around it, not its role.
+            let layout = matches!(previous, "with" | "has" | "no" | "without");
+            let weak =
+                !layout && (WEAK_NOISE_WORDS.contains(&w) || NOISE_PAIRS.contains(&(previous, w)));
             if STRONG_NOISE_WORDS.contains(&w) || (!names_content && weak) {
                 return true;
             }
