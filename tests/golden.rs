@@ -96,3 +96,10 @@ fn br_separated_paragraphs_in_a_container() {
 fn a_page_inside_one_form() {
     check("aspnet-form");
 }
+
+/// React's streaming rendering sends the article late, in a hidden `<div id="S:0">` a
+/// script moves into place: that part is the content; other hidden boxes stay hidden.
+#[test]
+fn a_streamed_react_page() {
+    check("react-stream");
+}

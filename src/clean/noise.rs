@@ -232,7 +232,7 @@ impl<'a> Attrs<'a> {
     /// Noise by what the element is (hidden, a chrome role, page metadata), whatever its
     /// class.
     fn hide(&self) -> bool {
-        self.hidden
+        (self.hidden && !self.id.is_some_and(is_streamed_segment))
             || self.aria_hidden
             || self.style.is_some_and(hidden_by_style)
             || self.role.is_some_and(|r| NOISE_ROLES.contains(&r.trim()))
@@ -249,6 +249,14 @@ impl<'a> Attrs<'a> {
             .flatten()
             .any(has_noise_words)
     }
+}
+
+/// React's streaming server rendering sends parts of a page late, each in a hidden
+/// `<div id="S:0">` at the end of the body that a script moves into its place: the part is
+/// the page's content, hidden only until then.
+fn is_streamed_segment(id: &str) -> bool {
+    id.strip_prefix("S:")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Noise by its class or id.
