@@ -39,7 +39,8 @@ pub fn page_regions(html: &str) -> Vec<Region> {
                 rest.push(' ');
             }
             Node::Element(el) if INVISIBLE.contains(&el.name()) => {}
-            Node::Element(el) if is_noise(el) => {
+            // The page itself is never dropped, whatever its classes say.
+            Node::Element(el) if !matches!(el.name(), "html" | "body") && is_noise(el) => {
                 let text = visible_text(node);
                 if !text.is_empty() {
                     regions.push(Region {
