@@ -103,3 +103,10 @@ fn a_page_inside_one_form() {
 fn a_streamed_react_page() {
     check("react-stream");
 }
+
+/// A share bar's container that also wraps the post (`div.share-container`) is the post's
+/// wrapper; a gallery of captions and the comments stay out.
+#[test]
+fn a_share_bar_container_around_the_post() {
+    check("share-wrapper");
+}

@@ -281,6 +281,7 @@ impl Wrappers {
     pub(super) fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
         let mut wrappers = page_forms(body);
         wrappers.extend(Self::headline_wrappers(body, headline));
+        wrappers.extend(prose_wrappers(body));
         Wrappers(wrappers)
     }
 
@@ -344,6 +345,82 @@ impl Wrappers {
             is_noise(el)
         }
     }
+}
+
+/// Words of a class that a wrapper around the whole article may carry for what it also
+/// holds (an ad slot, a share bar): `div.share-container` around the share buttons and the
+/// post. Comments, related links and teasers are not among them: those hold prose of
+/// their own that must never be read as the article.
+const WRAPPER_WORDS: &[&str] = &[
+    "ad",
+    "ads",
+    "adv",
+    "advert",
+    "advertisement",
+    "advertising",
+    "adslot",
+    "share",
+    "sharing",
+    "sharebar",
+    "social",
+];
+
+/// Elements whose only chrome words are [`WRAPPER_WORDS`] and that hold at least three of
+/// the page's long paragraphs and half of them: the article's wrappers, not chrome.
+fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
+    let wrapper_hint = |el: &Element| {
+        let a = Attrs::of(el);
+        [a.class, a.id].into_iter().flatten().all(|hint| {
+            let lower = hint.to_ascii_lowercase();
+            let words: Vec<&str> = lower.split_whitespace().flat_map(words_of).collect();
+            !words.iter().any(|w| {
+                (STRONG_NOISE_WORDS.contains(w) || WEAK_NOISE_WORDS.contains(w))
+                    && !WRAPPER_WORDS.contains(w)
+            })
+        })
+    };
+    let (mut total, mut held) = (0usize, std::collections::HashMap::<NodeId, usize>::new());
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        let Node::Element(el) = node.value() else {
+            continue;
+        };
+        // List items and figures hold captions and teasers (a gallery of fifty), never the
+        // run of an article's paragraphs.
+        if SKIP_TAGS.contains(&el.name())
+            || matches!(el.name(), "li" | "figure")
+            || Attrs::of(el).hide()
+        {
+            continue;
+        }
+        if el.name() != "p" {
+            stack.extend(node.children());
+            continue;
+        }
+        let chars: usize = node
+            .descendants()
+            .filter_map(|t| t.value().as_text())
+            .map(|t| t.trim().len())
+            .sum();
+        if chars < Wrappers::PROSE_CHARS {
+            continue;
+        }
+        total += 1;
+        for a in node.ancestors() {
+            if let Node::Element(ael) = a.value()
+                && has_noise_hint(ael)
+            {
+                if !wrapper_hint(ael) {
+                    break;
+                }
+                *held.entry(a.id()).or_default() += 1;
+            }
+        }
+    }
+    held.into_iter()
+        .filter(|&(_, n)| n >= 3 && 2 * n >= total)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// The `<form>`s under `body` that hold at least half of its text.

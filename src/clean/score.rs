@@ -126,7 +126,17 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
         let is_paragraph =
             PARAGRAPH_TAGS.contains(&name) || (name == "div" && !has_block_child(node));
         if is_paragraph {
-            vote(&mut scores, &visible_text(node, w), node.ancestors());
+            // A paragraph in a list item is a caption or a teaser more often than prose.
+            let in_item = node
+                .parent()
+                .is_some_and(|p| matches!(p.value(), Node::Element(e) if e.name() == "li"));
+            let weight = if in_item { 0.5 } else { 1.0 };
+            vote(
+                &mut scores,
+                &visible_text(node, w),
+                weight,
+                node.ancestors(),
+            );
             if name != "div" {
                 continue;
             }
@@ -138,6 +148,7 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
                 vote(
                     &mut scores,
                     &run,
+                    1.0,
                     std::iter::once(node).chain(node.ancestors()),
                 );
             }
@@ -147,15 +158,22 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
     scores
 }
 
-/// A paragraph's vote: 25 characters or more count, by length and commas, for the first
-/// three of `ancestors` (its parent first).
-fn vote<'a>(scores: &mut Scores, text: &str, ancestors: impl Iterator<Item = NodeRef<'a, Node>>) {
+/// A paragraph's vote: 25 characters or more count, by length and commas (times
+/// `weight`), for the first three of `ancestors` (its parent first).
+fn vote<'a>(
+    scores: &mut Scores,
+    text: &str,
+    weight: f64,
+    ancestors: impl Iterator<Item = NodeRef<'a, Node>>,
+) {
     let len = text.chars().count();
     if len < 25 {
         return;
     }
-    let score =
-        1.0 + text.matches([',', '،', '、', '，']).count() as f64 + (len as f64 / 100.0).min(3.0);
+    let score = weight
+        * (1.0
+            + text.matches([',', '،', '、', '，']).count() as f64
+            + (len as f64 / 100.0).min(3.0));
     for (i, ancestor) in ancestors.take(3).enumerate() {
         if !matches!(ancestor.value(), Node::Element(_)) {
             break;
