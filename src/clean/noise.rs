@@ -380,6 +380,7 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
         })
     };
     let (mut total, mut held) = (0usize, std::collections::HashMap::<NodeId, usize>::new());
+    let mut hints = std::collections::HashMap::<NodeId, Option<bool>>::new();
     let mut stack = vec![body];
     while let Some(node) = stack.pop() {
         let Node::Element(el) = node.value() else {
@@ -407,13 +408,18 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
         }
         total += 1;
         for a in node.ancestors() {
-            if let Node::Element(ael) = a.value()
-                && has_noise_hint(ael)
-            {
-                if !wrapper_hint(ael) {
-                    break;
-                }
-                *held.entry(a.id()).or_default() += 1;
+            let Node::Element(ael) = a.value() else {
+                continue;
+            };
+            // Whether it has a chrome hint, and if so whether only a wrapper's: read once
+            // per element, though every paragraph under it asks.
+            let kind = *hints
+                .entry(a.id())
+                .or_insert_with(|| has_noise_hint(ael).then(|| wrapper_hint(ael)));
+            match kind {
+                None => {}
+                Some(false) => break,
+                Some(true) => *held.entry(a.id()).or_default() += 1,
             }
         }
     }
