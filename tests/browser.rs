@@ -123,7 +123,7 @@ async fn the_status_page_in_a_real_browser() {
     let buttons = browser.find_all("button.retry").await;
     assert_eq!(buttons.len(), 3, "three failed deliveries");
     buttons[0].click().await;
-    let flash = browser.find("#flash").await.text().await;
+    let flash = browser.wait_find("#flash").await.text().await;
     assert_eq!(flash, "1 delivery queued again.");
     assert!(
         wait_for(Duration::from_secs(20), || http.webhook_received().len()
@@ -138,7 +138,7 @@ async fn the_status_page_in_a_real_browser() {
     let q = browser.find("input[name=q]").await;
     q.type_text("Maduro AND talks").await;
     browser.find("form.filters button").await.click().await;
-    let results = browser.find("#results").await.text().await;
+    let results = browser.wait_find("#results").await.text().await;
     assert!(
         results.contains(MADURO) && results.contains("would alert venezuela, oil"),
         "{results}"

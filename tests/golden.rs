@@ -110,3 +110,10 @@ fn a_streamed_react_page() {
 fn a_share_bar_container_around_the_post() {
     check("share-wrapper");
 }
+
+/// WordPress names each term of a post's taxonomies in its classes: a term that reads like
+/// chrome ("internet-debate-comentarios") does not make the post chrome.
+#[test]
+fn wordpress_post_with_taxonomy_classes() {
+    check("wordpress-terms");
+}

@@ -363,6 +363,7 @@ const WRAPPER_WORDS: &[&str] = &[
     "sharing",
     "sharebar",
     "social",
+    "paywall",
 ];
 
 /// Elements whose only chrome words are [`WRAPPER_WORDS`] and that hold at least three of
@@ -500,11 +501,25 @@ fn has_noise_words(hint: &str) -> bool {
         .split_whitespace()
         .flat_map(words_of)
         .any(|w| CONTENT_WORDS.contains(&w));
-    for class in lower.split_whitespace().filter(|c| !is_taxonomy(c)) {
+    // WordPress marks a post's own element (`post_class`: "hentry", "type-post",
+    // "post-123") and adds a class per term of each of its taxonomies ("autor-x",
+    // "especiales-portada", "internet-estallido-comentarios"): words of the post's
+    // subjects, not chrome.
+    let wordpress_post = lower.split_whitespace().any(|c| {
+        c == "hentry"
+            || c == "type-post"
+            || c.strip_prefix("post-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    for class in lower
+        .split_whitespace()
+        .filter(|c| !(is_taxonomy(c) || (wordpress_post && c.contains('-'))))
+    {
         let mut previous = "";
         for w in words_of(class) {
-            // "with-navbar", "has-sidebar", "no-footer": the layout around it, not its role.
-            let layout = matches!(previous, "with" | "has" | "no" | "without");
+            // "with-navbar", "has-sidebar", "no-footer", "one-sidebar": the layout around
+            // it, not its role.
+            let layout = matches!(previous, "with" | "has" | "no" | "without" | "one" | "two");
             let weak =
                 !layout && (WEAK_NOISE_WORDS.contains(&w) || NOISE_PAIRS.contains(&(previous, w)));
             if STRONG_NOISE_WORDS.contains(&w) || (!names_content && weak) {

@@ -119,6 +119,22 @@ impl Browser {
         }
     }
 
+    /// The first element matching a CSS selector once one is there (a click's navigation
+    /// may still be loading the page), waiting up to 10 s.
+    pub(crate) async fn wait_find(&self, css: &str) -> Element<'_> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(e) = self.find_all(css).await.into_iter().next() {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no element {css} after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Every element matching a CSS selector.
     pub(crate) async fn find_all(&self, css: &str) -> Vec<Element<'_>> {
         let v = self
