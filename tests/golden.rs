@@ -117,3 +117,10 @@ fn a_share_bar_container_around_the_post() {
 fn wordpress_post_with_taxonomy_classes() {
     check("wordpress-terms");
 }
+
+/// An article spread over many small sections, a paragraph each (product and landing
+/// pages): every section's paragraph, not only the best-scoring one.
+#[test]
+fn an_article_spread_over_sections() {
+    check("spread-sections");
+}

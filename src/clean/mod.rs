@@ -30,6 +30,10 @@ use facts::PageFacts;
 use noise::Wrappers;
 use walk::{drop_link_runs, marked_paragraphs, paragraphs, split_plain};
 
+/// How much longer the page's main region must be than the scored article to be taken
+/// instead (an article spread over many small sections).
+const SPREAD_FACTOR: usize = 4;
+
 /// Below this many characters a chosen region is not trusted to be the article.
 const MIN_ARTICLE_CHARS: usize = 200;
 
@@ -66,11 +70,26 @@ pub fn extract_article(html: &str) -> Article {
             .collect();
         drop_link_runs(marked).join("\n\n")
     });
-    let mut text = match scored {
-        Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => t,
-        _ => main_region(&doc, &wrappers)
+    let region = || {
+        main_region(&doc, &wrappers)
             .map(|r| paragraphs(*r, &wrappers).join("\n\n"))
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    };
+    let mut text = match scored {
+        Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => {
+            // The main region is read again only when the page has that much more text.
+            if visible_len(*body, &wrappers) > t.len() * SPREAD_FACTOR {
+                let r = region();
+                if r.len() > t.len() * SPREAD_FACTOR {
+                    r
+                } else {
+                    t
+                }
+            } else {
+                t
+            }
+        }
+        _ => region(),
     };
     // A paywall overlay or a script-rendered shell: the page's own metadata may carry the
     // whole text. Used only when it is much longer than what the visible body gave.
@@ -103,6 +122,20 @@ pub fn extract_article(html: &str) -> Article {
             .or_else(|| facts.time.map(str::to_string)),
         canonical_url: facts.canonical.map(|h| h.trim().to_string()),
     }
+}
+
+/// Bytes of text under `root` outside noise: an upper bound on what its paragraphs hold.
+fn visible_len(root: ego_tree::NodeRef<'_, scraper::Node>, w: &Wrappers) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        match node.value() {
+            scraper::Node::Text(t) => n += t.trim().len(),
+            scraper::Node::Element(el) if node.id() != root.id() && w.is_noise(node, el) => {}
+            _ => stack.extend(node.children()),
+        }
+    }
+    n
 }
 
 /// The element most likely to hold the article: the longest `articleBody`, `<article>` or
