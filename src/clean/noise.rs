@@ -272,7 +272,11 @@ fn has_noise_hint(el: &Element) -> bool {
 /// has a noise hint. Likewise a `<form>` holding most of the page's text is the page (an
 /// ASP.NET page sets its whole body in one), not a search box or a comment form.
 #[derive(Debug, Default)]
-pub(super) struct Wrappers(HashSet<NodeId>);
+pub(super) struct Wrappers {
+    ids: HashSet<NodeId>,
+    /// Each element's answer, once asked: the extraction walks the page several times.
+    answers: std::cell::RefCell<rustc_hash::FxHashMap<NodeId, bool>>,
+}
 
 impl Wrappers {
     /// A paragraph this long counts as prose.
@@ -282,7 +286,10 @@ impl Wrappers {
         let mut wrappers = page_forms(body);
         wrappers.extend(Self::headline_wrappers(body, headline));
         wrappers.extend(prose_wrappers(body));
-        Wrappers(wrappers)
+        Wrappers {
+            ids: wrappers,
+            answers: Default::default(),
+        }
     }
 
     fn headline_wrappers(
@@ -339,11 +346,16 @@ impl Wrappers {
 
     /// Whether `node`, an element, is noise (with everything inside it).
     pub(super) fn is_noise(&self, node: NodeRef<'_, Node>, el: &Element) -> bool {
-        if self.0.contains(&node.id()) {
+        if let Some(&known) = self.answers.borrow().get(&node.id()) {
+            return known;
+        }
+        let noise = if self.ids.contains(&node.id()) {
             (SKIP_TAGS.contains(&el.name()) && el.name() != "form") || Attrs::of(el).hide()
         } else {
             is_noise(el)
-        }
+        };
+        self.answers.borrow_mut().insert(node.id(), noise);
+        noise
     }
 }
 
