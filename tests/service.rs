@@ -312,21 +312,21 @@ async fn help_gives_examples_and_the_query_syntax() {
 }
 
 /// Network failures are logged with their URL once and a hint naming the cause; the first
-/// cycle after start ends with one line counting sources ok and failing, by cause.
+/// cycle after start ends with one line counting sources ok and failing, by cause. (A DNS
+/// failure would ask the machine's resolver, off this machine perhaps: the unit tests of
+/// `fetch` classify its message instead.)
 #[tokio::test(flavor = "multi_thread")]
 async fn network_failures_carry_a_hint_and_the_first_cycle_a_summary() {
     let http = HttpServer::start().await;
     let closed = format!("http://127.0.0.1:{}/feed.xml", free_port());
     let missing = http.url("/status/404");
-    let unresolvable = "http://feedwatch-test.invalid/feed.xml";
     let work = Workdir::new(&config(
         &http,
         0,
         &["console"],
         &format!(
             "\n[[feed]]\nname = \"closed\"\nurl = \"{closed}\"\n\
-             [[feed]]\nname = \"missing\"\nurl = \"{missing}\"\n\
-             [[feed]]\nname = \"nowhere\"\nurl = \"{unresolvable}\"\n"
+             [[feed]]\nname = \"missing\"\nurl = \"{missing}\"\n"
         ),
     ));
     let log_path = work.dir.path().join("daemon.log");
@@ -353,24 +353,26 @@ async fn network_failures_carry_a_hint_and_the_first_cycle_a_summary() {
             .unwrap_or_else(|| panic!("no failure line for {needle}: {log}"))
             .to_string()
     };
-    for (url, hint) in [
-        (closed.as_str(), "hint=\"refused: "),
-        (unresolvable, "hint=\"DNS: "),
-    ] {
-        let l = line(url);
-        assert_eq!(l.matches(url).count(), 1, "the URL once: {l}");
-        assert!(l.trim_end().ends_with('"') && l.contains(hint), "{l}");
-    }
+    let refused = line(&closed);
+    assert_eq!(
+        refused.matches(&closed).count(),
+        1,
+        "the URL once: {refused}"
+    );
+    assert!(
+        refused.trim_end().ends_with('"') && refused.contains("hint=\"refused: "),
+        "{refused}"
+    );
     assert_eq!(line(&missing).matches(&missing).count(), 1);
     let summary = log
         .lines()
         .find(|l| l.contains("first poll cycle since start done"))
         .unwrap();
     for field in [
-        "sources=4",
+        "sources=3",
         "ok=1",
-        "failing=3",
-        "causes=dns 1, http 4xx 1, refused 1",
+        "failing=2",
+        "causes=http 4xx 1, refused 1",
     ] {
         assert!(summary.contains(field), "{field}: {summary}");
     }

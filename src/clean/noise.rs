@@ -320,12 +320,7 @@ impl Wrappers {
                     continue;
                 }
                 if el.name() == "p" {
-                    let chars: usize = node
-                        .descendants()
-                        .filter_map(|t| t.value().as_text())
-                        .map(|t| t.trim().len())
-                        .sum();
-                    n += usize::from(chars >= Self::PROSE_CHARS);
+                    n += usize::from(is_prose(node));
                     continue;
                 }
                 stack.extend(node.children());
@@ -357,6 +352,16 @@ impl Wrappers {
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
+}
+
+/// Whether a paragraph is long enough to count as prose ([`Wrappers::PROSE_CHARS`]).
+fn is_prose(p: NodeRef<'_, Node>) -> bool {
+    let chars: usize = p
+        .descendants()
+        .filter_map(|t| t.value().as_text())
+        .map(|t| t.trim().len())
+        .sum();
+    chars >= Wrappers::PROSE_CHARS
 }
 
 /// Words of a class that a wrapper around the whole article may carry for what it also
@@ -411,12 +416,7 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
             stack.extend(node.children());
             continue;
         }
-        let chars: usize = node
-            .descendants()
-            .filter_map(|t| t.value().as_text())
-            .map(|t| t.trim().len())
-            .sum();
-        if chars < Wrappers::PROSE_CHARS {
+        if !is_prose(node) {
             continue;
         }
         total += 1;

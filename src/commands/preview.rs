@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::read_source;
 use crate::app;
 use crate::config::Config;
-use crate::fetch::{Fetcher, decode_html};
+use crate::fetch::Fetcher;
 use crate::matcher::{Scope, Verdict};
 use crate::model::{Article, Item, SourceKind};
 use crate::pipeline::{self, Explanation, Reading};
@@ -78,13 +78,11 @@ pub async fn preview(
 /// The items SOURCE holds: a feed's, or a page as one item.
 async fn read_entries(location: &str, fetcher: &Fetcher) -> anyhow::Result<Vec<Entry>> {
     let (body, content_type, url) = read_source(location, fetcher).await?;
-    let reading = tokio::task::spawn_blocking(move || {
-        let reading = pipeline::read(&body, content_type.as_deref(), &url);
-        reading.map(|r| (r, decode_html(&body, content_type.as_deref())))
-    })
-    .await??;
+    let reading =
+        tokio::task::spawn_blocking(move || pipeline::read(&body, content_type.as_deref(), &url))
+            .await??;
     Ok(match reading {
-        (Reading::Feed(items), _) => items
+        Reading::Feed(items) => items
             .into_iter()
             .map(|(item, article)| Entry {
                 html: item.html.clone(),
@@ -93,14 +91,12 @@ async fn read_entries(location: &str, fetcher: &Fetcher) -> anyhow::Result<Vec<E
                 from_page: false,
             })
             .collect(),
-        (
-            Reading::Page {
-                item,
-                article,
-                feeds,
-            },
+        Reading::Page {
+            item,
+            article,
+            feeds,
             html,
-        ) => {
+        } => {
             for feed in feeds {
                 eprintln!(
                     "note: this page advertises a feed: {feed} (a [[feed]] with this page's URL polls it)"

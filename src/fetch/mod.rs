@@ -522,6 +522,64 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// The network layer's messages, as reqwest and the OS give them, and what they are.
+    #[test]
+    fn failures_are_named_by_cause_with_a_hint() {
+        let connect = |message: &str| FetchError::Connect {
+            url: "http://x/".into(),
+            message: message.into(),
+        };
+        for (message, cause, hint) in [
+            (
+                "error sending request: client error (Connect): dns error: error resolving DNS: failed to lookup address information: Name or service not known",
+                "dns",
+                "DNS: ",
+            ),
+            (
+                "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)",
+                "refused",
+                "refused: ",
+            ),
+            (
+                "error sending request: client error (Connect): received corrupt message of type InvalidContentType",
+                "tls",
+                "TLS: ",
+            ),
+            (
+                "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+                "tls",
+                "TLS: ",
+            ),
+            (
+                "tcp connect error: Network is unreachable (os error 101)",
+                "unreachable",
+                "unreachable: ",
+            ),
+        ] {
+            let e = connect(message);
+            assert_eq!(e.cause(), cause, "{message}");
+            assert!(e.hint().unwrap().starts_with(hint), "{message}");
+        }
+        let timeout = FetchError::Timeout {
+            url: "http://x/".into(),
+        };
+        assert_eq!(timeout.cause(), "timeout");
+        let status = |status| FetchError::Status {
+            url: "http://x/".into(),
+            status,
+            retry_after: None,
+        };
+        assert_eq!(
+            (status(404).cause(), status(503).cause()),
+            ("http 4xx", "http 5xx")
+        );
+        assert_eq!(
+            status(404).hint(),
+            None,
+            "the server answered: no network hint"
+        );
+    }
+
     #[test]
     fn encodings_header_bom_meta_then_guess() {
         // windows-1252 without any declaration: guessed from the bytes.

@@ -411,6 +411,19 @@ impl Builder {
     }
 }
 
+/// `text` cut where `terms` occur: each piece, and whether it is a term (to mark).
+pub fn split_at_terms<'a>(text: &'a str, terms: &[String]) -> Vec<(&'a str, bool)> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for r in find_terms(text, terms) {
+        out.push((&text[last..r.start], false));
+        out.push((&text[r.clone()], true));
+        last = r.end;
+    }
+    out.push((&text[last..], false));
+    out
+}
+
 /// Where `terms` (as written in the config) occur in `text`: byte ranges of the original,
 /// sorted, not overlapping; for highlighting a snippet.
 pub fn find_terms(text: &str, terms: &[String]) -> Vec<std::ops::Range<usize>> {

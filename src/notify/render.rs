@@ -108,17 +108,16 @@ fn html_block(alert: &Alert, tz: Option<Tz>) -> String {
 
 /// The snippet, HTML-escaped, with each matched term wrapped in `<mark>`.
 pub(crate) fn highlight(snippet: &str, terms: &[String]) -> String {
-    let mut out = String::new();
-    let mut last = 0;
-    for range in crate::matcher::find_terms(snippet, terms) {
-        out.push_str(&escape(&snippet[last..range.start]));
-        out.push_str("<mark>");
-        out.push_str(&escape(&snippet[range.clone()]));
-        out.push_str("</mark>");
-        last = range.end;
-    }
-    out.push_str(&escape(&snippet[last..]));
-    out
+    crate::matcher::split_at_terms(snippet, terms)
+        .into_iter()
+        .map(|(piece, term)| {
+            if term {
+                format!("<mark>{}</mark>", escape(piece))
+            } else {
+                escape(piece)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

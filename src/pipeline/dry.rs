@@ -17,11 +17,13 @@ use crate::parse;
 pub(crate) enum Reading {
     /// A feed: each item with the clean text a poll matches (without full-text pages).
     Feed(Vec<(Item, Article)>),
-    /// An HTML page: one item, its extracted article, and the feeds it advertises.
+    /// An HTML page: one item, its extracted article, the feeds it advertises, and its
+    /// HTML as decoded.
     Page {
         item: Box<Item>,
         article: Box<Article>,
         feeds: Vec<String>,
+        html: String,
     },
 }
 
@@ -71,6 +73,7 @@ pub(crate) fn read(
         item: Box::new(item),
         article: Box::new(article),
         feeds,
+        html,
     })
 }
 

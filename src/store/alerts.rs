@@ -243,49 +243,8 @@ impl Store {
         since: i64,
         watch: Option<&str>,
     ) -> Result<Vec<AlertStatus>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT payload, notifier, state, attempts, created_at, delivered_at, last_error,
-               (SELECT GROUP_CONCAT(name, char(31)) FROM
-                  (SELECT s.name FROM items i JOIN sources s ON s.id = i.source_id
-                   WHERE i.story_id = alerts.story_id GROUP BY s.name ORDER BY MIN(i.id)))
-             FROM alerts WHERE created_at >= ?1 AND (?2 IS NULL OR watch = ?2
-                 OR EXISTS (SELECT 1 FROM alert_watches w WHERE w.seq = alerts.seq AND w.watch = ?2))
-             ORDER BY seq DESC",
-        )?;
-        let rows = stmt.query_map(params![since, watch], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, DeliveryState>(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (payload, notifier, state, attempts, created_at, delivered_at, last_error, sources) =
-                row?;
-            let alert = decode(&payload)?;
-            let sources = match sources {
-                Some(list) => list.split('\u{1f}').map(str::to_string).collect(),
-                None => vec![alert.source.clone()],
-            };
-            out.push(AlertStatus {
-                alert,
-                sources,
-                notifier,
-                state,
-                attempts,
-                created_at,
-                delivered_at,
-                last_error,
-            });
-        }
-        Ok(out)
+        let rows = self.delivery_page(since, watch, &[], None, usize::MAX)?;
+        Ok(rows.into_iter().map(|r| r.status).collect())
     }
 }
 
@@ -327,10 +286,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn outbox_lifecycle_and_dedupe() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
+    /// A new store in `dir` with one source, and that source's row.
+    fn store_with_source(dir: &std::path::Path) -> (Store, i64) {
+        let store = Store::open(&dir.join("t.db")).unwrap();
         let spec = SourceSpec {
             name: "s".into(),
             kind: crate::model::SourceType::Feed,
@@ -339,6 +297,13 @@ mod tests {
         };
         store.sync_sources(&[spec], 0, 0).unwrap();
         let src = store.active_sources().unwrap()[0].id;
+        (store, src)
+    }
+
+    #[test]
+    fn outbox_lifecycle_and_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, src) = store_with_source(dir.path());
         let item = |key: &str, id: &str| NewItem {
             id: Identity {
                 key: key.into(),
@@ -409,15 +374,7 @@ mod tests {
     #[test]
     fn one_row_per_notifier_and_once_per_story_per_watch() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let spec = SourceSpec {
-            name: "s".into(),
-            kind: crate::model::SourceType::Feed,
-            url: "http://e.org/f".into(),
-            interval_ms: 1000,
-        };
-        store.sync_sources(&[spec], 0, 0).unwrap();
-        let src = store.active_sources().unwrap()[0].id;
+        let (store, src) = store_with_source(dir.path());
         let text = "the same long story text, carried by two outlets word for word".repeat(4);
         let item = |key: &str, fp: Option<u64>, routes: &[(&str, &str)]| NewItem {
             id: Identity {

@@ -196,7 +196,8 @@ impl Store {
     }
 
     /// Up to `limit` deliveries created since `since`, newest first, older than row
-    /// `before` when given (the next page), optionally of one watch or one state.
+    /// `before` when given (the next page), optionally of one watch (among the watches a
+    /// row lists) or of some states (none given: all).
     pub fn delivery_page(
         &self,
         since: i64,
@@ -227,7 +228,7 @@ impl Store {
                 since,
                 watch,
                 states,
-                limit as i64
+                i64::try_from(limit).unwrap_or(i64::MAX)
             ],
             |r| {
                 Ok((

@@ -12,7 +12,7 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{Failure, Web, svg};
-use crate::matcher::{Matcher, Scope, WatchSpec, find_terms, parse_query};
+use crate::matcher::{Matcher, Scope, WatchSpec, parse_query, split_at_terms};
 use crate::store::{DeliveryRow, DeliveryState, SourceFilter, SourceHealth};
 use crate::time::iso;
 
@@ -292,24 +292,13 @@ fn group_stories(rows: Vec<DeliveryRow>) -> Vec<StoryView> {
 
 /// The snippet cut at its matched terms, for `<mark>`.
 fn pieces(snippet: &str, terms: &[String]) -> Vec<Piece> {
-    let mut out = Vec::new();
-    let mut last = 0;
-    for r in find_terms(snippet, terms) {
-        out.push(Piece {
-            text: snippet[last..r.start].to_string(),
-            mark: false,
-        });
-        out.push(Piece {
-            text: snippet[r.clone()].to_string(),
-            mark: true,
-        });
-        last = r.end;
-    }
-    out.push(Piece {
-        text: snippet[last..].to_string(),
-        mark: false,
-    });
-    out
+    split_at_terms(snippet, terms)
+        .into_iter()
+        .map(|(text, mark)| Piece {
+            text: text.to_string(),
+            mark,
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
