@@ -201,7 +201,7 @@ pub(crate) fn search_stored(
     since: i64,
     mut f: impl FnMut(crate::store::StoredArticle, Hit) -> std::ops::ControlFlow<()>,
 ) -> Result<(), crate::store::StoreError> {
-    store.each_article(since, |a| {
+    store.each_article(since, &mut |a| {
         let scope = Scope {
             source: &a.source,
             tags: tags.get(&a.source).map_or(&[][..], Vec::as_slice),

@@ -1,15 +1,13 @@
-//! Stories: copies of one article from several sources, linked by a near-duplicate
-//! fingerprint within a window. The recent fingerprints are cached in memory (rebuilt from
-//! the table on first use); the table stays the truth.
+//! The recent stories' fingerprints in memory, for finding the story a new item joins
+//! without comparing it with every story. Each backend keeps one per process, built from its
+//! `stories` table (which stays the truth) on first use.
 
-use rusqlite::{Transaction, params};
 use rustc_hash::FxHashMap;
 
-use super::{Store, StoreError};
-use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance};
+use crate::dedupe::{SAME_STORY_BITS, distance};
 
 /// How far back a new item looks for a story to join.
-pub(super) const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+pub(crate) const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The recent stories' fingerprints, searchable for those near a new item's without comparing
 /// against them all. Small indexes are scanned whole: exact, and fast enough below a few tens
@@ -23,32 +21,45 @@ pub(super) const STORY_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// of `feedwatch-bench cycle` (200,000 new items) took 32 s with those probes and 17 s
 /// with these.
 #[derive(Debug, Default)]
-pub(super) struct StoryIndex {
+pub(crate) struct StoryIndex {
     built_at: i64,
     /// The stories' fingerprints, apart from the rest so a whole scan reads only them.
     fingerprints: Vec<u64>,
-    entries: Vec<StoryEntry>,
+    pub(super) entries: Vec<StoryEntry>,
     /// Built once the index is large enough to need it (megabytes it would cost small ones).
     blocks: Option<Box<Blocks>>,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct StoryEntry {
-    id: i64,
-    last_seen: i64,
+pub(super) struct StoryEntry {
+    pub(super) id: i64,
+    pub(super) last_seen: i64,
 }
 
 /// Per 16-bit block of the fingerprint: the entries having each value there.
 type Blocks = [FxHashMap<u16, Vec<u32>>; 4];
 
 /// The index keeps expired stories until it is rebuilt, at most this long after.
-const REBUILD_AFTER_MS: i64 = 24 * 3600 * 1000;
+pub(super) const REBUILD_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// Below this many stories a lookup compares with every one.
 const SCAN_ALL_BELOW: usize = 30_000;
 
 impl StoryIndex {
-    fn push(&mut self, id: i64, fingerprint: u64, last_seen: i64) {
+    /// An empty index, built at `now`.
+    pub(super) fn new(now: i64) -> StoryIndex {
+        StoryIndex {
+            built_at: now,
+            ..StoryIndex::default()
+        }
+    }
+
+    /// Whether to build it again: it keeps expired stories until then.
+    pub(super) fn is_stale(&self, now: i64) -> bool {
+        self.built_at < now - REBUILD_AFTER_MS
+    }
+
+    pub(super) fn push(&mut self, id: i64, fingerprint: u64, last_seen: i64) {
         let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 stories");
         self.fingerprints.push(fingerprint);
         self.entries.push(StoryEntry { id, last_seen });
@@ -75,7 +86,7 @@ impl StoryIndex {
     }
 
     /// Entries (positions) of live stories within [`SAME_STORY_BITS`] of `fp`, nearest first.
-    fn near(&self, fp: u64, since: i64) -> Vec<(u32, usize)> {
+    pub(super) fn near(&self, fp: u64, since: i64) -> Vec<(u32, usize)> {
         let close = |i: usize| {
             let d = distance(self.fingerprints[i], fp);
             (d <= SAME_STORY_BITS && self.entries[i].last_seen >= since).then_some((d, i))
@@ -144,86 +155,6 @@ fn block(fp: u64, b: usize) -> u16 {
 /// `key` and every value one bit away (17 in all).
 fn within_one_bit(key: u16) -> impl Iterator<Item = u16> {
     std::iter::once(key).chain((0..16).map(move |i| key ^ (1 << i)))
-}
-
-impl Store {
-    /// Inserts a new item in its story: an existing one whose text it nearly repeats, else
-    /// a new one. Items too short to fingerprint get no story (they alert on their own).
-    /// `insert` stores the item with the story id it is given and returns the item's id, or
-    /// `None` when the item was already stored (then no story is made or touched). The story
-    /// comes first so the item's row is written once.
-    pub(super) fn insert_in_story(
-        &self,
-        tx: &Transaction<'_>,
-        fingerprint: Option<u64>,
-        text: &str,
-        now: i64,
-        insert: impl FnOnce(Option<i64>) -> Result<Option<i64>, StoreError>,
-    ) -> Result<Option<(i64, Option<i64>)>, StoreError> {
-        let Some(fp) = fingerprint else {
-            return Ok(insert(None)?.map(|item| (item, None)));
-        };
-        let mut cache = self.stories.lock().unwrap_or_else(|p| p.into_inner());
-        // Rebuilt from the table when first needed, and once a day so expired stories leave.
-        if cache
-            .as_ref()
-            .is_none_or(|c| c.built_at < now - REBUILD_AFTER_MS)
-        {
-            let mut index = StoryIndex {
-                built_at: now,
-                ..StoryIndex::default()
-            };
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, fingerprint, last_seen FROM stories WHERE last_seen >= ?1 AND fingerprint IS NOT NULL",
-            )?;
-            let mut rows = stmt.query([now - STORY_WINDOW_MS])?;
-            while let Some(r) = rows.next()? {
-                index.push(r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?);
-            }
-            *cache = Some(index);
-        }
-        let stories = cache.as_mut().expect("loaded above");
-        let mut joined = None;
-        for (_, i) in stories.near(fp, now - STORY_WINDOW_MS) {
-            let story = stories.entries[i].id;
-            let first: Option<String> = tx
-                .prepare_cached(
-                    "SELECT text FROM items WHERE story_id = ?1 AND pruned = 0 ORDER BY id LIMIT 1",
-                )?
-                .query_row([story], |r| r.get(0))
-                .ok();
-            if first.is_some_and(|t| containment(&t, text) >= SAME_STORY_CONTAINMENT) {
-                joined = Some(i);
-                break;
-            }
-        }
-        let story = match joined {
-            Some(i) => stories.entries[i].id,
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO stories (fingerprint, first_seen, last_seen) VALUES (?1, ?2, ?2)",
-                )?
-                .execute(params![fp as i64, now])?;
-                tx.last_insert_rowid()
-            }
-        };
-        let Some(item) = insert(Some(story))? else {
-            if joined.is_none() {
-                tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
-                    .execute([story])?;
-            }
-            return Ok(None);
-        };
-        match joined {
-            Some(i) => {
-                tx.prepare_cached("UPDATE stories SET last_seen = ?2 WHERE id = ?1")?
-                    .execute(params![story, now])?;
-                stories.entries[i].last_seen = now;
-            }
-            None => stories.push(story, fp, now),
-        }
-        Ok(Some((item, Some(story))))
-    }
 }
 
 #[cfg(test)]

@@ -7,71 +7,17 @@ use std::collections::HashMap;
 
 use rusqlite::params;
 
-use super::alerts::{AlertStatus, DeliveryState, decode};
-use super::sources::SourceHealth;
-use super::{Store, StoreError};
+use super::SqliteStore;
+use super::alerts::decode;
 use crate::model::PollStatus;
+use crate::store::{
+    AlertStatus, DeliveryRow, DeliveryState, Overview, POLL_HISTORY, PollMark, SourceFilter,
+    SourceHealth, StoreError, Views,
+};
 
-/// The overview's counts.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Overview {
-    /// Active sources.
-    pub sources: i64,
-    /// Active sources whose last poll succeeded.
-    pub up: i64,
-    /// Active sources whose last poll failed.
-    pub failing: i64,
-    /// Failing longer than `[health] alert_after` (a `source_down` alert went out).
-    pub down: i64,
-    /// Not polled yet.
-    pub never_polled: i64,
-    /// Deliveries by state.
-    pub pending: i64,
-    /// Refused for good by the receiver.
-    pub failed: i64,
-    /// Dead letters.
-    pub dead: i64,
-    /// The latest poll of any source (ms).
-    pub last_poll_at: Option<i64>,
-    /// Polls in the hour before `now`: ok, not modified, failed.
-    pub polls_last_hour: [i64; 3],
-}
-
-/// One poll in a source's strip.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PollMark {
-    /// When (ms).
-    pub at: i64,
-    /// `ok`, `not modified` or `error`.
-    pub result: &'static str,
-    /// What it found, or the error.
-    pub detail: String,
-}
-
-/// Which sources a page of sources shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SourceFilter {
-    /// Every source, active ones first, by name.
-    #[default]
-    All,
-    /// Active sources whose last poll failed, longest failing first.
-    Failing,
-}
-
-/// A delivery as the alerts page lists it: with its row and its story, to group by.
-#[derive(Debug, Clone)]
-pub struct DeliveryRow {
-    /// The outbox row (newer rows have higher numbers).
-    pub seq: i64,
-    /// The article's story, else its item; copies of one story share it.
-    pub group: String,
-    /// The delivery.
-    pub status: AlertStatus,
-}
-
-impl Store {
+impl Views for SqliteStore {
     /// Counts for the overview.
-    pub fn overview(&self, now: i64) -> Result<Overview, StoreError> {
+    fn overview(&self, now: i64) -> Result<Overview, StoreError> {
         let conn = self.lock();
         let mut o = Overview::default();
         (
@@ -114,7 +60,7 @@ impl Store {
 
     /// Articles that alerted each watch per day (UTC days since the epoch) since `since`,
     /// counting copies of a story once.
-    pub fn alerts_per_day(&self, since: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    fn alerts_per_day(&self, since: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT watch, created_at / 86400000, COUNT(DISTINCT COALESCE(story_id, -item_id))
@@ -125,7 +71,7 @@ impl Store {
     }
 
     /// Articles that alerted each watch since `since` (copies of a story once), most first.
-    pub fn alerts_per_watch(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    fn alerts_per_watch(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT watch, COUNT(DISTINCT COALESCE(story_id, -item_id)) FROM alert_watches
@@ -136,7 +82,7 @@ impl Store {
     }
 
     /// One page of sources (`offset`, `limit`) and how many there are in all.
-    pub fn source_page(
+    fn source_page(
         &self,
         filter: SourceFilter,
         offset: usize,
@@ -166,15 +112,15 @@ impl Store {
         Ok((total, rows.collect::<Result<_, _>>()?))
     }
 
-    /// The last [`super::POLL_HISTORY`] polls of each source, oldest first.
-    pub fn poll_strips(&self, sources: &[i64]) -> Result<HashMap<i64, Vec<PollMark>>, StoreError> {
+    /// The last [`POLL_HISTORY`] polls of each source, oldest first.
+    fn poll_strips(&self, sources: &[i64]) -> Result<HashMap<i64, Vec<PollMark>>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT at, status, error FROM polls WHERE source_id = ?1 ORDER BY at DESC LIMIT ?2",
         )?;
         let mut out = HashMap::new();
         for &id in sources {
-            let rows = stmt.query_map(params![id, super::POLL_HISTORY], |r| {
+            let rows = stmt.query_map(params![id, POLL_HISTORY], |r| {
                 let status: String = r.get(1)?;
                 let error: Option<String> = r.get(2)?;
                 let result = match PollStatus::parse(&status) {
@@ -198,7 +144,7 @@ impl Store {
     /// Up to `limit` deliveries created since `since`, newest first, older than row
     /// `before` when given (the next page), optionally of one watch (among the watches a
     /// row lists) or of some states (none given: all).
-    pub fn delivery_page(
+    fn delivery_page(
         &self,
         since: i64,
         watch: Option<&str>,

@@ -4,116 +4,18 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Store, StoreError};
+use super::SqliteStore;
 use crate::dedupe::short_hash;
 use crate::model::Alert;
+use crate::store::{
+    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
+    StoredArticle,
+};
 
-/// How an item is recognised: its key, and the other identities that survive GUID churn.
-#[derive(Debug, Clone, Default)]
-pub struct Identity {
-    /// Identity within its source (`guid:`, `url:` or `hash:`).
-    pub key: String,
-    /// The feed's GUID, if any.
-    pub guid: Option<String>,
-    /// Canonical URL (left out when several items of the feed share it).
-    pub url: Option<String>,
-    /// `dedupe::title_date_key` (left out when several items of the feed share it).
-    pub title_date: Option<String>,
-    /// Hash of the item as the source gave it: unchanged means nothing to do.
-    pub raw_hash: String,
-}
-
-/// What the store knows of an item.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Seen {
-    /// Not stored before.
-    New,
-    /// Stored, with the same raw content.
-    Unchanged,
-    /// Known, but its content changed since it was stored.
-    Changed {
-        /// Its row.
-        item_id: i64,
-        /// The clean text stored for it.
-        old_text: String,
-    },
-}
-
-/// A new item to store, with the alerts it raises (one per watch and notifier; the store
-/// sends one message per notifier).
-#[derive(Debug, Clone, Default)]
-pub struct NewItem {
-    /// How it is recognised next time.
-    pub id: Identity,
-    /// Plain text.
-    pub title: String,
-    /// When it was published (ms).
-    pub published_at: Option<i64>,
-    /// Its clean text.
-    pub text: String,
-    /// Story fingerprint; `None` keeps it out of stories (page versions).
-    pub fingerprint: Option<u64>,
-    /// Alerts it raised, stored with it.
-    pub alerts: Vec<NewAlert>,
-}
-
-/// A known item whose content changed.
-#[derive(Debug, Clone)]
-pub struct ChangedItem {
-    /// Its row.
-    pub item_id: i64,
-    /// Hash of its raw content now.
-    pub raw_hash: String,
-    /// A material change: the text becomes a new version and `alerts` are considered.
-    /// Otherwise only the raw hash is updated (the stored text stays the reference).
-    pub material: Option<(String, Option<u64>)>,
-    /// Alerts the change raised.
-    pub alerts: Vec<NewAlert>,
-}
-
-#[derive(Debug, Clone)]
-/// An alert for one notifier, stored in the outbox with its item.
-pub struct NewAlert {
-    /// The alert.
-    pub alert: Alert,
-    /// The notifier it goes to.
-    pub notifier: String,
-}
-
-/// An article as stored, for `search`.
-#[derive(Debug, Clone)]
-pub struct StoredArticle {
-    /// The source's name.
-    pub source: String,
-    /// Plain text.
-    pub title: String,
-    /// Canonical URL.
-    pub url: Option<String>,
-    /// When it was published (ms).
-    pub published_at: Option<i64>,
-    /// When it was stored (ms).
-    pub fetched_at: i64,
-    /// Its clean text.
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-/// What one poll's commit stored.
-pub struct InsertReport {
-    /// New items stored.
-    pub items: usize,
-    /// Known items whose text changed materially.
-    pub updated: usize,
-    /// Outbox rows created.
-    pub alerts: usize,
-    /// Alerts not raised because the story (or item) already alerted that watch.
-    pub repeats: usize,
-}
-
-impl Store {
+impl Items for SqliteStore {
     /// Classifies a poll's items against what is stored: by key, then GUID, canonical URL,
     /// and title+day. Checked before any expensive work (full-text fetch, extraction).
-    pub fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
+    fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         let guard = self.lock();
         // One read transaction for all the lookups: one lock instead of one per statement.
         let conn = guard.unchecked_transaction()?;
@@ -170,7 +72,7 @@ impl Store {
     /// Commits a poll: new items (each joined to its story), changed items, and the alerts
     /// of both, in one transaction. An alert is left out when its watch already alerted for
     /// the same story or item.
-    pub fn commit_poll(
+    fn commit_poll(
         &self,
         source_id: i64,
         now: i64,
@@ -186,12 +88,12 @@ impl Store {
 
     /// A poll's items and alerts, and its outcome on the source's row, in one transaction:
     /// what the daemon does after every successful poll.
-    pub fn commit_and_record(
+    fn commit_and_record(
         &self,
         source_id: i64,
         new: &[NewItem],
         changed: &[ChangedItem],
-        rec: &super::PollRecord,
+        rec: &PollRecord,
     ) -> Result<InsertReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -201,6 +103,51 @@ impl Store {
         Ok(report)
     }
 
+    /// Stored articles (not pruned) fetched since `since`, newest published first (stored
+    /// time for undated ones), for `search`, until `f` breaks.
+    fn each_article(
+        &self,
+        since: i64,
+        f: &mut dyn FnMut(StoredArticle) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT s.name, i.title, i.url, i.published_at, i.fetched_at, i.text FROM items i
+             JOIN sources s ON s.id = i.source_id
+             WHERE i.pruned = 0 AND i.fetched_at >= ?1 AND i.text != ''
+             ORDER BY COALESCE(i.published_at, i.fetched_at) DESC, i.id DESC",
+        )?;
+        let mut rows = stmt.query([since])?;
+        while let Some(r) = rows.next()? {
+            let article = StoredArticle {
+                source: r.get(0)?,
+                title: r.get(1)?,
+                url: r.get(2)?,
+                published_at: r.get(3)?,
+                fetched_at: r.get(4)?,
+                text: r.get(5)?,
+            };
+            if f(article).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Text of the newest stored item of a source (a watched page's last version).
+    fn latest_text(&self, source_id: i64) -> Result<Option<String>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT text FROM items WHERE source_id = ?1 AND pruned = 0 ORDER BY id DESC LIMIT 1",
+                [source_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+impl SqliteStore {
     fn write_poll(
         &self,
         tx: &rusqlite::Transaction<'_>,
@@ -252,49 +199,6 @@ impl Store {
             }
         }
         Ok(report)
-    }
-
-    /// Stored articles (not pruned) fetched since `since`, newest published first (stored
-    /// time for undated ones), for `search`, until `f` breaks.
-    pub fn each_article(
-        &self,
-        since: i64,
-        mut f: impl FnMut(StoredArticle) -> std::ops::ControlFlow<()>,
-    ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.name, i.title, i.url, i.published_at, i.fetched_at, i.text FROM items i
-             JOIN sources s ON s.id = i.source_id
-             WHERE i.pruned = 0 AND i.fetched_at >= ?1 AND i.text != ''
-             ORDER BY COALESCE(i.published_at, i.fetched_at) DESC, i.id DESC",
-        )?;
-        let mut rows = stmt.query([since])?;
-        while let Some(r) = rows.next()? {
-            let article = StoredArticle {
-                source: r.get(0)?,
-                title: r.get(1)?,
-                url: r.get(2)?,
-                published_at: r.get(3)?,
-                fetched_at: r.get(4)?,
-                text: r.get(5)?,
-            };
-            if f(article).is_break() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Text of the newest stored item of a source (a watched page's last version).
-    pub fn latest_text(&self, source_id: i64) -> Result<Option<String>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT text FROM items WHERE source_id = ?1 AND pruned = 0 ORDER BY id DESC LIMIT 1",
-                [source_id],
-                |r| r.get(0),
-            )
-            .optional()?)
     }
 }
 

@@ -3,8 +3,8 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::alerts::DeliveryState;
 use crate::model::{PollStatus, SourceType};
+use crate::store::DeliveryState;
 
 /// An error for a text column holding a value its type does not know.
 fn unknown(what: &str, value: &str) -> FromSqlError {

@@ -191,7 +191,7 @@ mod tests {
             let opens: Vec<_> = (0..4)
                 .map(|_| {
                     let path = path.clone();
-                    std::thread::spawn(move || super::super::Store::open(&path).map(|_| ()))
+                    std::thread::spawn(move || super::super::SqliteStore::open(&path).map(|_| ()))
                 })
                 .collect();
             for open in opens {
@@ -225,7 +225,8 @@ mod tests {
             )
             .unwrap();
         }
-        let store = super::super::Store::open(&path).unwrap();
+        use crate::store::Views;
+        let store = super::super::SqliteStore::open(&path).unwrap();
         let rows = store.recent_alerts(0, Some("w")).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].alert.watches, ["w"]);

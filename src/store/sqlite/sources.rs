@@ -2,129 +2,17 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
-use crate::model::Validators;
-use crate::model::{Alert, PollStatus, SourceType};
+use super::SqliteStore;
+use crate::model::{PollStatus, Validators};
+use crate::store::{
+    Discovery, HealthChange, PollRecord, SourceHealth, SourceRow, SourceSpec, Sources, StoreError,
+};
 
-/// A configured source, as the store keeps it (keyed by name).
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    /// Its configured name (the key).
-    pub name: String,
-    /// Feed or page.
-    pub kind: SourceType,
-    /// Its configured URL.
-    pub url: String,
-    /// Its interval (ms).
-    pub interval_ms: i64,
-}
-
-/// A source due for a poll, with what the poll needs from its history.
-#[derive(Debug, Clone)]
-pub struct SourceRow {
-    /// Its row.
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// To send back (conditional GET).
-    pub validators: Validators,
-    /// Failed polls since the last success.
-    pub consecutive_failures: u32,
-    /// When it last succeeded (ms).
-    pub last_success_at: Option<i64>,
-    /// The feed a listed HTML page pointed to (`<link rel="alternate">`), polled instead.
-    pub discovered_url: Option<String>,
-    /// Since when the source has failed without a success, if it is failing.
-    pub failing_since: Option<i64>,
-    /// Whether its `source_down` alert went out (and `source_up` is owed).
-    pub down_alerted: bool,
-}
-
-/// The outcome of one poll, written back in one statement.
-#[derive(Debug, Clone)]
-pub struct PollRecord {
-    /// When the poll ended (ms).
-    pub at: i64,
-    /// What the poll found, or the error message.
-    pub result: Result<PollStatus, String>,
-    /// New validators; `None` keeps the stored ones (a 304 or a failure).
-    pub validators: Option<Validators>,
-    /// What becomes of the feed URL found on the listed page.
-    pub discovered_url: Discovery,
-    /// When to poll it next (ms).
-    pub next_poll_at: i64,
-    /// A `source_down` or `source_up` alert the poll raised.
-    pub health: Option<HealthChange>,
-}
-
-/// A source went down for long enough, or came back: the alert, who gets it, and which way.
-#[derive(Debug, Clone)]
-pub struct HealthChange {
-    /// The alert.
-    pub alert: Alert,
-    /// Notifiers it goes to.
-    pub notifiers: Vec<String>,
-    /// `true` for down (its `source_up` is then owed), `false` for back up.
-    pub down: bool,
-}
-
-/// The feed a listed HTML page points to (`<link rel="alternate">`), after a poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Discovery {
-    /// As it was.
-    Keep,
-    /// Poll this feed from now on.
-    Set(String),
-    /// Look for the feed on the page again next time.
-    Forget,
-}
-
-/// A poll outcome waiting to be written (see [`Store::defer_record`]).
-#[derive(Debug)]
-pub(super) struct Deferred {
-    source_id: i64,
-    rec: PollRecord,
-}
-
-/// Deferred poll outcomes are written once this many wait...
-pub(super) const DEFER_BATCH: usize = 64;
-/// ...or once the oldest waited this long (milliseconds).
-pub(super) const DEFER_MS: i64 = 10_000;
-
-/// What `feedwatch sources` shows.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SourceHealth {
-    /// Its row.
-    pub id: i64,
-    /// Its name.
-    pub name: String,
-    /// Feed or page.
-    pub kind: SourceType,
-    /// Its URL.
-    pub url: String,
-    /// Still in the config.
-    pub active: bool,
-    /// When it was last polled (ms).
-    pub last_poll_at: Option<i64>,
-    /// When it last succeeded (ms).
-    pub last_success_at: Option<i64>,
-    /// What the last poll came to.
-    pub status: Option<PollStatus>,
-    /// The last failure's message.
-    pub last_error: Option<String>,
-    /// Failed polls since the last success.
-    pub consecutive_failures: u32,
-    /// When it is polled next (ms).
-    pub next_poll_at: i64,
-    /// Items stored from it.
-    pub items: i64,
-}
-
-impl Store {
+impl Sources for SqliteStore {
     /// Makes the stored sources match the config: new ones are added and spread over the
     /// next `spread_ms` so a thousand sources do not fire at once; known ones keep their
     /// state (a changed URL drops its validators); removed ones become inactive.
-    pub fn sync_sources(
+    fn sync_sources(
         &self,
         specs: &[SourceSpec],
         now: i64,
@@ -166,7 +54,7 @@ impl Store {
     }
 
     /// Active sources whose next poll is due, earliest first.
-    pub fn due_sources(&self, now: i64, limit: usize) -> Result<Vec<SourceRow>, StoreError> {
+    fn due_sources(&self, now: i64, limit: usize) -> Result<Vec<SourceRow>, StoreError> {
         self.select_sources(
             "WHERE active = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2",
             params![now, limit as i64],
@@ -176,7 +64,7 @@ impl Store {
     /// Takes up to `limit` due sources for polling: each is leased until `now + lease_ms`
     /// (its next poll moves there), so it is not taken twice, and a crash mid-poll only
     /// delays it by the lease. [`Store::record_poll`] replaces the lease with the real time.
-    pub fn claim_due(
+    fn claim_due(
         &self,
         now: i64,
         limit: usize,
@@ -192,7 +80,7 @@ impl Store {
     }
 
     /// Makes sources due now again (polls cut short by shutdown).
-    pub fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+    fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?;
         for id in ids {
@@ -202,10 +90,43 @@ impl Store {
     }
 
     /// Every active source, regardless of schedule (for `once`).
-    pub fn active_sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+    fn active_sources(&self) -> Result<Vec<SourceRow>, StoreError> {
         self.select_sources("WHERE active = 1 ORDER BY id", [])
     }
 
+    /// When the next active source is due, if any.
+    fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT MIN(next_poll_at) FROM sources WHERE active = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn record_polls(&self, batch: &[(i64, PollRecord)]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for (source_id, rec) in batch {
+            self.write_record(&tx, *source_id, rec)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Health of every source, active first.
+    fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!("{HEALTH_SELECT} ORDER BY s.active DESC, s.name"))?;
+        let rows = stmt.query_map([], health_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl SqliteStore {
     fn select_sources(
         &self,
         tail: &str,
@@ -232,70 +153,6 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// When the next active source is due, if any.
-    pub fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT MIN(next_poll_at) FROM sources WHERE active = 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
-    /// Records a poll's outcome: success resets the failure count, failure increments it.
-    pub fn record_poll(&self, source_id: i64, rec: &PollRecord) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        self.write_record(&tx, source_id, rec)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Queues the outcome of a poll that found nothing new on a healthy source, to be written
-    /// with others in one transaction: a warm cycle of 1,000 sources answering 304 spent a
-    /// third of its CPU committing them one by one. Only the source's times are at stake if
-    /// the process dies first (it is polled again sooner, and a lost ETag costs one full
-    /// fetch); items and alerts are never deferred. Written once [`DEFER_BATCH`] wait or the
-    /// oldest is [`DEFER_MS`] old, and by [`Store::flush_records`], which the scheduler
-    /// calls when its polls drain and before it claims more; well within a claim's lease.
-    pub async fn defer_record(&self, source_id: i64, rec: PollRecord) -> Result<(), StoreError> {
-        let now = rec.at;
-        let full = {
-            let mut queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-            queue.push(Deferred { source_id, rec });
-            queue.len() >= DEFER_BATCH
-        };
-        if full || self.deferred_due(now) {
-            self.blocking(|s| s.flush_records()).await?;
-        }
-        Ok(())
-    }
-
-    /// Whether deferred outcomes wait that are [`DEFER_MS`] old at `now`: the scheduler's
-    /// cue to write them without waiting for a full batch.
-    pub fn deferred_due(&self, now: i64) -> bool {
-        let queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        queue.first().is_some_and(|d| d.rec.at <= now - DEFER_MS)
-    }
-
-    /// Writes the deferred poll outcomes in one transaction; how many there were.
-    pub fn flush_records(&self) -> Result<usize, StoreError> {
-        let batch = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        for d in &batch {
-            self.write_record(&tx, d.source_id, &d.rec)?;
-        }
-        tx.commit()?;
-        Ok(batch.len())
     }
 
     pub(super) fn write_record(
@@ -387,14 +244,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Health of every source, active first.
-    pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("{HEALTH_SELECT} ORDER BY s.active DESC, s.name"))?;
-        let rows = stmt.query_map([], health_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 /// The columns of [`SourceHealth`], read by [`health_row`]; a query adds its conditions.
@@ -424,6 +273,8 @@ pub(super) fn health_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceHealth
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SourceType;
+    use crate::store::{DEFER_BATCH, DEFER_MS, Store};
 
     #[tokio::test]
     async fn deferred_outcomes_are_written_in_batches() {

@@ -3,97 +3,13 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::SqliteStore;
 use crate::model::Alert;
+use crate::store::{DeliveryState, Outbox, OutboxRow, Pause, StoreError};
 
-/// Where an outbox row stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeliveryState {
-    /// Not yet delivered; tried again at `next_attempt_at`.
-    Pending,
-    /// Accepted by the receiver.
-    Delivered,
-    /// Refused for good by the receiver (a 4xx, an SMTP 5xx).
-    Failed,
-    /// Still failing after `give_up_after`: a dead letter.
-    Dead,
-}
-
-impl DeliveryState {
-    /// As stored and shown: `pending`, `delivered`, `failed`, `dead`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Dead => "dead",
-        }
-    }
-
-    /// The inverse of [`DeliveryState::as_str`].
-    pub fn parse(s: &str) -> Option<DeliveryState> {
-        match s {
-            "pending" => Some(DeliveryState::Pending),
-            "delivered" => Some(DeliveryState::Delivered),
-            "failed" => Some(DeliveryState::Failed),
-            "dead" => Some(DeliveryState::Dead),
-            _ => None,
-        }
-    }
-}
-
-/// A pending delivery.
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    /// Row order: creation order.
-    pub seq: i64,
-    /// The alert.
-    pub alert: Alert,
-    /// The notifier it goes to.
-    pub notifier: String,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// When it was stored (ms).
-    pub created_at: i64,
-}
-
-/// What `feedwatch alerts` shows of one delivery.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AlertStatus {
-    #[serde(flatten)]
-    /// The alert.
-    pub alert: Alert,
-    /// The notifier it goes to.
-    pub notifier: String,
-    /// Where it stands.
-    pub state: DeliveryState,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// When it was stored (ms).
-    pub created_at: i64,
-    /// When the receiver accepted it (ms).
-    pub delivered_at: Option<i64>,
-    /// The last failure's message.
-    pub last_error: Option<String>,
-    /// Every source that carried the alert's story, first first (the story alerts once).
-    pub sources: Vec<String>,
-}
-
-/// A notifier that sends nothing until it is resumed: the receiver refused its credentials.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Pause {
-    /// The notifier.
-    pub notifier: String,
-    /// The receiver's answer.
-    pub reason: String,
-    /// When it was paused (ms).
-    pub since: i64,
-}
-
-impl Store {
+impl Outbox for SqliteStore {
     /// Pauses a notifier: its pending alerts wait, in order, until [`Store::resume_notifiers`].
-    pub fn pause_notifier(&self, notifier: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    fn pause_notifier(&self, notifier: &str, reason: &str, now: i64) -> Result<(), StoreError> {
         self.lock().execute(
             "INSERT INTO notifier_pauses (notifier, reason, since) VALUES (?1, ?2, ?3)
              ON CONFLICT (notifier) DO UPDATE SET reason = excluded.reason",
@@ -102,16 +18,8 @@ impl Store {
         Ok(())
     }
 
-    /// The pause of a notifier, if it is paused.
-    pub fn notifier_pause(&self, notifier: &str) -> Result<Option<Pause>, StoreError> {
-        Ok(self
-            .paused_notifiers()?
-            .into_iter()
-            .find(|p| p.notifier == notifier))
-    }
-
     /// Every paused notifier, longest paused first.
-    pub fn paused_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+    fn paused_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached("SELECT notifier, reason, since FROM notifier_pauses ORDER BY since")?;
@@ -120,7 +28,7 @@ impl Store {
     }
 
     /// Resumes every paused notifier; returns those that were.
-    pub fn resume_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+    fn resume_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
         let conn = self.lock();
         let mut stmt =
             conn.prepare_cached("DELETE FROM notifier_pauses RETURNING notifier, reason, since")?;
@@ -128,8 +36,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Always: the store's lock file lets one daemon at a time use a SQLite store.
+    fn lease_notifier(&self, _: &str, _: i64, _: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// Pending deliveries of one notifier that are due, oldest first.
-    pub fn due_alerts(
+    fn due_alerts(
         &self,
         notifier: &str,
         now: i64,
@@ -165,7 +78,7 @@ impl Store {
     }
 
     /// When the next pending delivery of a notifier is due, if any.
-    pub fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
+    fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
         let conn = self.lock();
         Ok(conn
             .query_row(
@@ -178,7 +91,7 @@ impl Store {
     }
 
     /// The rows of one message (a single alert or a digest) were accepted by the receiver.
-    pub fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
+    fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         for seq in seqs {
@@ -193,7 +106,7 @@ impl Store {
     }
 
     /// A failed attempt at a message: its rows stay pending until `next`, or end in a state.
-    pub fn mark_attempt_failed(
+    fn mark_attempt_failed(
         &self,
         seqs: &[i64],
         error: &str,
@@ -217,7 +130,7 @@ impl Store {
     }
 
     /// When each message this notifier delivered since `since` went out (rate limits).
-    pub fn messages_since(&self, notifier: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+    fn messages_since(&self, notifier: &str, since: i64) -> Result<Vec<i64>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT MIN(delivered_at) FROM alerts WHERE notifier = ?1 AND delivered_at >= ?2 GROUP BY batch ORDER BY 1",
@@ -228,23 +141,12 @@ impl Store {
 
     /// Puts failed and dead deliveries (all, or those of one alert id) back in the queue
     /// with a fresh count of attempts. Returns how many rows.
-    pub fn retry_failed(&self, id: Option<&str>, now: i64) -> Result<usize, StoreError> {
+    fn retry_failed(&self, id: Option<&str>, now: i64) -> Result<usize, StoreError> {
         Ok(self.lock().execute(
             "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?1
              WHERE state IN ('failed', 'dead') AND (?2 IS NULL OR id = ?2)",
             params![now, id],
         )?)
-    }
-
-    /// Deliveries created since `since`, newest first, optionally of one watch (among the
-    /// watches it lists).
-    pub fn recent_alerts(
-        &self,
-        since: i64,
-        watch: Option<&str>,
-    ) -> Result<Vec<AlertStatus>, StoreError> {
-        let rows = self.delivery_page(since, watch, &[], None, usize::MAX)?;
-        Ok(rows.into_iter().map(|r| r.status).collect())
     }
 }
 
@@ -269,6 +171,7 @@ pub(super) fn decode(payload: &str) -> Result<Alert, StoreError> {
 mod tests {
     use super::*;
     use crate::model::AlertKind;
+    use crate::store::Store;
     use crate::store::{Identity, NewAlert, NewItem, Seen, SourceSpec};
 
     fn alert(id: &str) -> Alert {
