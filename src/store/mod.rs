@@ -7,7 +7,7 @@
 //! [`Upkeep`], [`Cluster`]); the values crossing it are in `types.rs`. Both backends pass
 //! the same conformance tests (`tests/store_conformance.rs`).
 
-// mod postgres;
+mod postgres;
 mod sqlite;
 mod story_index;
 mod types;
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
-// pub use postgres::{PgTarget, PostgresStore};
+pub use postgres::{PgTarget, PostgresStore};
 pub use sqlite::{SqliteStore, StoreLock};
 pub use types::*;
 
@@ -58,6 +58,15 @@ pub enum StoreError {
     /// The blocking task running the operation panicked or was cancelled.
     #[error("the database task failed: {0}")]
     Task(String),
+}
+
+/// An outbox row's alert. One stored before alerts listed their watches names its one watch.
+pub(crate) fn decode_alert(payload: &str) -> Result<crate::model::Alert, StoreError> {
+    let mut alert: crate::model::Alert = serde_json::from_str(payload)?;
+    if alert.watches.is_empty() {
+        alert.watches.push(alert.watch.clone());
+    }
+    Ok(alert)
 }
 
 /// Sources and their poll state: the schedule, leases, validators, failures.
@@ -238,7 +247,7 @@ pub trait Cluster {
     /// Says this node is alive (with the hash of its config); called every few seconds.
     fn heartbeat(&self, now: i64, config_hash: &str) -> Result<(), StoreError>;
     /// Every node the store has heard from, with its leases.
-    fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError>;
+    fn nodes(&self, now: i64) -> Result<Vec<NodeStatus>, StoreError>;
 }
 
 /// Everything a backend does.

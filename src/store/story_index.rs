@@ -54,6 +54,14 @@ impl StoryIndex {
         }
     }
 
+    /// Story `id` was seen again at `now`. Finds it by id, so the index must have been filled
+    /// in ascending id order (as the PostgreSQL backend does).
+    pub(super) fn touch(&mut self, id: i64, now: i64) {
+        if let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) {
+            self.entries[i].last_seen = now;
+        }
+    }
+
     /// Whether to build it again: it keeps expired stories until then.
     pub(super) fn is_stale(&self, now: i64) -> bool {
         self.built_at < now - REBUILD_AFTER_MS

@@ -3,6 +3,7 @@
 //! for the `feedwatch` binary. Nothing here touches the internet.
 #![allow(dead_code)]
 
+pub(crate) mod postgres;
 pub(crate) mod webdriver;
 
 use std::collections::HashMap;

@@ -137,7 +137,7 @@ impl Cluster for SqliteStore {
         Ok(())
     }
 
-    fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
+    fn nodes(&self, _: i64) -> Result<Vec<NodeStatus>, StoreError> {
         Ok(Vec::new())
     }
 }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::alerts::decode;
 use crate::model::PollStatus;
 use crate::store::{
     AlertStatus, DeliveryRow, DeliveryState, Overview, POLL_HISTORY, PollMark, SourceFilter,
@@ -197,7 +196,7 @@ impl Views for SqliteStore {
                 group,
                 sources,
             ) = row?;
-            let alert = decode(&payload)?;
+            let alert = crate::store::decode_alert(&payload)?;
             let sources = match sources {
                 Some(list) => list.split('\u{1f}').map(str::to_string).collect(),
                 None => vec![alert.source.clone()],

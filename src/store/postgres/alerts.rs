@@ -1,0 +1,194 @@
+//! The outbox on PostgreSQL. One node at a time sends a notifier's messages, holding the
+//! notifier's lease; after that node dies, the next holder sends what it left pending, with
+//! the same alert ids (webhook `Idempotency-Key`, email `Message-ID`).
+
+use tokio_postgres::Row;
+
+use super::PostgresStore;
+use crate::store::{DeliveryState, Outbox, OutboxRow, Pause, StoreError};
+
+fn pause_row(r: &Row) -> Result<Pause, StoreError> {
+    Ok(Pause {
+        notifier: r.try_get(0)?,
+        reason: r.try_get(1)?,
+        since: r.try_get(2)?,
+    })
+}
+
+impl Outbox for PostgresStore {
+    fn pause_notifier(&self, notifier: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO notifier_pauses (notifier, reason, since) VALUES ($1, $2, $3)
+                     ON CONFLICT (notifier) DO UPDATE SET reason = excluded.reason",
+                    &[&notifier, &reason, &now],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn paused_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+        self.run(async {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT notifier, reason, since FROM notifier_pauses ORDER BY since",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(pause_row).collect()
+        })
+    }
+
+    fn resume_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
+        self.run(async {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "DELETE FROM notifier_pauses RETURNING notifier, reason, since",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(pause_row).collect()
+        })
+    }
+
+    fn lease_notifier(&self, notifier: &str, now: i64, lease_ms: i64) -> Result<bool, StoreError> {
+        self.run(async {
+            let row = self
+                .client()
+                .await?
+                .query_opt(
+                    "INSERT INTO notifier_leases (notifier, node, lease_until) VALUES ($1, $2, $3)
+                     ON CONFLICT (notifier) DO UPDATE SET node = excluded.node,
+                        lease_until = excluded.lease_until
+                     WHERE notifier_leases.node = excluded.node OR notifier_leases.lease_until < $4
+                     RETURNING node",
+                    &[&notifier, &self.node, &now.saturating_add(lease_ms), &now],
+                )
+                .await?;
+            Ok(row.is_some())
+        })
+    }
+
+    fn due_alerts(
+        &self,
+        notifier: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT seq, payload, notifier, attempts, created_at FROM alerts
+                     WHERE notifier = $1 AND state = 'pending' AND next_attempt_at <= $2
+                     ORDER BY seq LIMIT $3",
+                )
+                .await?;
+            let rows = client
+                .query(
+                    &stmt,
+                    &[&notifier, &now, &(limit.min(i64::MAX as usize) as i64)],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(OutboxRow {
+                        seq: r.try_get(0)?,
+                        alert: crate::store::decode_alert(r.try_get(1)?)?,
+                        notifier: r.try_get(2)?,
+                        attempts: r.try_get::<_, i32>(3)? as u32,
+                        created_at: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
+        self.run(async {
+            let row = self
+                .client()
+                .await?
+                .query_one(
+                    "SELECT MIN(next_attempt_at) FROM alerts WHERE notifier = $1 AND state = 'pending'",
+                    &[&notifier],
+                )
+                .await?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE alerts SET state = 'delivered', attempts = attempts + 1, delivered_at = $2,
+                        batch = $3, last_error = NULL WHERE seq = ANY($1)",
+                    &[&seqs, &now, &batch],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn mark_attempt_failed(
+        &self,
+        seqs: &[i64],
+        error: &str,
+        next: Result<i64, DeliveryState>,
+    ) -> Result<(), StoreError> {
+        let (state, next_at) = match next {
+            Ok(at) => (DeliveryState::Pending, Some(at)),
+            Err(state) => (state, None),
+        };
+        self.run(async {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE alerts SET state = $2, attempts = attempts + 1, last_error = $3,
+                        next_attempt_at = COALESCE($4, next_attempt_at) WHERE seq = ANY($1)",
+                    &[&seqs, &state.as_str(), &error, &next_at],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn messages_since(&self, notifier: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+        self.run(async {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT MIN(delivered_at) FROM alerts WHERE notifier = $1 AND delivered_at >= $2
+                     GROUP BY batch ORDER BY 1",
+                    &[&notifier, &since],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
+    fn retry_failed(&self, id: Option<&str>, now: i64) -> Result<usize, StoreError> {
+        self.run(async {
+            let n = self
+                .client()
+                .await?
+                .execute(
+                    "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = $1
+                     WHERE state IN ('failed', 'dead') AND ($2::text IS NULL OR id = $2)",
+                    &[&now, &id],
+                )
+                .await?;
+            Ok(n as usize)
+        })
+    }
+}

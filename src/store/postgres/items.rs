@@ -1,0 +1,444 @@
+//! Items on PostgreSQL: classification in one round trip per kind of identity, and a poll's
+//! items with their stories and alerts in one transaction. Stories are joined under one
+//! advisory lock held to the commit, so two nodes storing copies of one article at once see
+//! each other's story and the watch alerts once.
+
+use std::ops::ControlFlow;
+
+use deadpool_postgres::Transaction;
+
+use super::PostgresStore;
+use crate::dedupe::{SAME_STORY_CONTAINMENT, containment, short_hash};
+use crate::model::Alert;
+use crate::store::story_index::{STORY_WINDOW_MS, StoryIndex};
+use crate::store::{
+    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
+    StoredArticle,
+};
+
+/// One of an item's identities, by the column it is stored in.
+type IdentityPart = fn(&Identity) -> Option<&String>;
+
+/// The key of the advisory lock under which new items join stories.
+const STORY_LOCK: i64 = 0x6665_6564_7761_7402;
+
+impl Items for PostgresStore {
+    fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            // Strongest identity first; each kind is looked up for the items still unknown.
+            let kinds: [(&str, IdentityPart); 4] = [
+                ("key", |i| Some(&i.key)),
+                ("guid", |i| i.guid.as_ref()),
+                ("url", |i| i.url.as_ref()),
+                ("title_date", |i| i.title_date.as_ref()),
+            ];
+            // Per item: its row, stored raw hash, and whether it is a tombstone.
+            let mut found: Vec<Option<(i64, Option<String>, bool)>> = vec![None; items.len()];
+            for (column, value) in kinds {
+                let (at, values): (Vec<i64>, Vec<&str>) = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| found[*n].is_none())
+                    .filter_map(|(n, it)| value(it).map(|v| (n as i64, v.as_str())))
+                    .unzip();
+                if at.is_empty() {
+                    continue;
+                }
+                let stmt = client
+                    .prepare_cached(&format!(
+                        "SELECT DISTINCT ON (k.n) k.n, i.id, i.raw_hash, i.pruned
+                         FROM unnest($2::bigint[], $3::text[]) AS k(n, v)
+                         JOIN items i ON i.source_id = $1 AND i.{column} = k.v
+                         ORDER BY k.n, i.id"
+                    ))
+                    .await?;
+                for r in client.query(&stmt, &[&source_id, &at, &values]).await? {
+                    let n: i64 = r.try_get(0)?;
+                    found[n as usize] = Some((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+                }
+            }
+            // Only a changed item needs its stored text, to measure the edit.
+            let changed: Vec<i64> = items
+                .iter()
+                .zip(&found)
+                .filter_map(|(it, f)| match f {
+                    Some((id, Some(h), false)) if *h != it.raw_hash => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            let mut texts = std::collections::HashMap::new();
+            if !changed.is_empty() {
+                for r in client
+                    .query("SELECT id, text FROM items WHERE id = ANY($1)", &[&changed])
+                    .await?
+                {
+                    texts.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, String>(1)?);
+                }
+            }
+            Ok(items
+                .iter()
+                .zip(found)
+                .map(|(it, f)| match f {
+                    None => Seen::New,
+                    // A tombstone is known for good: pruned items never come back as new.
+                    Some((_, _, true)) | Some((_, None, _)) => Seen::Unchanged,
+                    Some((_, Some(h), _)) if h == it.raw_hash => Seen::Unchanged,
+                    Some((item_id, Some(_), false)) => Seen::Changed {
+                        item_id,
+                        old_text: texts.remove(&item_id).unwrap_or_default(),
+                    },
+                })
+                .collect())
+        })
+    }
+
+    fn commit_poll(
+        &self,
+        source_id: i64,
+        now: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+    ) -> Result<InsertReport, StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let report = self.write_poll(&tx, source_id, now, new, changed).await?;
+            tx.commit().await?;
+            Ok(report)
+        })
+    }
+
+    fn commit_and_record(
+        &self,
+        source_id: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+        rec: &PollRecord,
+    ) -> Result<InsertReport, StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let report = self
+                .write_poll(&tx, source_id, rec.at, new, changed)
+                .await?;
+            super::sources::write_records(&tx, &[(source_id, rec.clone())]).await?;
+            tx.commit().await?;
+            Ok(report)
+        })
+    }
+
+    fn each_article(
+        &self,
+        since: i64,
+        f: &mut dyn FnMut(StoredArticle) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            // A cursor in a read-only transaction: the articles arrive a page at a time.
+            let tx = client.build_transaction().read_only(true).start().await?;
+            tx.execute(
+                "DECLARE articles NO SCROLL CURSOR FOR
+                 SELECT s.name, i.title, i.url, i.published_at, i.fetched_at, i.text FROM items i
+                 JOIN sources s ON s.id = i.source_id
+                 WHERE NOT i.pruned AND i.fetched_at >= $1 AND i.text != ''
+                 ORDER BY COALESCE(i.published_at, i.fetched_at) DESC, i.id DESC",
+                &[&since],
+            )
+            .await?;
+            loop {
+                let rows = tx.query("FETCH 500 FROM articles", &[]).await?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                for r in rows {
+                    let article = StoredArticle {
+                        source: r.try_get(0)?,
+                        title: r.try_get(1)?,
+                        url: r.try_get(2)?,
+                        published_at: r.try_get(3)?,
+                        fetched_at: r.try_get(4)?,
+                        text: r.try_get(5)?,
+                    };
+                    if f(article).is_break() {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+    }
+
+    fn latest_text(&self, source_id: i64) -> Result<Option<String>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT text FROM items WHERE source_id = $1 AND NOT pruned ORDER BY id DESC LIMIT 1",
+                    &[&source_id],
+                )
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+}
+
+impl PostgresStore {
+    async fn write_poll(
+        &self,
+        tx: &Transaction<'_>,
+        source_id: i64,
+        now: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+    ) -> Result<InsertReport, StoreError> {
+        let mut report = InsertReport::default();
+        if new.iter().any(|i| i.fingerprint.is_some()) {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&STORY_LOCK])
+                .await?;
+            self.refresh_stories(tx, now).await?;
+        }
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO items (source_id, key, guid, url, title_date, raw_hash, title, published_at,
+                                    text, fingerprint, fetched_at, story_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .await?;
+        for item in new {
+            let story = match item.fingerprint {
+                Some(fp) => Some(self.find_story(tx, fp, &item.text, now).await?),
+                None => None,
+            };
+            let story_id = story.map(|(id, _)| id);
+            let row = tx
+                .query_opt(
+                    &insert,
+                    &[
+                        &source_id,
+                        &item.id.key,
+                        &item.id.guid,
+                        &item.id.url,
+                        &item.id.title_date,
+                        &item.id.raw_hash,
+                        &item.title,
+                        &item.published_at,
+                        &item.text,
+                        &item.fingerprint.map(|f| f as i64),
+                        &now,
+                        &story_id,
+                    ],
+                )
+                .await?;
+            let Some(row) = row else {
+                // Already stored: a story made for it goes again.
+                if let Some((id, true)) = story {
+                    tx.execute("DELETE FROM stories WHERE id = $1", &[&id])
+                        .await?;
+                }
+                continue;
+            };
+            let item_id: i64 = row.try_get(0)?;
+            if let (Some((id, made)), Some(fp)) = (story, item.fingerprint) {
+                self.stored_in_story(tx, id, made, fp, now).await?;
+            }
+            report.items += 1;
+            insert_alerts(tx, item_id, story_id, &item.alerts, now, &mut report).await?;
+        }
+        for item in changed {
+            match &item.material {
+                Some((text, fingerprint)) => {
+                    let row = tx
+                        .query_one(
+                            "UPDATE items SET raw_hash = $2, text = $3, fingerprint = $4, version = version + 1
+                             WHERE id = $1 RETURNING story_id",
+                            &[&item.item_id, &item.raw_hash, text, &fingerprint.map(|f| f as i64)],
+                        )
+                        .await?;
+                    report.updated += 1;
+                    let story_id: Option<i64> = row.try_get(0)?;
+                    insert_alerts(tx, item.item_id, story_id, &item.alerts, now, &mut report)
+                        .await?;
+                }
+                None => {
+                    tx.execute(
+                        "UPDATE items SET raw_hash = $2 WHERE id = $1",
+                        &[&item.item_id, &item.raw_hash],
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Reads the stories other nodes (or this one, before a restart) made since the index
+    /// was last read: all recent ones the first time and once a day, else those with a
+    /// higher id. Called under the story lock, so ids arrive in commit order.
+    async fn refresh_stories(&self, tx: &Transaction<'_>, now: i64) -> Result<(), StoreError> {
+        let since = now - STORY_WINDOW_MS;
+        let (mut index, max) = match self.lock_stories().take() {
+            Some((index, max)) if !index.is_stale(now) => (index, max),
+            _ => (StoryIndex::new(now), 0),
+        };
+        let rows = tx
+            .query(
+                "SELECT id, fingerprint, last_seen FROM stories
+                 WHERE id > $1 AND last_seen >= $2 AND fingerprint IS NOT NULL ORDER BY id",
+                &[&max, &since],
+            )
+            .await?;
+        let mut max = max;
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            index.push(id, r.try_get::<_, i64>(1)? as u64, r.try_get(2)?);
+            max = max.max(id);
+        }
+        *self.lock_stories() = Some((index, max));
+        Ok(())
+    }
+
+    pub(super) fn lock_stories(&self) -> std::sync::MutexGuard<'_, Option<(StoryIndex, i64)>> {
+        self.stories.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The story a new item joins (one whose first copy it nearly repeats), or a new one;
+    /// `true` when it was made for the item.
+    async fn find_story(
+        &self,
+        tx: &Transaction<'_>,
+        fp: u64,
+        text: &str,
+        now: i64,
+    ) -> Result<(i64, bool), StoreError> {
+        let near: Vec<i64> = {
+            let guard = self.lock_stories();
+            let Some((index, _)) = guard.as_ref() else {
+                return Err(StoreError::Task("the story index was not read".into()));
+            };
+            index
+                .near(fp, now - STORY_WINDOW_MS)
+                .into_iter()
+                .map(|(_, i)| index.entries[i].id)
+                .collect()
+        };
+        let first_text = tx
+            .prepare_cached(
+                "SELECT text FROM items WHERE story_id = $1 AND NOT pruned ORDER BY id LIMIT 1",
+            )
+            .await?;
+        for story in near {
+            let first: Option<String> = tx
+                .query_opt(&first_text, &[&story])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            if first.is_some_and(|t| containment(&t, text) >= SAME_STORY_CONTAINMENT) {
+                return Ok((story, false));
+            }
+        }
+        let row = tx
+            .query_one(
+                "INSERT INTO stories (fingerprint, first_seen, last_seen) VALUES ($1, $2, $2) RETURNING id",
+                &[&(fp as i64), &now],
+            )
+            .await?;
+        Ok((row.try_get(0)?, true))
+    }
+
+    /// The item is stored in story `id`: a joined story is seen again, a new one is indexed.
+    async fn stored_in_story(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        made: bool,
+        fp: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if made {
+            if let Some((index, max)) = self.lock_stories().as_mut() {
+                index.push(id, fp, now);
+                *max = (*max).max(id);
+            }
+            return Ok(());
+        }
+        tx.execute(
+            "UPDATE stories SET last_seen = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .await?;
+        if let Some((index, _)) = self.lock_stories().as_mut() {
+            index.touch(id, now);
+        }
+        Ok(())
+    }
+}
+
+/// Inserts the outbox rows of one item: of its alerts (one per watch and notifier), those of
+/// watches that have not yet alerted for the item's story (or the item itself), merged into
+/// one row per notifier that lists every such watch.
+async fn insert_alerts(
+    tx: &Transaction<'_>,
+    item_id: i64,
+    story_id: Option<i64>,
+    alerts: &[NewAlert],
+    now: i64,
+    report: &mut InsertReport,
+) -> Result<(), StoreError> {
+    let mut decided: Vec<(&str, bool)> = Vec::new();
+    let mut by_notifier: Vec<(&str, Vec<&Alert>)> = Vec::new();
+    for a in alerts {
+        let watch = a.alert.watch.as_str();
+        let allowed = match decided.iter().find(|(w, _)| *w == watch) {
+            Some((_, allowed)) => *allowed,
+            None => {
+                let seen: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = $1
+                            AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3)))",
+                        &[&watch, &item_id, &story_id],
+                    )
+                    .await?
+                    .try_get(0)?;
+                decided.push((watch, !seen));
+                if seen {
+                    report.repeats += 1;
+                }
+                !seen
+            }
+        };
+        if !allowed {
+            continue;
+        }
+        match by_notifier.iter_mut().find(|(n, _)| *n == a.notifier) {
+            Some((_, parts)) => parts.push(&a.alert),
+            None => by_notifier.push((&a.notifier, vec![&a.alert])),
+        }
+    }
+    for (notifier, parts) in by_notifier {
+        let id = match parts.as_slice() {
+            [one] => one.id.clone(),
+            _ => short_hash(&parts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()),
+        };
+        let alert = Alert::merge(&parts, id);
+        let payload = serde_json::to_string(&alert)?;
+        let row = tx
+            .query_opt(
+                "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq",
+                &[&alert.id, &notifier, &item_id, &story_id, &alert.watch, &payload, &now],
+            )
+            .await?;
+        let Some(row) = row else { continue };
+        report.alerts += 1;
+        let seq: i64 = row.try_get(0)?;
+        let watches: Vec<&str> = alert.watch_names();
+        tx.execute(
+            "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+             SELECT $1, unnest($2::text[]), $3, $4, $5",
+            &[&seq, &watches, &item_id, &story_id, &now],
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,693 @@
+//! One suite, both backends: every scenario here runs on a SQLite file and on a throwaway
+//! PostgreSQL cluster (`common/postgres.rs`), and must come out the same. Dedupe, stories,
+//! alerts once per story, the outbox, dead letters, retention, the status page's reads,
+//! migrations; then what only several nodes on PostgreSQL can do: leases shared without
+//! overlap, taken over when they expire, and one sender per notifier.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::postgres::PgCluster;
+use feedwatch::dedupe::short_hash;
+use feedwatch::model::{Alert, AlertKind, PollStatus, SourceType};
+use feedwatch::store::{
+    DeliveryState, Discovery, HealthChange, Identity, NewAlert, NewItem, PgTarget, PollRecord,
+    PostgresStore, Seen, SourceFilter, SourceSpec, Store,
+};
+
+/// What keeps a store alive: its folder, or its cluster.
+type Keep = Box<dyn std::any::Any>;
+
+fn sqlite() -> (Store, Keep) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    (store, Box::new(dir))
+}
+
+fn pg_target(url: &str, node: &str) -> PgTarget {
+    PgTarget {
+        url: url.to_string(),
+        password: None,
+        node: node.to_string(),
+    }
+}
+
+fn postgres() -> (Store, Keep) {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let store = Store::new(PostgresStore::connect(&pg_target(&url, "n1")).unwrap());
+    (store, Box::new(pg))
+}
+
+/// `scenario` as a test on each backend.
+macro_rules! both {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $scenario() { let (s, _keep) = super::sqlite(); super::$scenario(&s); })*
+        }
+        mod postgres {
+            $(#[test] fn $scenario() { let (s, _keep) = super::postgres(); super::$scenario(&s); })*
+        }
+    };
+}
+
+both!(
+    dedupe_by_every_identity,
+    stories_alert_once_per_watch,
+    outbox_lifecycle_and_dead_letters,
+    retention_keeps_tombstones_and_pending_alerts,
+    sources_sync_claim_and_record,
+    status_page_reads,
+);
+
+fn alert(id: &str, watch: &str) -> Alert {
+    Alert {
+        id: id.into(),
+        kind: AlertKind::New,
+        watch: watch.into(),
+        watches: vec![watch.into()],
+        source: "s".into(),
+        title: "t".into(),
+        url: None,
+        published: None,
+        matched: vec![format!("term-{watch}")],
+        snippet: "x".into(),
+    }
+}
+
+fn spec(name: &str, url: &str) -> SourceSpec {
+    SourceSpec {
+        name: name.into(),
+        kind: SourceType::Feed,
+        url: url.into(),
+        interval_ms: 60_000,
+    }
+}
+
+/// The store's one source "s", and its row.
+fn one_source(store: &Store) -> i64 {
+    store
+        .sync_sources(&[spec("s", "http://e.org/f")], 0, 0)
+        .unwrap();
+    store.active_sources().unwrap()[0].id
+}
+
+fn identity(key: &str, hash: &str) -> Identity {
+    Identity {
+        key: key.into(),
+        raw_hash: hash.into(),
+        ..Default::default()
+    }
+}
+
+fn item(key: &str, text: &str, fingerprint: Option<u64>, alerts: &[(&str, &str)]) -> NewItem {
+    NewItem {
+        id: identity(key, key),
+        title: format!("title {key}"),
+        text: text.into(),
+        fingerprint,
+        alerts: alerts
+            .iter()
+            .map(|(watch, notifier)| NewAlert {
+                alert: alert(&format!("{key}-{watch}"), watch),
+                notifier: notifier.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn ok(at: i64, next: i64) -> PollRecord {
+    PollRecord {
+        at,
+        result: Ok(PollStatus::Ok("1 items".into())),
+        validators: None,
+        discovered_url: Discovery::Keep,
+        next_poll_at: next,
+        health: None,
+    }
+}
+
+fn dedupe_by_every_identity(store: &Store) {
+    let src = one_source(store);
+    let stored = NewItem {
+        id: Identity {
+            key: "guid:1".into(),
+            guid: Some("1".into()),
+            url: Some("http://e.org/a".into()),
+            title_date: Some("t|2026-12-01".into()),
+            raw_hash: "h1".into(),
+        },
+        title: "t".into(),
+        text: "old text".into(),
+        ..Default::default()
+    };
+    let r = store.commit_poll(src, 10, &[stored], &[]).unwrap();
+    assert_eq!(r.items, 1);
+    let probe =
+        |key: &str, guid: Option<&str>, url: Option<&str>, td: Option<&str>, h: &str| Identity {
+            key: key.into(),
+            guid: guid.map(Into::into),
+            url: url.map(Into::into),
+            title_date: td.map(Into::into),
+            raw_hash: h.into(),
+        };
+    let seen = store
+        .classify(
+            src,
+            &[
+                probe("guid:1", None, None, None, "h1"),
+                probe("guid:2", Some("1"), None, None, "h1"),
+                probe("url:x", None, Some("http://e.org/a"), None, "h1"),
+                probe("hash:y", None, None, Some("t|2026-12-01"), "h1"),
+                probe("guid:1", None, None, None, "h2"),
+                probe("guid:9", Some("9"), Some("http://e.org/b"), None, "h1"),
+            ],
+        )
+        .unwrap();
+    let changed = Seen::Changed {
+        item_id: match &seen[4] {
+            Seen::Changed { item_id, .. } => *item_id,
+            other => panic!("{other:?}"),
+        },
+        old_text: "old text".into(),
+    };
+    assert_eq!(
+        seen,
+        [
+            Seen::Unchanged,
+            Seen::Unchanged,
+            Seen::Unchanged,
+            Seen::Unchanged,
+            changed,
+            Seen::New
+        ]
+    );
+    // The same key again stores nothing and alerts nothing.
+    let again = item("guid:1", "other", None, &[("w", "n")]);
+    let r = store.commit_poll(src, 20, &[again], &[]).unwrap();
+    assert_eq!((r.items, r.alerts), (0, 0));
+}
+
+/// Copies of one story alert each watch once; several watches of one item make one row per
+/// notifier.
+fn stories_alert_once_per_watch(store: &Store) {
+    store
+        .sync_sources(
+            &[spec("a", "http://a.org/f"), spec("b", "http://b.org/f")],
+            0,
+            0,
+        )
+        .unwrap();
+    let rows = store.active_sources().unwrap();
+    let (a, b) = (rows[0].id, rows[1].id);
+    let text = "the same long story text, carried by two outlets word for word ".repeat(4);
+    store
+        .commit_poll(
+            a,
+            10,
+            &[item("k1", &text, Some(42), &[("w1", "n"), ("w1", "m")])],
+            &[],
+        )
+        .unwrap();
+    // The copy from another source joins the story: w1 stays quiet, w2 alerts once per
+    // notifier.
+    let r = store
+        .commit_poll(
+            b,
+            20,
+            &[item(
+                "k2",
+                &text,
+                Some(42 ^ 0b101),
+                &[("w1", "n"), ("w2", "n"), ("w2", "m")],
+            )],
+            &[],
+        )
+        .unwrap();
+    assert_eq!((r.items, r.alerts, r.repeats), (1, 2, 1));
+    let r = store
+        .commit_poll(
+            a,
+            30,
+            &[item("k3", "short", None, &[("w1", "n"), ("w2", "n")])],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(r.alerts, 1);
+
+    let rows = store.recent_alerts(0, None).unwrap();
+    let seen: Vec<(String, &str, Vec<&str>)> = rows
+        .iter()
+        .map(|a| {
+            (
+                a.alert.id.clone(),
+                a.notifier.as_str(),
+                a.alert.watch_names(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (short_hash(&["k3-w1", "k3-w2"]), "n", vec!["w1", "w2"]),
+            ("k2-w2".into(), "m", vec!["w2"]),
+            ("k2-w2".into(), "n", vec!["w2"]),
+            ("k1-w1".into(), "m", vec!["w1"]),
+            ("k1-w1".into(), "n", vec!["w1"]),
+        ]
+    );
+    assert_eq!(rows[0].alert.matched, ["term-w1", "term-w2"]);
+    // Every source that carried the story, first first.
+    assert_eq!(rows[1].sources, ["a", "b"]);
+    assert_eq!(store.recent_alerts(0, Some("w2")).unwrap().len(), 3);
+    assert_eq!(
+        store.alerts_per_watch(0).unwrap(),
+        [("w1".to_string(), 2), ("w2".to_string(), 2)]
+    );
+}
+
+fn outbox_lifecycle_and_dead_letters(store: &Store) {
+    let src = one_source(store);
+    let items = [
+        item("k1", "x", None, &[("w", "n")]),
+        item("k2", "x", None, &[("w", "n")]),
+        item("k3", "x", None, &[("w", "n")]),
+    ];
+    store.commit_poll(src, 10, &items, &[]).unwrap();
+    let due = store.due_alerts("n", 10, 10).unwrap();
+    let ids: Vec<&str> = due.iter().map(|r| r.alert.id.as_str()).collect();
+    assert_eq!(ids, ["k1-w", "k2-w", "k3-w"]);
+    assert!(store.lease_notifier("n", 10, 60_000).unwrap());
+    store
+        .mark_attempt_failed(&[due[0].seq], "HTTP 500", Ok(100))
+        .unwrap();
+    store.mark_delivered(&[due[1].seq], "b1", 30).unwrap();
+    store
+        .mark_attempt_failed(&[due[2].seq], "HTTP 410", Err(DeliveryState::Dead))
+        .unwrap();
+    assert_eq!(store.messages_since("n", 0).unwrap(), [30]);
+    assert!(store.due_alerts("n", 50, 10).unwrap().is_empty());
+    assert_eq!(store.next_attempt_at("n").unwrap(), Some(100));
+    assert_eq!(store.due_alerts("n", 100, 10).unwrap()[0].attempts, 1);
+    let states: Vec<(String, DeliveryState, Option<String>)> = store
+        .recent_alerts(0, Some("w"))
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.alert.id, a.state, a.last_error))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("k3-w".into(), DeliveryState::Dead, Some("HTTP 410".into())),
+            ("k2-w".into(), DeliveryState::Delivered, None),
+            (
+                "k1-w".into(),
+                DeliveryState::Pending,
+                Some("HTTP 500".into())
+            ),
+        ]
+    );
+    let dead = store
+        .delivery_page(0, None, &[DeliveryState::Dead], None, 10)
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    // A dead letter goes back to the queue with a fresh count.
+    assert_eq!(store.retry_failed(Some("k3-w"), 200).unwrap(), 1);
+    let due = store.due_alerts("n", 200, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[1].attempts, 0);
+    // A paused notifier is listed until resumed.
+    store.pause_notifier("n", "535 bad login", 300).unwrap();
+    assert_eq!(
+        store.notifier_pause("n").unwrap().unwrap().reason,
+        "535 bad login"
+    );
+    assert_eq!(store.resume_notifiers().unwrap().len(), 1);
+    assert!(store.paused_notifiers().unwrap().is_empty());
+    let gauges = store.gauges().unwrap();
+    assert_eq!(
+        gauges.alerts,
+        [("delivered".to_string(), 1), ("pending".to_string(), 2)]
+    );
+}
+
+fn retention_keeps_tombstones_and_pending_alerts(store: &Store) {
+    let src = one_source(store);
+    let text = "a story long enough to be fingerprinted and kept in a story ".repeat(3);
+    store
+        .commit_poll(
+            src,
+            1_000,
+            &[
+                item("old1", &text, Some(7), &[("w", "n")]),
+                item("old2", "x", None, &[("w", "n")]),
+            ],
+            &[],
+        )
+        .unwrap();
+    let due = store.due_alerts("n", 1_000, 10).unwrap();
+    store.mark_delivered(&[due[0].seq], "b", 1_000).unwrap();
+    for at in 0..60 {
+        store.record_poll(src, &ok(2_000 + at, 10_000)).unwrap();
+    }
+    let report = store.prune(100_000, 50_000).unwrap();
+    assert_eq!((report.items, report.alerts, report.stories), (2, 1, 1));
+    // A pruned item is known for good: not new again, not changed.
+    assert_eq!(
+        store
+            .classify(src, &[identity("old1", "other"), identity("new", "h")])
+            .unwrap(),
+        [Seen::Unchanged, Seen::New]
+    );
+    // The pending alert stays.
+    assert_eq!(store.due_alerts("n", 100_000, 10).unwrap().len(), 1);
+    // Polls are kept 50 per source.
+    let strips = store.poll_strips(&[src]).unwrap();
+    assert_eq!(strips[&src].len(), 50);
+    assert_eq!(strips[&src].last().unwrap().at, 2_059);
+    // Pruned twice: nothing more.
+    assert_eq!(store.prune(100_000, 50_000).unwrap(), Default::default());
+}
+
+fn sources_sync_claim_and_record(store: &Store) {
+    store
+        .sync_sources(
+            &[spec("a", "http://a.org/f"), spec("b", "http://b.org/f")],
+            0,
+            0,
+        )
+        .unwrap();
+    let claimed = store.claim_due(0, 10, 5_000).unwrap();
+    assert_eq!(claimed.len(), 2);
+    // Leased: not due again until the lease ends, then due again.
+    assert!(store.claim_due(4_999, 10, 5_000).unwrap().is_empty());
+    assert_eq!(store.next_poll_at().unwrap(), Some(5_000));
+    let (a, b) = (claimed[0].id, claimed[1].id);
+    let down = HealthChange {
+        alert: Alert {
+            kind: AlertKind::New,
+            ..alert("down-a", "source_down")
+        },
+        notifiers: vec!["n".into()],
+        down: true,
+    };
+    let failed = PollRecord {
+        result: Err("HTTP 500".into()),
+        health: Some(down.clone()),
+        ..ok(100, 60_100)
+    };
+    store.record_poll(a, &failed).unwrap();
+    // The same health alert raised again (a retried write) is one row.
+    store.record_poll(a, &failed).unwrap();
+    let with_validators = PollRecord {
+        validators: Some(feedwatch::model::Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+        }),
+        discovered_url: Discovery::Set("http://b.org/feed.xml".into()),
+        ..ok(200, 60_200)
+    };
+    store.record_poll(b, &with_validators).unwrap();
+    let health = store.source_health().unwrap();
+    assert_eq!(health[0].consecutive_failures, 2);
+    assert_eq!(health[0].last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(health[1].status, Some(PollStatus::Ok("1 items".into())));
+    assert_eq!(store.due_alerts("n", 1_000, 10).unwrap().len(), 1);
+    let row = &store.active_sources().unwrap()[1];
+    assert_eq!(row.validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(row.discovered_url.as_deref(), Some("http://b.org/feed.xml"));
+    assert_eq!(store.active_sources().unwrap()[0].failing_since, Some(100));
+    assert!(store.active_sources().unwrap()[0].down_alerted);
+    // A changed URL drops the validators; a source no longer listed becomes inactive.
+    store
+        .sync_sources(&[spec("b", "http://b.org/other")], 300, 0)
+        .unwrap();
+    let rows = store.active_sources().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].id, rows[0].validators.etag.clone()), (b, None));
+    assert!(!store.source_health().unwrap()[1].active);
+    // A released claim is due at once.
+    let claimed = store.claim_due(300, 10, 5_000).unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.release(&[b], 400).unwrap();
+    assert_eq!(store.claim_due(400, 10, 5_000).unwrap().len(), 1);
+    // Outcomes written as one batch.
+    store.record_polls(&[(b, ok(500, 9_000))]).unwrap();
+    assert_eq!(store.next_poll_at().unwrap(), Some(9_000));
+}
+
+fn status_page_reads(store: &Store) {
+    store
+        .sync_sources(
+            &[
+                spec("a", "http://a.org/f"),
+                spec("b", "http://b.org/f"),
+                spec("c", "http://c.org/f"),
+            ],
+            0,
+            0,
+        )
+        .unwrap();
+    let rows = store.active_sources().unwrap();
+    store
+        .record_poll(
+            rows[0].id,
+            &PollRecord {
+                result: Err("refused".into()),
+                ..ok(3_600_000, 1)
+            },
+        )
+        .unwrap();
+    store
+        .commit_and_record(
+            rows[1].id,
+            &[item("k1", "x", None, &[("w", "n")])],
+            &[],
+            &ok(3_600_000, 2),
+        )
+        .unwrap();
+    let o = store.overview(3_600_001).unwrap();
+    assert_eq!(
+        (o.sources, o.up, o.failing, o.never_polled, o.pending),
+        (3, 1, 1, 1, 1)
+    );
+    assert_eq!(o.polls_last_hour, [1, 0, 1]);
+    let (total, page) = store.source_page(SourceFilter::Failing, 0, 10).unwrap();
+    assert_eq!((total, page[0].name.as_str()), (1, "a"));
+    let (total, page) = store.source_page(SourceFilter::All, 1, 1).unwrap();
+    assert_eq!((total, page[0].name.as_str(), page[0].items), (3, "b", 1));
+    let strips = store.poll_strips(&[rows[0].id, rows[2].id]).unwrap();
+    assert_eq!(strips[&rows[0].id][0].result, "error");
+    assert!(strips[&rows[2].id].is_empty());
+    assert_eq!(store.alerts_per_day(0).unwrap(), [("w".to_string(), 0, 1)]);
+    let mut found = Vec::new();
+    store
+        .each_article(0, &mut |a| {
+            found.push((a.source, a.title));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(found, [("b".to_string(), "title k1".to_string())]);
+    assert_eq!(store.latest_text(rows[1].id).unwrap().as_deref(), Some("x"));
+    store.check_writable().unwrap();
+}
+
+/// Nodes on one database: claims never overlap, every due source is claimed once.
+#[test]
+fn postgres_nodes_never_claim_one_source_twice() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let specs: Vec<SourceSpec> = (0..300)
+        .map(|i| spec(&format!("s{i:03}"), &format!("http://e.org/{i}")))
+        .collect();
+    let nodes: Vec<Store> = (0..3)
+        .map(|n| {
+            let store =
+                Store::new(PostgresStore::connect(&pg_target(&url, &format!("n{n}"))).unwrap());
+            store.sync_sources(&specs, 0, 0).unwrap();
+            store
+        })
+        .collect();
+    let claims: Vec<Vec<i64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|store| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = store.claim_due(1_000, 7, 60_000).unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.iter().map(|r| r.id));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<i64> = claims.concat();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(
+        (n, all.len()),
+        (300, 300),
+        "a source claimed twice or missed"
+    );
+    assert!(
+        claims.iter().all(|c| !c.is_empty()),
+        "every node took a share"
+    );
+    let cluster = nodes[0].nodes(1_000).unwrap();
+    assert_eq!(cluster.len(), 3);
+    assert_eq!(cluster.iter().map(|n| n.leases).sum::<i64>(), 300);
+    // A dead node's leases run out and another node takes its sources.
+    assert!(nodes[1].claim_due(60_999, 500, 60_000).unwrap().is_empty());
+    assert_eq!(nodes[1].claim_due(61_000, 500, 60_000).unwrap().len(), 300);
+}
+
+/// One node at a time sends a notifier's messages; another takes over when the lease ends.
+#[test]
+fn postgres_notifier_lease_is_held_by_one_node() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let a = PostgresStore::connect(&pg_target(&url, "a")).unwrap();
+    let b = PostgresStore::connect(&pg_target(&url, "b")).unwrap();
+    let (a, b) = (Store::new(a), Store::new(b));
+    assert!(a.lease_notifier("mail", 0, 1_000).unwrap());
+    assert!(!b.lease_notifier("mail", 500, 1_000).unwrap());
+    assert!(
+        a.lease_notifier("mail", 900, 1_000).unwrap(),
+        "renewed by its holder"
+    );
+    assert!(!b.lease_notifier("mail", 1_899, 1_000).unwrap());
+    assert!(
+        b.lease_notifier("mail", 1_901, 1_000).unwrap(),
+        "taken once expired"
+    );
+    assert!(!a.lease_notifier("mail", 1_950, 1_000).unwrap());
+    assert!(
+        a.lease_notifier("hook", 1_950, 1_000).unwrap(),
+        "per notifier"
+    );
+}
+
+/// Each node lists its own sources: one node's sync leaves the other's sources active, and a
+/// node only claims what it lists.
+#[test]
+fn postgres_each_node_polls_what_its_config_lists() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let a = Store::new(PostgresStore::connect(&pg_target(&url, "a")).unwrap());
+    let b = Store::new(PostgresStore::connect(&pg_target(&url, "b")).unwrap());
+    a.sync_sources(
+        &[
+            spec("shared", "http://e.org/s"),
+            spec("only-a", "http://e.org/a"),
+        ],
+        0,
+        0,
+    )
+    .unwrap();
+    b.sync_sources(&[spec("shared", "http://e.org/s")], 0, 0)
+        .unwrap();
+    assert_eq!(
+        a.source_health()
+            .unwrap()
+            .iter()
+            .filter(|h| h.active)
+            .count(),
+        2
+    );
+    let names = |s: &Store| -> Vec<String> {
+        s.claim_due(10, 10, 1)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    };
+    assert_eq!(names(&b), ["shared"]);
+    assert_eq!(names(&a), ["only-a"]);
+    assert_eq!(b.nodes(10).unwrap().len(), 2);
+}
+
+/// Two nodes storing copies of one story at once: the story alerts its watch once.
+#[test]
+fn postgres_copies_stored_at_once_on_two_nodes_alert_once() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let nodes: Vec<Store> = ["a", "b"]
+        .iter()
+        .map(|n| Store::new(PostgresStore::connect(&pg_target(&url, n)).unwrap()))
+        .collect();
+    let specs: Vec<SourceSpec> = (0..20)
+        .map(|i| spec(&format!("s{i}"), &format!("http://e.org/{i}")))
+        .collect();
+    for n in &nodes {
+        n.sync_sources(&specs, 0, 0).unwrap();
+    }
+    let ids: Vec<i64> = nodes[0]
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let text =
+        "one wire story that twenty outlets carry word for word, every one of them ".repeat(3);
+    let ids = Arc::new(ids);
+    std::thread::scope(|scope| {
+        for (n, store) in nodes.iter().enumerate() {
+            let (ids, text) = (ids.clone(), text.clone());
+            scope.spawn(move || {
+                for (i, &src) in ids.iter().enumerate().filter(|(i, _)| i % 2 == n) {
+                    let it = item(
+                        &format!("k{i}"),
+                        &text,
+                        Some(99 ^ (i as u64)),
+                        &[("w", "n")],
+                    );
+                    store.commit_poll(src, 10, &[it], &[]).unwrap();
+                }
+            });
+        }
+    });
+    let alerts = nodes[0].recent_alerts(0, None).unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].sources.len(), 20);
+}
+
+/// A database of the previous schema version keeps its data when a newer feedwatch opens it,
+/// and a database newer than this build is refused.
+#[test]
+fn postgres_migrates_from_the_previous_version_and_refuses_a_newer_one() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    PostgresStore::migrate_for_tests(&pg_target(&url, "a"), 1).unwrap();
+    pg.sql(
+        "fw",
+        "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at) VALUES ('old', 'feed', 'http://e.org/f', 1000, 0);
+         INSERT INTO items (source_id, key, title, text, fetched_at, raw_hash) VALUES (1, 'k', 't', 'x', 0, 'h');",
+    );
+    let store = Store::new(PostgresStore::connect(&pg_target(&url, "a")).unwrap());
+    store
+        .sync_sources(&[spec("old", "http://e.org/f")], 0, 0)
+        .unwrap();
+    let src = store.active_sources().unwrap()[0].id;
+    assert_eq!(
+        store.classify(src, &[identity("k", "h")]).unwrap(),
+        [Seen::Unchanged]
+    );
+    drop(store);
+    pg.sql("fw", "UPDATE feedwatch_schema SET version = 99");
+    let err = PostgresStore::connect(&pg_target(&url, "a"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("schema version 99, newer than this feedwatch knows"),
+        "{err}"
+    );
+}
