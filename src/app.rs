@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::config::{Channel, Config, NotifierSettings};
+use crate::config::{Channel, Config, NotifierSettings, PostgresSettings};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::matcher::Matcher;
 use crate::metrics::Metrics;
@@ -18,7 +18,7 @@ use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NamedNotifier, Notifier, Secret, console::ConsoleNotifier};
 use crate::pipeline::HealthRule;
 use crate::pipeline::{PollContext, PollLimits, Watchlist};
-use crate::store::{SourceSpec, Store, StoreLock};
+use crate::store::{PgTarget, PostgresStore, SourceSpec, Store, StoreLock};
 use crate::time::{Clock, ms};
 
 /// Everything the daemon runs with; rebuilt whole on reload (the store is kept).
@@ -36,6 +36,11 @@ pub struct Runtime {
     pub(crate) listen: Option<std::net::SocketAddr>,
     /// The variable with the status page's token (`[http] token_env`).
     pub(crate) token_env: Option<String>,
+    /// The config file's hash, which nodes sharing a database compare.
+    pub(crate) config_hash: String,
+    /// How long a node keeps a notifier to itself after last saying so (PostgreSQL): longer
+    /// than one message can take to send.
+    pub(crate) notifier_lease: Duration,
 }
 
 /// What one round of deliveries did.
@@ -127,6 +132,9 @@ impl Runtime {
             keep: config.store.keep,
             listen: config.http.listen,
             token_env: config.http.token_env.clone(),
+            config_hash: config.hash.clone(),
+            // A notifier's timeout is the fetch timeout.
+            notifier_lease: config.fetch.timeout.saturating_mul(2) + Duration::from_secs(10),
         })
     }
 
@@ -156,13 +164,18 @@ impl Runtime {
     }
 
     pub(crate) fn dispatcher(&self) -> Dispatcher {
-        Dispatcher::new(
+        let dispatcher = Dispatcher::new(
             self.ctx.store.clone(),
             self.notifiers.clone(),
             self.policy,
             self.ctx.metrics.clone(),
             self.ctx.clock.clone(),
-        )
+        );
+        if self.ctx.store.is_shared() {
+            dispatcher.shared(self.notifier_lease)
+        } else {
+            dispatcher
+        }
     }
 }
 
@@ -176,13 +189,49 @@ fn health_rule(config: &Config) -> HealthRule {
 
 /// Opens the store named by the config, creating it if it is missing.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let path = config.store_path();
-    Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display()))
+    match &config.store.postgres {
+        None => {
+            let path = config.store_path();
+            Store::open(&path)
+                .with_context(|| format!("cannot open the store at {}", path.display()))
+        }
+        Some(pg) => Ok(Store::new(connect_postgres(pg)?)),
+    }
+}
+
+fn connect_postgres(pg: &PostgresSettings) -> anyhow::Result<PostgresStore> {
+    let password = match &pg.password_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            anyhow::anyhow!("[store] password_env names {var}, which is not set (or not UTF-8)")
+        })?),
+        None => None,
+    };
+    let target = PgTarget {
+        url: pg.url.clone(),
+        password,
+        node: pg.node.clone().unwrap_or_else(host_name),
+    };
+    PostgresStore::connect(&target).context("cannot open the PostgreSQL store")
+}
+
+/// This machine's name: a node's default name among the daemons sharing a database.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer it is given.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "feedwatch".to_string(),
+    }
 }
 
 /// Opens the store for a command that only reads it (or re-queues deliveries): a missing
 /// store is an error saying where it was looked for, never a new empty one.
 pub fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    if config.store.postgres.is_some() {
+        return open_store(config);
+    }
     let path = config.store_path();
     if !path.exists() {
         anyhow::bail!(
@@ -200,10 +249,21 @@ pub fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
     open_store(config)
 }
 
-/// Holds the store for `run` or `once` (see [`StoreLock`]), then opens it.
-pub fn hold_store(config: &Config) -> anyhow::Result<(StoreLock, Store)> {
-    let lock = StoreLock::acquire(&config.store_path()).map_err(anyhow::Error::msg)?;
-    Ok((lock, open_store(config)?))
+/// Holds the store for `run` or `once`, then opens it: a SQLite file by its lock file (see
+/// [`StoreLock`]), a node of a PostgreSQL store by its name (one daemon per name), so a
+/// second daemon is refused at once instead of delivering alerts twice.
+pub fn hold_store(config: &Config) -> anyhow::Result<(Option<StoreLock>, Store)> {
+    match &config.store.postgres {
+        None => {
+            let lock = StoreLock::acquire(&config.store_path()).map_err(anyhow::Error::msg)?;
+            Ok((Some(lock), open_store(config)?))
+        }
+        Some(pg) => {
+            let store = connect_postgres(pg)?;
+            store.hold_node()?;
+            Ok((None, Store::new(store)))
+        }
+    }
 }
 
 /// The shared HTTP client's limits and identity.

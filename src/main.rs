@@ -77,6 +77,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The daemons sharing a PostgreSQL store: each node, its heartbeat, leases and config
+    #[command(after_help = "Example: feedwatch cluster --json")]
+    Cluster {
+        /// One JSON object per node
+        #[arg(long)]
+        json: bool,
+    },
     /// Recent alerts and their delivery state
     #[command(
         after_help = "Examples: feedwatch alerts --since 24h --watch venezuela\n          feedwatch alerts --failed\n          feedwatch alerts --retry all"
@@ -246,6 +253,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             commands::extract(&source, json, config.as_ref()).await
         }
         Command::Sources { json } => commands::sources(&load()?, json, zone),
+        Command::Cluster { json } => commands::cluster(&load()?, json, zone),
         Command::Alerts {
             json,
             since,

@@ -61,6 +61,17 @@ pub(crate) fn single_line(s: &str) -> String {
     fold_whitespace(&spaced)
 }
 
+/// A URL as it may be shown: a password in it becomes `***`.
+pub(crate) fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// "outer: inner: innermost", skipping causes whose text an outer one already shows.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];

@@ -18,8 +18,10 @@ use crate::pipeline;
 use crate::time::{Zone, iso};
 use crate::{clean, scheduler};
 
+mod cluster;
 mod preview;
 
+pub use cluster::cluster;
 pub use preview::preview;
 
 /// `--watch NAME` must name a configured watch: a usage error listing them otherwise.
@@ -90,7 +92,15 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     app::notifiers(config, &fetcher)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.file.display())?;
-    writeln!(out, "store: {}", config.store_path().display())?;
+    match &config.store.postgres {
+        None => writeln!(out, "store: {}", config.store_path().display())?,
+        Some(pg) => writeln!(
+            out,
+            "store: PostgreSQL {} as node {}",
+            crate::text::without_password(&pg.url),
+            pg.node.as_deref().unwrap_or("(this host's name)")
+        )?,
+    }
     for s in config.sources.iter().cloned() {
         writeln!(
             out,
@@ -316,6 +326,9 @@ pub fn sources(config: &Config, json: bool, zone: Zone) -> anyhow::Result<()> {
                 writeln!(out, "\terror: {e}")?;
             }
         }
+    }
+    if let Some(note) = cluster::config_mismatch(&store, config)? {
+        eprintln!("{note}");
     }
     Ok(())
 }

@@ -28,6 +28,9 @@ use crate::model::Source;
 pub struct Config {
     /// The file this config was read from (for relative paths and messages).
     pub file: PathBuf,
+    /// A hash of the file's settings but `[store]` (see [`settings_hash`]): nodes sharing
+    /// a database compare them.
+    pub hash: String,
     /// `[store]`.
     pub store: StoreSettings,
     /// `[fetch]`.
@@ -46,6 +49,21 @@ pub struct Config {
     pub notifiers: Vec<NotifierSettings>,
 }
 
+/// The first 12 hex digits of the SHA-256 of the settings in `text` but its `[store]` table
+/// (where each node names itself), in a canonical form: comments, layout and key order do
+/// not change it, a source, watch or notifier does.
+fn settings_hash(text: &str) -> String {
+    use sha2::Digest;
+    let canonical = match toml::from_str::<toml::Table>(text) {
+        Ok(mut table) => {
+            table.remove("store");
+            table.to_string()
+        }
+        Err(_) => text.to_string(),
+    };
+    hex::encode(&sha2::Sha256::digest(canonical.as_bytes())[..6])
+}
+
 /// `[http]`.
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {
@@ -58,10 +76,23 @@ pub struct HttpSettings {
 /// `[store]`.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    /// As written: relative paths are resolved by [`Config::store_path`].
+    /// The SQLite file as written: relative paths are resolved by [`Config::store_path`].
     pub path: PathBuf,
+    /// PostgreSQL in its place, when `[store] url` is set.
+    pub postgres: Option<PostgresSettings>,
     /// Articles older than this lose their text but keep their identity (a tombstone).
     pub keep: Duration,
+}
+
+/// `[store] url` and its companions: a PostgreSQL database shared by several nodes.
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    /// `postgres://user@host:port/dbname?sslmode=...`, checked to parse.
+    pub url: String,
+    /// The variable holding the password, read when the store is opened.
+    pub password_env: Option<String>,
+    /// This daemon's name among the nodes; `None`: the host name.
+    pub node: Option<String>,
 }
 
 /// `[fetch]`.
@@ -166,7 +197,9 @@ impl Config {
         };
         let file: schema::ConfigFile =
             toml::from_str(text).map_err(|e| locate(e.span(), e.message().to_string()))?;
-        validate::validate(file, path).map_err(|(span, msg)| locate(span, msg))
+        let mut config = validate::validate(file, path).map_err(|(span, msg)| locate(span, msg))?;
+        config.hash = settings_hash(text);
+        Ok(config)
     }
 
     /// The SQLite file: relative paths are taken from `$STATE_DIRECTORY` (systemd) if set,

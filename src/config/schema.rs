@@ -40,9 +40,15 @@ pub(crate) struct ConfigFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoreConfig {
-    /// Relative to the config file's folder, or to `$STATE_DIRECTORY` when systemd sets it.
-    #[serde(default = "default_store_path")]
-    pub(crate) path: PathBuf,
+    /// SQLite: relative to the config file's folder, or to `$STATE_DIRECTORY` when systemd
+    /// sets it. `feedwatch.db` when neither it nor `url` is given.
+    pub(crate) path: Option<Spanned<PathBuf>>,
+    /// PostgreSQL, shared by several nodes: `postgres://user@host:port/dbname`.
+    pub(crate) url: Option<Spanned<String>>,
+    /// The variable holding the database password.
+    pub(crate) password_env: Option<Spanned<String>>,
+    /// This daemon's name among the nodes (default: the host name).
+    pub(crate) node: Option<Spanned<String>>,
     /// Articles older than this lose their text but keep their identity (a tombstone).
     #[serde(default = "default_keep")]
     pub(crate) keep: Dur,
@@ -254,9 +260,6 @@ fn default_alert_after() -> Dur {
     Dur::secs(6 * 3600)
 }
 
-fn default_store_path() -> PathBuf {
-    PathBuf::from("feedwatch.db")
-}
 fn default_keep() -> Dur {
     Dur::secs(90 * 86_400)
 }
@@ -321,7 +324,10 @@ fn default_page_mode() -> PageMode {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            path: default_store_path(),
+            path: None,
+            url: None,
+            password_env: None,
+            node: None,
             keep: default_keep(),
         }
     }

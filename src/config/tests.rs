@@ -134,6 +134,9 @@ fn relative_store_path_is_taken_from_the_config_folder() {
 const SCHEMA_KEYS: &[&str] = &[
     "[store]",
     "path",
+    "url",
+    "password_env",
+    "node",
     "keep",
     "[fetch]",
     "timeout",
@@ -310,4 +313,49 @@ fn a_status_page_beyond_loopback_needs_a_token() {
     assert_eq!(c.http.token_env.as_deref(), Some("FW_TOKEN"));
     let c = parse("[http]\nlisten = \"[::1]:9188\"\n").unwrap();
     assert!(c.http.listen.is_some() && c.http.token_env.is_none());
+}
+
+#[test]
+fn store_is_sqlite_or_postgres_never_both() {
+    let c = parse("").unwrap();
+    assert!(c.store.postgres.is_none());
+    let c = parse(
+        "[store]\nurl = \"postgres://fw@db:5432/fw?sslmode=require\"\npassword_env = \"PW\"\nnode = \"a\"\n",
+    )
+    .unwrap();
+    let pg = c.store.postgres.unwrap();
+    assert_eq!(
+        (
+            pg.url.as_str(),
+            pg.password_env.as_deref(),
+            pg.node.as_deref()
+        ),
+        (
+            "postgres://fw@db:5432/fw?sslmode=require",
+            Some("PW"),
+            Some("a")
+        )
+    );
+    let e = parse("[store]\npath = \"x.db\"\nurl = \"postgres://fw@db/fw\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("test.toml:2:8") && e.contains("both set"), "{e}");
+    let e = parse("[store]\nurl = \"mysql://db/fw\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a postgres:// URL"), "{e}");
+    let e = parse("[store]\nurl = \"postgres://db/fw?sslmode=sometimes\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not parse"), "{e}");
+    let e = parse("[store]\nnode = \"a\"\n").unwrap_err().to_string();
+    assert!(e.contains("set [store] url too"), "{e}");
+    // Nodes compare a hash of the settings but [store], where each names itself.
+    let hash = |t: &str| parse(t).unwrap().hash;
+    let feed = "[[feed]]\nname = \"a\"\nurl = \"http://e.org/f\"\n";
+    assert_eq!(
+        hash(feed),
+        hash(&format!("# a comment\n{feed}[store]\npath = \"b.db\"\n"))
+    );
+    assert_ne!(hash(feed), hash(""));
 }

@@ -3,15 +3,17 @@
 //! value is parsed into its type. Each error carries the span it is about.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
 use super::checks::{Invalid, at, http_url, routes, unique};
-use super::schema::{ConfigFile, FeedConfig, FetchConfig, HttpConfig, PageConfig, WatchConfig};
+use super::schema::{
+    ConfigFile, FeedConfig, FetchConfig, HttpConfig, PageConfig, StoreConfig, WatchConfig,
+};
 use super::{
     Config, DeliverySettings, FetchSettings, HealthSettings, HttpSettings, NotifierSettings,
-    StoreSettings, WatchSettings, notifier,
+    PostgresSettings, StoreSettings, WatchSettings, notifier,
 };
 use crate::matcher::WatchSpec;
 use crate::model::{Source, SourceKind};
@@ -33,10 +35,8 @@ pub(super) fn validate(file: ConfigFile, path: &Path) -> Result<Config, Invalid>
     let watches = watches(&file.watches, &sources, &names)?;
     Ok(Config {
         file: path.to_path_buf(),
-        store: StoreSettings {
-            path: file.store.path,
-            keep: file.store.keep.0,
-        },
+        hash: String::new(),
+        store: store(&file.store)?,
         fetch,
         delivery: DeliverySettings {
             retry_initial: file.delivery.retry_initial.0,
@@ -166,6 +166,62 @@ pub(super) fn header_value(value: &Spanned<String>, key: &str) -> Result<(), Inv
                 format!("{key} must be one line without control characters"),
             )
         })
+}
+
+fn store(store: &StoreConfig) -> Result<StoreSettings, Invalid> {
+    let path = store
+        .path
+        .as_ref()
+        .map_or_else(|| PathBuf::from("feedwatch.db"), |p| p.get_ref().clone());
+    let Some(url) = &store.url else {
+        if let Some(key) = store.password_env.as_ref().or(store.node.as_ref()) {
+            return Err(at(
+                key,
+                "[store] password_env and node are for PostgreSQL: set [store] url too".into(),
+            ));
+        }
+        return Ok(StoreSettings {
+            path,
+            postgres: None,
+            keep: store.keep.0,
+        });
+    };
+    if let Some(p) = &store.path {
+        return Err(at(
+            p,
+            "[store] path (SQLite) and url (PostgreSQL) are both set: keep the one to use".into(),
+        ));
+    }
+    let text = url.get_ref();
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Err(at(
+            url,
+            format!(
+                "[store] url \"{text}\" is not a postgres:// URL (postgres://user@host:5432/dbname)"
+            ),
+        ));
+    }
+    if let Err(e) = text.parse::<tokio_postgres::Config>() {
+        return Err(at(url, format!("[store] url does not parse: {e}")));
+    }
+    let node = store.node.as_ref().map(|n| n.get_ref().trim().to_string());
+    if let (Some(n), Some(name)) = (&store.node, &node)
+        && (name.is_empty() || name.len() > 200)
+    {
+        return Err(at(
+            n,
+            "[store] node must be a name of 1 to 200 characters".into(),
+        ));
+    }
+    Ok(StoreSettings {
+        path,
+        postgres: Some(PostgresSettings {
+            url: text.clone(),
+            password_env: store.password_env.as_ref().map(|v| v.get_ref().clone()),
+            node,
+        }),
+        keep: store.keep.0,
+    })
 }
 
 fn http(http: &HttpConfig) -> Result<HttpSettings, Invalid> {

@@ -89,7 +89,16 @@ pub(crate) struct Dispatcher {
     policy: RetryPolicy,
     metrics: Arc<crate::metrics::Metrics>,
     clock: Clock,
+    /// How long this node keeps a notifier to itself after saying so (see
+    /// [`crate::store::Outbox::lease_notifier`]).
+    lease: Duration,
+    /// Longest sleep of an idle notifier task: new alerts wake it, but on a shared store
+    /// other nodes store alerts too, and nothing wakes it for theirs.
+    idle: Duration,
 }
+
+/// How often a node waiting for another node's notifier lease looks again.
+const LEASED_ELSEWHERE_POLL: Duration = Duration::from_secs(5);
 
 impl Dispatcher {
     pub(crate) fn new(
@@ -105,7 +114,30 @@ impl Dispatcher {
             policy,
             metrics,
             clock,
+            lease: Duration::from_secs(70),
+            idle: IDLE_POLL,
         }
+    }
+
+    /// The same on a store shared with other nodes: holding each notifier's lease for
+    /// `lease` at a time, and looking for their alerts every few seconds.
+    pub(crate) fn shared(self, lease: Duration) -> Self {
+        Dispatcher {
+            lease,
+            idle: LEASED_ELSEWHERE_POLL,
+            ..self
+        }
+    }
+
+    /// Whether this node sends notifier `name`'s messages now (another node may hold it).
+    async fn hold(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+        if !self.store.is_shared() {
+            return Ok(true);
+        }
+        let (name, lease) = (name.to_string(), ms(self.lease));
+        self.store
+            .blocking(move |s| s.lease_notifier(&name, now, lease))
+            .await
     }
 
     /// Delivers every alert due now, all notifiers concurrently (for `once`).
@@ -163,7 +195,7 @@ impl Dispatcher {
                             this.store.blocking(move |s| s.next_attempt_at(&n)).await.ok().flatten()
                         }
                     };
-                    let sleep = next.map_or(IDLE_POLL, |at| Duration::from_millis((at - this.clock.now()).clamp(0, ms(IDLE_POLL)) as u64));
+                    let sleep = next.map_or(this.idle, |at| Duration::from_millis((at - this.clock.now()).clamp(0, ms(this.idle)) as u64));
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         // New alerts cannot jump a wait decided by the send rules or a backoff.
@@ -195,6 +227,10 @@ impl Dispatcher {
         loop {
             let name = notifier.name.clone();
             let now = self.clock.now();
+            if !self.hold(&name, now).await? {
+                report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
+                return Ok(report);
+            }
             let rows = self
                 .store
                 .blocking(move |s| s.due_alerts(&name, now, BATCH))
@@ -230,6 +266,11 @@ impl Dispatcher {
                     id: &id,
                     alerts: &alerts,
                 };
+                // Renewed before each message: a lease never runs out while one is sent.
+                if !self.hold(&notifier.name, self.clock.now()).await? {
+                    report.wait_until = Some(self.clock.now() + ms(LEASED_ELSEWHERE_POLL));
+                    return Ok(report);
+                }
                 let sent = tokio::select! {
                     _ = shutdown.cancelled() => return Ok(report),
                     r = notifier.notifier.send(&msg) => r,

@@ -244,11 +244,21 @@ pub trait Upkeep {
 pub trait Cluster {
     /// This node's name.
     fn node(&self) -> &str;
-    /// Says this node is alive (with the hash of its config); called every few seconds.
-    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<(), StoreError>;
+    /// Whether other daemons may share the store (then the heartbeat runs).
+    fn is_shared(&self) -> bool;
+    /// Says this node is alive (with the hash of its config); called every
+    /// [`HEARTBEAT_MS`]. Takes back the leases of nodes silent for [`SILENT_AFTER_MS`], so
+    /// their sources are polled and their notifiers' messages sent without waiting for the
+    /// leases to run out; returns how many sources were taken back.
+    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<u64, StoreError>;
     /// Every node the store has heard from, with its leases.
     fn nodes(&self, now: i64) -> Result<Vec<NodeStatus>, StoreError>;
 }
+
+/// How often a node says it is alive.
+pub const HEARTBEAT_MS: i64 = 5_000;
+/// A node silent this long is taken for dead: its leases go to the others.
+pub const SILENT_AFTER_MS: i64 = 30_000;
 
 /// Everything a backend does.
 pub trait Backend: Sources + Items + Outbox + Views + Upkeep + Cluster + Send + Sync {}

@@ -24,7 +24,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 
 use super::story_index::StoryIndex;
-use super::{Cluster, NodeStatus, StoreError};
+use super::{Cluster, NodeStatus, SILENT_AFTER_MS, StoreError};
 use crate::model::{PollStatus, SourceType};
 use crate::store::DeliveryState;
 
@@ -51,6 +51,8 @@ pub struct PostgresStore {
     started_at: i64,
     /// Recent story fingerprints and the highest story id read into them.
     stories: Mutex<Option<(StoryIndex, i64)>>,
+    /// The connection holding this node's name (see [`PostgresStore::hold_node`]).
+    held: Mutex<Option<deadpool_postgres::ClientWrapper>>,
 }
 
 /// Connections per node: the blocking threads that call the store, and a few for the CLI.
@@ -140,6 +142,7 @@ impl PostgresStore {
             label,
             started_at: crate::time::now_ms(),
             stories: Mutex::new(None),
+            held: Mutex::new(None),
         })
     }
 
@@ -155,6 +158,36 @@ impl PostgresStore {
                 other => open_err(other.to_string()),
             })?;
             schema::migrate_to(&mut client, &self.label, version).await
+        })
+    }
+
+    /// Holds this node's name for as long as the store lives: a session advisory lock on a
+    /// connection of its own, which the server drops when the process ends, however it ends.
+    /// A second daemon with the same name on the same database is refused, as a second
+    /// daemon on one SQLite file is.
+    pub fn hold_node(&self) -> Result<(), StoreError> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("feedwatch node {}", self.node).as_bytes());
+        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        self.run(async {
+            let client = self.client().await?;
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?
+                .try_get(0)?;
+            if !got {
+                return Err(StoreError::Open {
+                    path: self.label.clone(),
+                    message: format!(
+                        "another feedwatch daemon runs as node \"{}\" on this database; give each \
+                         daemon its own [store] node",
+                        self.node
+                    ),
+                });
+            }
+            *self.held.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(deadpool_postgres::Object::take(client));
+            Ok(())
         })
     }
 
@@ -247,19 +280,39 @@ impl Cluster for PostgresStore {
         &self.node
     }
 
-    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<(), StoreError> {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<u64, StoreError> {
         self.run(async {
-            let client = self.client().await?;
-            client
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO nodes (node, started_at, heartbeat_at, config_hash)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (node) DO UPDATE SET started_at = excluded.started_at,
+                    heartbeat_at = excluded.heartbeat_at, config_hash = excluded.config_hash",
+                &[&self.node, &self.started_at, &now, &config_hash],
+            )
+            .await?;
+            let silent = now - SILENT_AFTER_MS;
+            let taken = tx
                 .execute(
-                    "INSERT INTO nodes (node, started_at, heartbeat_at, config_hash)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (node) DO UPDATE SET started_at = excluded.started_at,
-                        heartbeat_at = excluded.heartbeat_at, config_hash = excluded.config_hash",
-                    &[&self.node, &self.started_at, &now, &config_hash],
+                    "UPDATE sources SET next_poll_at = LEAST(next_poll_at, $2), leased_by = NULL,
+                        lease_until = NULL
+                     WHERE leased_by IN (SELECT node FROM nodes WHERE node <> $1 AND heartbeat_at < $3)",
+                    &[&self.node, &now, &silent],
                 )
                 .await?;
-            Ok(())
+            tx.execute(
+                "DELETE FROM notifier_leases
+                 WHERE node IN (SELECT node FROM nodes WHERE node <> $1 AND heartbeat_at < $2)",
+                &[&self.node, &silent],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(taken)
         })
     }
 

@@ -133,8 +133,12 @@ impl Cluster for SqliteStore {
         "local"
     }
 
-    fn heartbeat(&self, _: i64, _: &str) -> Result<(), StoreError> {
-        Ok(())
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    fn heartbeat(&self, _: i64, _: &str) -> Result<u64, StoreError> {
+        Ok(0)
     }
 
     fn nodes(&self, _: i64) -> Result<Vec<NodeStatus>, StoreError> {

@@ -13,6 +13,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+mod heartbeat;
+
 use crate::app::Runtime;
 use crate::config::Config;
 use crate::model::Source;
@@ -167,6 +169,8 @@ struct Daemon {
     first_cycle: Option<(std::collections::HashSet<String>, CycleTally)>,
     /// The status page's view of the config, replaced on reload.
     catalog: Option<Arc<std::sync::RwLock<Arc<crate::web::Catalog>>>>,
+    /// The config's hash for the heartbeat (shared stores), replaced on reload.
+    config_hash: watch::Sender<String>,
 }
 
 impl Daemon {
@@ -179,6 +183,15 @@ impl Daemon {
         let dispatcher_stop = shutdown.child_token();
         let dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx, dispatcher_stop.clone()));
         let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
+        let (config_hash, hash_rx) = watch::channel(rt.config_hash.clone());
+        if rt.ctx.store.is_shared() {
+            tokio::spawn(heartbeat::run(
+                rt.ctx.store.clone(),
+                rt.ctx.clock.clone(),
+                hash_rx,
+                shutdown.clone(),
+            ));
+        }
         let catalog = rt.listen.map(|addr| {
             let web = crate::web::Web::new(
                 rt.ctx.store.clone(),
@@ -205,6 +218,7 @@ impl Daemon {
             in_flight: HashMap::new(),
             first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
             catalog,
+            config_hash,
             rt,
             tick,
             next_prune: tokio::time::Instant::now(),
@@ -296,6 +310,7 @@ impl Daemon {
                         .dispatcher()
                         .run(self.wake.subscribe(), self.dispatcher_stop.clone()),
                 );
+                self.config_hash.send_replace(self.rt.config_hash.clone());
                 if let Some(catalog) = &self.catalog {
                     *catalog.write().unwrap_or_else(|p| p.into_inner()) =
                         Arc::new(catalog_of(&self.rt));

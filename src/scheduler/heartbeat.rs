@@ -1,0 +1,65 @@
+//! On a store shared with other daemons: say this node is alive every few seconds, take
+//! over the leases of nodes gone silent, and say so when the nodes run different configs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::store::{HEARTBEAT_MS, SILENT_AFTER_MS, Store};
+use crate::time::Clock;
+
+/// Beats until `shutdown`; `config_hash` follows reloads.
+pub(super) async fn run(
+    store: Store,
+    clock: Clock,
+    config_hash: watch::Receiver<String>,
+    shutdown: CancellationToken,
+) {
+    // The configs last seen to differ from ours, so each difference is said once.
+    let mut told: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let now = clock.now();
+        let hash = config_hash.borrow().clone();
+        let ours = hash.clone();
+        match store.blocking(move |s| s.heartbeat(now, &hash)).await {
+            Ok(0) => {}
+            Ok(taken) => info!(
+                sources = taken,
+                "took over the leases of nodes silent for {} s",
+                SILENT_AFTER_MS / 1000
+            ),
+            Err(e) => warn!(error = %e, "cannot record this node's heartbeat"),
+        }
+        match store.blocking(move |s| s.nodes(now)).await {
+            Ok(nodes) => {
+                let me = store.node().to_string();
+                let others: BTreeMap<String, String> = nodes
+                    .into_iter()
+                    .filter(|n| n.node != me && n.heartbeat_at >= now - SILENT_AFTER_MS)
+                    .filter(|n| !n.config_hash.is_empty() && n.config_hash != ours)
+                    .map(|n| (n.node, n.config_hash))
+                    .collect();
+                if !others.is_empty() && others != told {
+                    let list: Vec<String> =
+                        others.iter().map(|(n, h)| format!("{n} ({h})")).collect();
+                    warn!(
+                        node = %me,
+                        config = %ours,
+                        others = %list.join(", "),
+                        "nodes run different config files; each polls the sources its own file lists \
+                         and sends to the notifiers its own file names"
+                    );
+                }
+                told = others;
+            }
+            Err(e) => warn!(error = %e, "cannot read the other nodes"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS as u64)) => {}
+        }
+    }
+}

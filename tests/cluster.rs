@@ -1,0 +1,272 @@
+//! Failover: three `feedwatch run` nodes on one PostgreSQL database poll a local farm of
+//! 300 feeds and send to a webhook receiver; one node is killed with SIGKILL mid-cycle. Every
+//! alert arrives (an alert id at most twice: a message the dead node sent but did not record
+//! is sent again with its id), every source is polled again within two intervals, and no
+//! source is ever polled by two nodes at once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use common::postgres::PgCluster;
+use common::{HttpServer, Workdir, lines_json, wait_for};
+
+const FEEDS: usize = 300;
+const INTERVAL_S: u64 = 30;
+/// Each feed answers this late, so polls overlap in time and a double poll would show.
+const ANSWER_MS: u64 = 150;
+
+/// One poll of a feed: when it started, and when it ended.
+type Poll = (Instant, Option<Instant>);
+
+/// Every poll of every feed, and the most polls of one feed at once.
+#[derive(Default)]
+struct Farm {
+    polls: Mutex<HashMap<usize, Vec<Poll>>>,
+    in_flight: Mutex<HashMap<usize, usize>>,
+    most_at_once: Mutex<usize>,
+}
+
+/// Words of feed `n`'s article: a different text per feed, so no two are one story.
+fn words(n: usize) -> String {
+    let mut rng = fastrand::Rng::with_seed(n as u64);
+    (0..60)
+        .map(|_| {
+            let len = rng.usize(4..9);
+            (0..len)
+                .map(|_| rng.alphabetic().to_ascii_lowercase())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Ended<'a> {
+    farm: &'a Farm,
+    n: usize,
+    at: usize,
+}
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .farm
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *in_flight.get_mut(&self.n).unwrap() -= 1;
+        let mut polls = self.farm.polls.lock().unwrap_or_else(|p| p.into_inner());
+        polls.get_mut(&self.n).unwrap()[self.at].1 = Some(Instant::now());
+    }
+}
+
+async fn feed(State(farm): State<Arc<Farm>>, Path(name): Path<String>) -> impl IntoResponse {
+    let n: usize = name.trim_end_matches(".xml").parse().unwrap();
+    let started = Instant::now();
+    let at = {
+        let mut polls = farm.polls.lock().unwrap();
+        let list = polls.entry(n).or_default();
+        list.push((started, None));
+        list.len() - 1
+    };
+    {
+        let mut in_flight = farm.in_flight.lock().unwrap();
+        let now = in_flight.entry(n).or_default();
+        *now += 1;
+        let mut most = farm.most_at_once.lock().unwrap();
+        *most = (*most).max(*now);
+    }
+    // Ends the poll when the answer is sent, or when the poller went away (its connection
+    // closed: the killed node's polls end with it).
+    let _ended = Ended { farm: &farm, n, at };
+    tokio::time::sleep(Duration::from_millis(ANSWER_MS)).await;
+    let body = format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>
+        <item><guid>v-{n}</guid><link>http://news.example/{n}/venezuela</link>
+          <title>Venezuela report {n}</title><description>Caracas: {text}</description></item>
+        <item><guid>o-{n}</guid><link>http://news.example/{n}/other</link>
+          <title>Weather {n}</title><description>Rain. {text}</description></item>
+        </channel></rss>"#,
+        text = words(n)
+    );
+    ([(header::CONTENT_TYPE, "application/rss+xml")], body)
+}
+
+fn node_config(pg_url: &str, node: &str, farm: &str, hook: &str) -> String {
+    let mut c = format!(
+        r#"
+[store]
+url = "{pg_url}"
+node = "{node}"
+
+[fetch]
+timeout = "3s"
+connect_timeout = "2s"
+concurrency = 16
+per_host = 64
+host_delay = "0s"
+
+[delivery]
+retry_initial = "1s"
+retry_max = "2s"
+
+[alerts]
+backlog = "all"
+
+[[watch]]
+name = "venezuela"
+terms = ["Venezuela"]
+
+[[notifier]]
+name = "hook"
+type = "webhook"
+url = "{hook}"
+secret_env = "FW_TEST_SECRET"
+"#
+    );
+    for i in 0..FEEDS {
+        c.push_str(&format!(
+            "\n[[feed]]\nname = \"f{i:03}\"\nurl = \"{farm}/feed/{i}.xml\"\ninterval = \"{INTERVAL_S}s\"\n"
+        ));
+    }
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let farm = Arc::new(Farm::default());
+    let app = Router::new()
+        .route("/feed/{name}", get(feed))
+        .with_state(farm.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let farm_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let hook = HttpServer::start().await;
+
+    let dirs: Vec<Workdir> = (1..=3)
+        .map(|n| {
+            Workdir::new(&node_config(
+                &url,
+                &format!("n{n}"),
+                &farm_url,
+                &hook.url("/hook"),
+            ))
+        })
+        .collect();
+    let mut nodes: Vec<tokio::process::Child> = dirs
+        .iter()
+        .map(|d| {
+            d.command(&["run"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(d.dir.path().join("log")).unwrap())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let polled = || farm.polls.lock().unwrap().len();
+    // Mid-cycle: the first polls are spread over 15 s (50 ms per new source).
+    assert!(
+        wait_for(Duration::from_secs(60), || polled() >= FEEDS / 4).await,
+        "the nodes did not start polling"
+    );
+    assert!(polled() < FEEDS, "the cycle ended before the kill");
+    nodes[1].start_kill().unwrap();
+    nodes[1].wait().await.unwrap();
+    let killed_at = Instant::now();
+
+    // Every alert arrives.
+    let alerted = || {
+        let urls: std::collections::HashSet<String> = hook
+            .webhook_received()
+            .iter()
+            .map(|r| r.json()["url"].as_str().unwrap().to_string())
+            .collect();
+        urls.len()
+    };
+    let all_arrived = wait_for(Duration::from_secs(120), || alerted() >= FEEDS).await;
+    let logs = || -> String {
+        dirs.iter()
+            .map(|d| std::fs::read_to_string(d.dir.path().join("log")).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    assert!(
+        all_arrived,
+        "{} of {FEEDS} alerts arrived\n{}",
+        alerted(),
+        logs()
+    );
+
+    // Every source is polled again after the kill, within two intervals of its last poll.
+    let again = wait_for(Duration::from_secs(2 * INTERVAL_S + 15), || {
+        let polls = farm.polls.lock().unwrap();
+        polls.len() == FEEDS
+            && polls
+                .values()
+                .all(|p| p.iter().any(|(s, _)| *s > killed_at))
+    })
+    .await;
+    assert!(
+        again,
+        "some source was not polled again after the kill\n{}",
+        logs()
+    );
+    let limit = Duration::from_secs(2 * INTERVAL_S);
+    for (n, polls) in farm.polls.lock().unwrap().iter() {
+        for pair in polls.windows(2) {
+            let gap = pair[1].0 - pair[0].0;
+            assert!(gap <= limit, "feed {n} waited {gap:?} between two polls");
+        }
+    }
+    // Never two polls of one source at once.
+    assert_eq!(*farm.most_at_once.lock().unwrap(), 1);
+
+    // Each alert at most twice, and the article alerted once per story: one alert per feed.
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    let mut per_url: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    for r in hook.webhook_received() {
+        let id = r.header("idempotency-key").unwrap();
+        *per_id.entry(id.clone()).or_default() += 1;
+        let url = r.json()["url"].as_str().unwrap().to_string();
+        per_url.entry(url).or_default().insert(id);
+    }
+    assert!(
+        per_id.values().all(|&n| n <= 2),
+        "an alert sent three times: {per_id:?}"
+    );
+    assert_eq!(per_url.len(), FEEDS);
+    assert!(
+        per_url.values().all(|ids| ids.len() == 1),
+        "two alerts for one article"
+    );
+
+    // The cluster as a node sees it: the killed node is silent once 30 s have passed.
+    let out = dirs[0].run(&["cluster", "--json"]).await;
+    let rows = lines_json(&out.stdout);
+    assert_eq!(rows.len(), 3, "{}", common::stdout(&out));
+    let alive: Vec<(String, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["node"].as_str().unwrap().to_string(),
+                r["alive"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(alive.contains(&("n2".to_string(), false)), "{alive:?}");
+    assert!(alive.contains(&("n1".to_string(), true)), "{alive:?}");
+    assert!(rows.iter().all(|r| r["same_config"] == true), "{rows:?}");
+    for node in &mut nodes {
+        let _ = node.start_kill();
+    }
+}
