@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use feedwatch::matcher::{Matcher, Scope, WatchSpec};
 
+mod cluster;
 mod cycle;
 mod web;
 
@@ -44,6 +45,11 @@ fn main() {
         }
         Some("cycle") => {
             bench_cycle(&sizes);
+            println!();
+            bench_cluster(sizes.iter().copied().max().unwrap_or(10_000));
+        }
+        Some("cluster") => {
+            bench_cluster(sizes.iter().copied().max().unwrap_or(10_000));
         }
         Some("web") => {
             web::bench_web();
@@ -51,7 +57,7 @@ fn main() {
         Some("all") => bench_all(&corpora, &sizes),
         _ => {
             eprintln!(
-                "usage: feedwatch-bench <all|parse [--list]|extract|match|store|cycle|deliver|web> [CORPORA_DIR (default ../shared/corpora)]"
+                "usage: feedwatch-bench <all|parse [--list]|extract|match|store|cycle|cluster|deliver|web> [CORPORA_DIR (default ../shared/corpora)]"
             );
             std::process::exit(2);
         }
@@ -842,6 +848,30 @@ fn bench_cycle(sizes: &[usize]) -> CycleFigures {
         out.sizes.push((n, fw, python.map(|_| py)));
     }
     out
+}
+
+/// The cluster rows of `cycle`: one node on SQLite, 1-3 nodes on one PostgreSQL, same feeds.
+fn bench_cluster(n: usize) -> Vec<cluster::Row> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cycle");
+    println!(
+        "| feeds | store | nodes | cycle | wall s (first to last poll) | CPU s, nodes + server (server) | CPU s per 1,000 feeds |\n|---:|---|---:|---|---:|---:|---:|"
+    );
+    let rows = cluster::bench_cluster(&root, n);
+    let sqlite = |cycle: &str| {
+        rows.iter()
+            .find(|r| r.backend == "SQLite" && r.cycle == cycle)
+            .map_or(f64::NAN, |r| r.cpu_s)
+    };
+    println!();
+    for r in rows.iter().filter(|r| r.backend != "SQLite") {
+        println!(
+            "PostgreSQL, {} node(s), {}: {:.2}x SQLite's CPU",
+            r.nodes,
+            r.cycle,
+            r.cpu_s / sqlite(r.cycle)
+        );
+    }
+    rows
 }
 
 #[derive(Default)]

@@ -182,7 +182,11 @@ impl Daemon {
         let wake = Arc::new(wake);
         let dispatcher_stop = shutdown.child_token();
         let dispatcher = tokio::spawn(rt.dispatcher().run(wake_rx, dispatcher_stop.clone()));
-        let tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
+        let mut tick = sd_notify::watchdog_enabled().map_or(TICK, |w| (w / 2).min(TICK));
+        if rt.ctx.store.is_shared() {
+            // Other nodes release sources and hand back those of silent nodes: look often.
+            tick = tick.min(Duration::from_millis(crate::store::HEARTBEAT_MS as u64));
+        }
         let (config_hash, hash_rx) = watch::channel(rt.config_hash.clone());
         if rt.ctx.store.is_shared() {
             tokio::spawn(heartbeat::run(

@@ -1,17 +1,22 @@
-//! A throwaway PostgreSQL cluster for a test: `initdb` and `pg_ctl` from Debian's
-//! `postgresql` package, in a temporary folder, on a free port of 127.0.0.1, stopped when
-//! dropped. As root it runs as the `postgres` user (or `nobody`), since PostgreSQL refuses
-//! to run as root. `./tests/run` installs the package when it is missing.
+//! A throwaway PostgreSQL cluster for a test or a benchmark: `initdb` and `pg_ctl` from
+//! Debian's `postgresql` package, in a folder of its own, on a free port of 127.0.0.1,
+//! stopped when dropped. As root it runs as the `postgres` user (or `nobody`), since
+//! PostgreSQL refuses to run as root. `./tests/run` installs the package when it is
+//! missing. Shared with `bench/` (by `#[path]`), so it needs nothing but std and libc.
+
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A running cluster; stopped (immediately, nothing to keep) when dropped.
 pub(crate) struct PgCluster {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
     pub(crate) port: u16,
+    /// Removed with the cluster (a test's temporary folder), if anything.
+    _temp: Option<Box<dyn std::any::Any>>,
 }
 
 /// The folder holding `initdb`, `pg_ctl` and `psql`: the newest of Debian's
@@ -73,26 +78,37 @@ fn run_as() -> Option<String> {
 }
 
 impl PgCluster {
-    /// Creates and starts a cluster with a superuser `feedwatch` (trust on 127.0.0.1).
+    /// A cluster in a temporary folder, removed when the cluster is dropped.
+    #[cfg(test)]
     pub(crate) fn start() -> PgCluster {
+        let temp = tempfile::Builder::new().prefix("fw-pg-").tempdir().unwrap();
+        let mut cluster = PgCluster::start_in(temp.path());
+        cluster._temp = Some(Box::new(temp));
+        cluster
+    }
+
+    /// Creates and starts a cluster in the empty folder `dir`, with a superuser `feedwatch`
+    /// (trust on 127.0.0.1).
+    pub(crate) fn start_in(dir: &Path) -> PgCluster {
         let bin = bin_dir();
         let run_as = run_as();
-        let dir = tempfile::Builder::new().prefix("fw-pg-").tempdir().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
         if let Some(user) = &run_as {
             let ok = Command::new("chown")
                 .arg("-R")
                 .arg(user)
-                .arg(dir.path())
+                .arg(dir)
                 .status()
                 .unwrap()
                 .success();
-            assert!(ok, "cannot give {} to {user}", dir.path().display());
+            assert!(ok, "cannot give {} to {user}", dir.display());
         }
         let mut cluster = PgCluster {
-            dir,
+            dir: dir.to_path_buf(),
             bin,
             run_as,
             port: 0,
+            _temp: None,
         };
         let data = cluster.data();
         cluster.run(
@@ -116,9 +132,9 @@ impl PgCluster {
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
                  -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                cluster.dir.path().display()
+                cluster.dir.display()
             );
-            let log = cluster.dir.path().join("server.log");
+            let log = cluster.dir.join("server.log");
             let started = cluster.try_run(
                 "pg_ctl",
                 &[
@@ -139,13 +155,12 @@ impl PgCluster {
                 return cluster;
             }
         }
-        let log =
-            std::fs::read_to_string(cluster.dir.path().join("server.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default();
         panic!("PostgreSQL did not start:\n{log}");
     }
 
     fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.dir.join("data")
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Command {
@@ -158,7 +173,7 @@ impl PgCluster {
             }
             None => Command::new(&path),
         };
-        cmd.args(args).current_dir(self.dir.path());
+        cmd.args(args).current_dir(&self.dir);
         cmd
     }
 
@@ -180,19 +195,23 @@ impl PgCluster {
 
     /// Runs SQL in database `db` with psql, stopping at the first error.
     pub(crate) fn sql(&self, db: &str, sql: &str) -> String {
+        self.try_sql(db, sql)
+            .unwrap_or_else(|e| panic!("psql: {e}"))
+    }
+
+    /// The same, the error returned.
+    pub(crate) fn try_sql(&self, db: &str, sql: &str) -> Result<String, String> {
         let port = self.port.to_string();
         let out = Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .args(["-h", "127.0.0.1", "-p", &port, "-U", "feedwatch", "-d", db])
             .args(["-c", sql])
             .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// A new empty database, and its URL.
@@ -208,7 +227,18 @@ impl PgCluster {
 
     /// The folder the cluster lives in.
     pub(crate) fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
+    }
+
+    /// The postmaster's process id (its children are the server's other processes).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 

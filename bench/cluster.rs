@@ -1,0 +1,300 @@
+//! Cluster benchmark: N generated feeds (served by nginx, as in `cycle.rs`) polled by 1, 2
+//! and 3 `feedwatch run` nodes on one PostgreSQL (a throwaway cluster on this machine), and
+//! by one node on SQLite, in the same run. A cycle starts when every source is made due at
+//! once while the nodes run; it is measured from the first poll to the last (as the store
+//! records them), and its CPU is what the nodes and the PostgreSQL server spent meanwhile.
+//! On two cores the nodes compete for the same CPU: the figure to read is CPU per 1,000
+//! feeds, beside SQLite's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cycle::{Nginx, Site};
+
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
+
+/// One measured cycle.
+pub(crate) struct Row {
+    pub backend: &'static str,
+    pub nodes: usize,
+    pub cycle: &'static str,
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    /// Of which the PostgreSQL server's.
+    pub server_cpu_s: f64,
+}
+
+/// CPU seconds (user + system) a process has spent so far.
+fn cpu_of(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // After the command name (in parentheses, which may hold spaces): utime is the 12th
+    // field, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// The postmaster and its children: the whole server.
+fn server_pids(postmaster: u32) -> Vec<u32> {
+    let mut pids = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("PPid:"))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+            });
+        if parent == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Where the nodes keep their state.
+enum Backend<'a> {
+    Sqlite(PathBuf),
+    Postgres(&'a postgres::PgCluster, String),
+}
+
+impl Backend<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "SQLite",
+            Backend::Postgres(..) => "PostgreSQL",
+        }
+    }
+
+    fn store_table(&self, node: usize) -> String {
+        match self {
+            Backend::Sqlite(path) => format!("[store]\npath = \"{}\"\n", path.display()),
+            Backend::Postgres(pg, db) => {
+                format!("[store]\nurl = \"{}\"\nnode = \"n{node}\"\n", pg.url(db))
+            }
+        }
+    }
+
+    /// One number from the store.
+    fn count(&self, sql: &str) -> i64 {
+        match self {
+            Backend::Sqlite(path) => {
+                // Never created here: the node makes its store.
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE;
+                let Ok(conn) = rusqlite::Connection::open_with_flags(path, flags) else {
+                    return 0;
+                };
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+                    .unwrap_or(None)
+                    .unwrap_or(0)
+            }
+            // Nothing yet before the first node made the tables.
+            Backend::Postgres(pg, db) => pg.try_sql(db, sql).map_or(0, |v| v.parse().unwrap_or(0)),
+        }
+    }
+
+    fn execute(&self, sql: &str) {
+        match self {
+            Backend::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                conn.execute_batch(sql).unwrap();
+            }
+            Backend::Postgres(pg, db) => {
+                pg.sql(db, sql);
+            }
+        }
+    }
+
+    /// CPU the server has spent so far (none for SQLite, which runs in the node).
+    fn server_cpu(&self) -> f64 {
+        match self {
+            Backend::Sqlite(_) => 0.0,
+            Backend::Postgres(pg, _) => pg
+                .pid()
+                .map_or(0.0, |pid| server_pids(pid).into_iter().map(cpu_of).sum()),
+        }
+    }
+}
+
+/// Nodes running `feedwatch run`; killed when dropped.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_nodes(site: &Site, backend: &Backend<'_>, nodes: usize, tag: &str) -> Nodes {
+    let exe = std::env::current_exe().unwrap().with_file_name("feedwatch");
+    let base = std::fs::read_to_string(site.write_config()).unwrap();
+    // The cycle's own config, its [store] table replaced by this backend's.
+    let feeds = &base[base.find("\n[fetch]").expect("a [fetch] table")..];
+    Nodes(
+        (1..=nodes)
+            .map(|n| {
+                let config = site.dir.join(format!("{tag}-n{n}.toml"));
+                std::fs::write(&config, format!("{}{feeds}", backend.store_table(n))).unwrap();
+                Command::new(&exe)
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("run")
+                    .env("FEEDWATCH_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(
+                        std::fs::File::create(site.dir.join(format!("{tag}-n{n}.log"))).unwrap(),
+                    )
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Makes every source due now and measures the cycle that follows.
+fn cycle(backend: &Backend<'_>, nodes: &Nodes, n: usize, name: &'static str) -> Row {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let cpu =
+        || -> f64 { nodes.0.iter().map(|c| cpu_of(c.id())).sum::<f64>() + backend.server_cpu() };
+    let start = now_ms();
+    let cpu_before = cpu();
+    let server_before = backend.server_cpu();
+    backend.execute("UPDATE sources SET next_poll_at = 0");
+    let polled = format!("SELECT COUNT(*) FROM sources WHERE last_poll_at >= {start}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut again = Instant::now();
+    while backend.count(&polled) < n as i64 {
+        // A poll that was running when the sources were made due records its outcome after
+        // (the next poll an hour on): made due again. A lease is shorter, and left alone.
+        if again.elapsed() > Duration::from_secs(1) {
+            backend.execute(&format!(
+                "UPDATE sources SET next_poll_at = 0
+                 WHERE (last_poll_at IS NULL OR last_poll_at < {start}) AND next_poll_at > {}",
+                now_ms() + 1_800_000
+            ));
+            again = Instant::now();
+        }
+        if Instant::now() > deadline {
+            if let Backend::Postgres(pg, db) = backend {
+                eprintln!(
+                    "not polled:\n{}",
+                    pg.sql(
+                        db,
+                        &format!(
+                            "SELECT id, active, next_poll_at, leased_by, lease_until, last_poll_at,
+                                (SELECT string_agg(node, ',') FROM node_sources WHERE source_id = id)
+                             FROM sources WHERE last_poll_at < {start} OR last_poll_at IS NULL LIMIT 20"
+                        )
+                    )
+                );
+            }
+            panic!("{} of {n} sources polled in 300 s", backend.count(&polled));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cpu_s = cpu() - cpu_before;
+    let server_cpu_s = backend.server_cpu() - server_before;
+    let first = backend.count(&format!(
+        "SELECT MIN(last_poll_at) FROM sources WHERE last_poll_at >= {start}"
+    ));
+    let last = backend.count("SELECT MAX(last_poll_at) FROM sources");
+    Row {
+        backend: backend.name(),
+        nodes: nodes.0.len(),
+        cycle: name,
+        wall_s: (last - first) as f64 / 1000.0,
+        cpu_s,
+        server_cpu_s,
+    }
+}
+
+/// Cold and warm cycles of `n` feeds on SQLite (one node) and PostgreSQL (1, 2, 3 nodes).
+pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
+    let dir = root.join(format!("cluster-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    let (_nginx, port) = Nginx::start(&dir, &dir.join("www"));
+    let site = Site {
+        dir: dir.clone(),
+        n,
+        port,
+    };
+    site.generate();
+    let pg = postgres::PgCluster::start_in(&dir.join("pg"));
+    let mut rows = Vec::new();
+    let setups: Vec<(Backend<'_>, usize)> = vec![
+        (Backend::Sqlite(dir.join("sqlite.db")), 1),
+        (Backend::Postgres(&pg, "nodes1".into()), 1),
+        (Backend::Postgres(&pg, "nodes2".into()), 2),
+        (Backend::Postgres(&pg, "nodes3".into()), 3),
+    ];
+    for (backend, count) in &setups {
+        if let Backend::Postgres(pg, db) = backend {
+            pg.database(db);
+        }
+        let tag = format!("{}{count}", backend.name());
+        let nodes = start_nodes(&site, backend, *count, &tag);
+        // Every node has listed its sources (the first polls are spread over minutes).
+        let listed = match backend {
+            Backend::Sqlite(_) => "SELECT COUNT(*) FROM sources".to_string(),
+            Backend::Postgres(..) => "SELECT COUNT(*) FROM node_sources".to_string(),
+        };
+        wait_until("the nodes to start", Duration::from_secs(120), || {
+            backend.count(&listed) >= (n * count) as i64
+        });
+        for name in ["cold", "warm"] {
+            let row = cycle(backend, &nodes, n, name);
+            println!(
+                "| {n} | {} | {} | {} | {:.2} | {:.2} ({:.2}) | {:.3} |",
+                row.backend,
+                row.nodes,
+                row.cycle,
+                row.wall_s,
+                row.cpu_s,
+                row.server_cpu_s,
+                row.cpu_s * 1000.0 / n as f64
+            );
+            rows.push(row);
+        }
+        drop(nodes);
+    }
+    rows
+}
