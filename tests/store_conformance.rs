@@ -55,6 +55,7 @@ macro_rules! both {
 both!(
     dedupe_by_every_identity,
     stories_alert_once_per_watch,
+    one_poll_carrying_a_story_twice_alerts_once,
     outbox_lifecycle_and_dead_letters,
     retention_keeps_tombstones_and_pending_alerts,
     sources_sync_claim_and_record,
@@ -266,6 +267,40 @@ fn stories_alert_once_per_watch(store: &Store) {
         store.alerts_per_watch(0).unwrap(),
         [("w1".to_string(), 2), ("w2".to_string(), 2)]
     );
+}
+
+/// A feed listing one article twice (two keys), and a key twice: one story, one alert, one
+/// item per key.
+fn one_poll_carrying_a_story_twice_alerts_once(store: &Store) {
+    let src = one_source(store);
+    let text = "a story an outlet lists twice under two addresses, word for word, again ".repeat(3);
+    let r = store
+        .commit_poll(
+            src,
+            10,
+            &[
+                item("k1", &text, Some(1000), &[("w", "n")]),
+                item("k2", &text, Some(1003), &[("w", "n")]),
+                item("k2", "another text entirely", None, &[("w", "n")]),
+                item("k3", "unrelated words", Some(u64::MAX), &[]),
+            ],
+            &[],
+        )
+        .unwrap();
+    assert_eq!((r.items, r.alerts, r.repeats), (3, 1, 1));
+    let alerts = store.recent_alerts(0, None).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert.id, "k1-w");
+    // A later copy joins the story the batch made.
+    let r = store
+        .commit_poll(
+            src,
+            20,
+            &[item("k4", &text, Some(1001), &[("w", "n")])],
+            &[],
+        )
+        .unwrap();
+    assert_eq!((r.items, r.alerts, r.repeats), (1, 0, 1));
 }
 
 fn outbox_lifecycle_and_dead_letters(store: &Store) {

@@ -60,15 +60,19 @@ impl Outbox for PostgresStore {
 
     fn lease_notifier(&self, notifier: &str, now: i64, lease_ms: i64) -> Result<bool, StoreError> {
         self.run(async {
-            let row = self
-                .client()
-                .await?
-                .query_opt(
+            let client = self.client().await?;
+            let take = client
+                .prepare_cached(
                     "INSERT INTO notifier_leases (notifier, node, lease_until) VALUES ($1, $2, $3)
                      ON CONFLICT (notifier) DO UPDATE SET node = excluded.node,
                         lease_until = excluded.lease_until
                      WHERE notifier_leases.node = excluded.node OR notifier_leases.lease_until < $4
                      RETURNING node",
+                )
+                .await?;
+            let row = client
+                .query_opt(
+                    &take,
                     &[&notifier, &self.node, &now.saturating_add(lease_ms), &now],
                 )
                 .await?;
@@ -113,14 +117,13 @@ impl Outbox for PostgresStore {
 
     fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
         self.run(async {
-            let row = self
-                .client()
-                .await?
-                .query_one(
+            let client = self.client().await?;
+            let next = client
+                .prepare_cached(
                     "SELECT MIN(next_attempt_at) FROM alerts WHERE notifier = $1 AND state = 'pending'",
-                    &[&notifier],
                 )
                 .await?;
+            let row = client.query_one(&next, &[&notifier]).await?;
             Ok(row.try_get(0)?)
         })
     }

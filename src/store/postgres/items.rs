@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use deadpool_postgres::Transaction;
 
 use super::PostgresStore;
-use crate::dedupe::{SAME_STORY_CONTAINMENT, containment, short_hash};
+use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance, short_hash};
 use crate::model::Alert;
 use crate::store::story_index::{STORY_WINDOW_MS, StoryIndex};
 use crate::store::{
@@ -193,58 +193,14 @@ impl PostgresStore {
     ) -> Result<InsertReport, StoreError> {
         let mut report = InsertReport::default();
         if new.iter().any(|i| i.fingerprint.is_some()) {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&STORY_LOCK])
+            let lock = tx
+                .prepare_cached("SELECT pg_advisory_xact_lock($1)")
                 .await?;
+            tx.execute(&lock, &[&STORY_LOCK]).await?;
             self.refresh_stories(tx, now).await?;
         }
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO items (source_id, key, guid, url, title_date, raw_hash, title, published_at,
-                                    text, fingerprint, fetched_at, story_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
+        self.insert_new(tx, source_id, now, new, &mut report)
             .await?;
-        for item in new {
-            let story = match item.fingerprint {
-                Some(fp) => Some(self.find_story(tx, fp, &item.text, now).await?),
-                None => None,
-            };
-            let story_id = story.map(|(id, _)| id);
-            let row = tx
-                .query_opt(
-                    &insert,
-                    &[
-                        &source_id,
-                        &item.id.key,
-                        &item.id.guid,
-                        &item.id.url,
-                        &item.id.title_date,
-                        &item.id.raw_hash,
-                        &item.title,
-                        &item.published_at,
-                        &item.text,
-                        &item.fingerprint.map(|f| f as i64),
-                        &now,
-                        &story_id,
-                    ],
-                )
-                .await?;
-            let Some(row) = row else {
-                // Already stored: a story made for it goes again.
-                if let Some((id, true)) = story {
-                    tx.execute("DELETE FROM stories WHERE id = $1", &[&id])
-                        .await?;
-                }
-                continue;
-            };
-            let item_id: i64 = row.try_get(0)?;
-            if let (Some((id, made)), Some(fp)) = (story, item.fingerprint) {
-                self.stored_in_story(tx, id, made, fp, now).await?;
-            }
-            report.items += 1;
-            insert_alerts(tx, item_id, story_id, &item.alerts, now, &mut report).await?;
-        }
         for item in changed {
             match &item.material {
                 Some((text, fingerprint)) => {
@@ -272,6 +228,107 @@ impl PostgresStore {
         Ok(report)
     }
 
+    /// New items in a few statements, whatever their number: each finds its story (an
+    /// existing one it nearly repeats, one an earlier item of the batch starts, or a new one),
+    /// the new stories are made in one statement, the items stored in one (those already
+    /// stored are left out), then each stored item's alerts.
+    async fn insert_new(
+        &self,
+        tx: &Transaction<'_>,
+        source_id: i64,
+        now: i64,
+        new: &[NewItem],
+        report: &mut InsertReport,
+    ) -> Result<(), StoreError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        // Per item: its story, as an existing id or the batch's n-th new story.
+        let mut places: Vec<Option<Place>> = Vec::with_capacity(new.len());
+        // The batch's new stories: (fingerprint, the item that starts it).
+        let mut made: Vec<(u64, usize)> = Vec::new();
+        for (i, item) in new.iter().enumerate() {
+            let Some(fp) = item.fingerprint else {
+                places.push(None);
+                continue;
+            };
+            let place = match self.existing_story(tx, fp, &item.text, now).await? {
+                Some(id) => Place::Existing(id),
+                None => match made.iter().position(|&(f, first)| {
+                    distance(f, fp) <= SAME_STORY_BITS
+                        && containment(&new[first].text, &item.text) >= SAME_STORY_CONTAINMENT
+                }) {
+                    Some(n) => Place::Made(n),
+                    None => {
+                        made.push((fp, i));
+                        Place::Made(made.len() - 1)
+                    }
+                },
+            };
+            places.push(Some(place));
+        }
+        let made_ids = make_stories(tx, &made, now).await?;
+        let story_of = |p: &Option<Place>| match p {
+            Some(Place::Existing(id)) => Some(*id),
+            Some(Place::Made(n)) => Some(made_ids[*n]),
+            None => None,
+        };
+        let story_ids: Vec<Option<i64>> = places.iter().map(story_of).collect();
+        let stored = store_items(tx, source_id, now, new, &story_ids).await?;
+        // Stories whose every item was stored before go again; the rest are seen now.
+        let kept: Vec<bool> = (0..made.len())
+            .map(|n| {
+                places
+                    .iter()
+                    .zip(&stored)
+                    .any(|(p, s)| s.is_some() && matches!(p, Some(Place::Made(m)) if *m == n))
+            })
+            .collect();
+        let dropped: Vec<i64> = made_ids
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| !**k)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut seen: Vec<i64> = places
+            .iter()
+            .zip(&stored)
+            .filter_map(|(p, s)| match (p, s) {
+                (Some(Place::Existing(id)), Some(_)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        if !dropped.is_empty() {
+            tx.execute("DELETE FROM stories WHERE id = ANY($1)", &[&dropped])
+                .await?;
+        }
+        if !seen.is_empty() {
+            let touch = tx
+                .prepare_cached("UPDATE stories SET last_seen = $2 WHERE id = ANY($1)")
+                .await?;
+            tx.execute(&touch, &[&seen, &now]).await?;
+        }
+        if let Some((index, max)) = self.lock_stories().as_mut() {
+            for ((fp, _), (&id, &keep)) in made.iter().zip(made_ids.iter().zip(&kept)) {
+                if keep {
+                    index.push(id, *fp, now);
+                    *max = (*max).max(id);
+                }
+            }
+            for &id in &seen {
+                index.touch(id, now);
+            }
+        }
+        for ((item, story_id), item_id) in new.iter().zip(story_ids).zip(stored) {
+            let Some(item_id) = item_id else { continue };
+            report.items += 1;
+            insert_alerts(tx, item_id, story_id, &item.alerts, now, report).await?;
+        }
+        Ok(())
+    }
+
     /// Reads the stories other nodes (or this one, before a restart) made since the index
     /// was last read: all recent ones the first time and once a day, else those with a
     /// higher id. Called under the story lock, so ids arrive in commit order.
@@ -281,13 +338,13 @@ impl PostgresStore {
             Some((index, max)) if !index.is_stale(now) => (index, max),
             _ => (StoryIndex::new(now), 0),
         };
-        let rows = tx
-            .query(
+        let newer = tx
+            .prepare_cached(
                 "SELECT id, fingerprint, last_seen FROM stories
                  WHERE id > $1 AND last_seen >= $2 AND fingerprint IS NOT NULL ORDER BY id",
-                &[&max, &since],
             )
             .await?;
+        let rows = tx.query(&newer, &[&max, &since]).await?;
         let mut max = max;
         for r in rows {
             let id: i64 = r.try_get(0)?;
@@ -302,15 +359,14 @@ impl PostgresStore {
         self.stories.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The story a new item joins (one whose first copy it nearly repeats), or a new one;
-    /// `true` when it was made for the item.
-    async fn find_story(
+    /// The existing story a new item joins: one whose first copy it nearly repeats.
+    async fn existing_story(
         &self,
         tx: &Transaction<'_>,
         fp: u64,
         text: &str,
         now: i64,
-    ) -> Result<(i64, bool), StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let near: Vec<i64> = {
             let guard = self.lock_stories();
             let Some((index, _)) = guard.as_ref() else {
@@ -322,6 +378,9 @@ impl PostgresStore {
                 .map(|(_, i)| index.entries[i].id)
                 .collect()
         };
+        if near.is_empty() {
+            return Ok(None);
+        }
         let first_text = tx
             .prepare_cached(
                 "SELECT text FROM items WHERE story_id = $1 AND NOT pruned ORDER BY id LIMIT 1",
@@ -334,44 +393,108 @@ impl PostgresStore {
                 .map(|r| r.try_get(0))
                 .transpose()?;
             if first.is_some_and(|t| containment(&t, text) >= SAME_STORY_CONTAINMENT) {
-                return Ok((story, false));
+                return Ok(Some(story));
             }
         }
-        let row = tx
-            .query_one(
-                "INSERT INTO stories (fingerprint, first_seen, last_seen) VALUES ($1, $2, $2) RETURNING id",
-                &[&(fp as i64), &now],
-            )
-            .await?;
-        Ok((row.try_get(0)?, true))
+        Ok(None)
     }
+}
 
-    /// The item is stored in story `id`: a joined story is seen again, a new one is indexed.
-    async fn stored_in_story(
-        &self,
-        tx: &Transaction<'_>,
-        id: i64,
-        made: bool,
-        fp: u64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        if made {
-            if let Some((index, max)) = self.lock_stories().as_mut() {
-                index.push(id, fp, now);
-                *max = (*max).max(id);
-            }
-            return Ok(());
-        }
-        tx.execute(
-            "UPDATE stories SET last_seen = $2 WHERE id = $1",
-            &[&id, &now],
+/// Where a new item's story is.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// A story stored before.
+    Existing(i64),
+    /// The batch's n-th new story.
+    Made(usize),
+}
+
+/// Makes the batch's new stories in one statement; their ids, in order. Story ids come from
+/// one sequence, under the story lock, so they ascend in the order the rows are inserted.
+async fn make_stories(
+    tx: &Transaction<'_>,
+    made: &[(u64, usize)],
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    if made.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fps: Vec<i64> = made.iter().map(|&(fp, _)| fp as i64).collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO stories (fingerprint, first_seen, last_seen)
+             SELECT f, $2, $2 FROM unnest($1::bigint[]) WITH ORDINALITY AS t(f, n) ORDER BY n
+             RETURNING id",
         )
         .await?;
-        if let Some((index, _)) = self.lock_stories().as_mut() {
-            index.touch(id, now);
-        }
-        Ok(())
+    let mut ids: Vec<i64> = tx
+        .query(&insert, &[&fps, &now])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Stores the new items in one statement; per item, its row, or `None` when it was stored
+/// before (by another node a moment ago, say).
+async fn store_items(
+    tx: &Transaction<'_>,
+    source_id: i64,
+    now: i64,
+    new: &[NewItem],
+    stories: &[Option<i64>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let col = |f: fn(&NewItem) -> Option<&str>| new.iter().map(f).collect::<Vec<_>>();
+    let keys = col(|i| Some(i.id.key.as_str()));
+    let guids = col(|i| i.id.guid.as_deref());
+    let urls = col(|i| i.id.url.as_deref());
+    let title_dates = col(|i| i.id.title_date.as_deref());
+    let hashes = col(|i| Some(i.id.raw_hash.as_str()));
+    let titles = col(|i| Some(i.title.as_str()));
+    let texts = col(|i| Some(i.text.as_str()));
+    let published: Vec<Option<i64>> = new.iter().map(|i| i.published_at).collect();
+    let fps: Vec<Option<i64>> = new
+        .iter()
+        .map(|i| i.fingerprint.map(|f| f as i64))
+        .collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO items (source_id, fetched_at, key, guid, url, title_date, raw_hash, title,
+                                published_at, text, fingerprint, story_id)
+             SELECT $1, $2, k, g, u, td, h, t, p, x, f, st
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::bigint[], $10::text[], $11::bigint[], $12::bigint[])
+                  AS r(k, g, u, td, h, t, p, x, f, st)
+             ON CONFLICT DO NOTHING RETURNING id, key",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &insert,
+            &[
+                &source_id,
+                &now,
+                &keys,
+                &guids,
+                &urls,
+                &title_dates,
+                &hashes,
+                &titles,
+                &published,
+                &texts,
+                &fps,
+                &stories,
+            ],
+        )
+        .await?;
+    let mut ids = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        ids.insert(r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?);
     }
+    // A key twice in one batch is stored once, for its first item.
+    Ok(new.iter().map(|i| ids.remove(i.id.key.as_str())).collect())
 }
 
 /// Inserts the outbox rows of one item: of its alerts (one per watch and notifier), those of
@@ -392,12 +515,14 @@ async fn insert_alerts(
         let allowed = match decided.iter().find(|(w, _)| *w == watch) {
             Some((_, allowed)) => *allowed,
             None => {
-                let seen: bool = tx
-                    .query_one(
+                let check = tx
+                    .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = $1
                             AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3)))",
-                        &[&watch, &item_id, &story_id],
                     )
+                    .await?;
+                let seen: bool = tx
+                    .query_one(&check, &[&watch, &item_id, &story_id])
                     .await?
                     .try_get(0)?;
                 decided.push((watch, !seen));
@@ -422,23 +547,38 @@ async fn insert_alerts(
         };
         let alert = Alert::merge(&parts, id);
         let payload = serde_json::to_string(&alert)?;
-        let row = tx
-            .query_opt(
+        let insert = tx
+            .prepare_cached(
                 "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq",
-                &[&alert.id, &notifier, &item_id, &story_id, &alert.watch, &payload, &now],
+            )
+            .await?;
+        let row = tx
+            .query_opt(
+                &insert,
+                &[
+                    &alert.id,
+                    &notifier,
+                    &item_id,
+                    &story_id,
+                    &alert.watch,
+                    &payload,
+                    &now,
+                ],
             )
             .await?;
         let Some(row) = row else { continue };
         report.alerts += 1;
         let seq: i64 = row.try_get(0)?;
         let watches: Vec<&str> = alert.watch_names();
-        tx.execute(
-            "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
-             SELECT $1, unnest($2::text[]), $3, $4, $5",
-            &[&seq, &watches, &item_id, &story_id, &now],
-        )
-        .await?;
+        let listed = tx
+            .prepare_cached(
+                "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+                 SELECT $1, unnest($2::text[]), $3, $4, $5",
+            )
+            .await?;
+        tx.execute(&listed, &[&seq, &watches, &item_id, &story_id, &now])
+            .await?;
     }
     Ok(())
 }

@@ -194,12 +194,12 @@ impl Sources for PostgresStore {
     fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client
-                .query_one(
-                    &format!("SELECT MIN(s.next_poll_at) FROM sources s WHERE s.active AND {MINE}"),
-                    &[&self.node],
-                )
+            let next = client
+                .prepare_cached(&format!(
+                    "SELECT MIN(s.next_poll_at) FROM sources s WHERE s.active AND {MINE}"
+                ))
                 .await?;
+            let row = client.query_one(&next, &[&self.node]).await?;
             Ok(row.try_get(0)?)
         })
     }
@@ -244,39 +244,109 @@ impl PostgresStore {
     }
 }
 
-/// Writes polls' outcomes in `tx`: the statements go out together (pipelined), not one
-/// round trip each. Recording a poll ends the source's lease.
+/// Writes polls' outcomes in `tx`: one statement for the sources' rows and one for their
+/// poll history, whatever the batch's size. Recording a poll ends the source's lease.
 pub(super) async fn write_records(
     tx: &deadpool_postgres::Transaction<'_>,
     batch: &[(i64, PollRecord)],
 ) -> Result<(), StoreError> {
+    // A source twice in one batch (polled twice within the deferral): its last outcome
+    // sets the row; both go to the history.
+    let mut last: Vec<&(i64, PollRecord)> = Vec::with_capacity(batch.len());
+    for entry in batch.iter().rev() {
+        if !last.iter().any(|(id, _)| *id == entry.0) {
+            last.push(entry);
+        }
+    }
+    let mut cols = RecordColumns::default();
+    for (source_id, rec) in last {
+        cols.push(*source_id, rec);
+    }
     let update = tx
         .prepare_cached(
-            "UPDATE sources SET
-                last_poll_at = $2,
-                last_success_at = CASE WHEN $3 THEN $2 ELSE last_success_at END,
-                last_status = $4,
-                last_error = $5,
-                consecutive_failures = CASE WHEN $3 THEN 0 ELSE consecutive_failures + 1 END,
-                etag = CASE WHEN $6 THEN $7 ELSE etag END,
-                last_modified = CASE WHEN $6 THEN $8 ELSE last_modified END,
-                next_poll_at = $9,
-                failing_since = CASE WHEN $3 THEN NULL ELSE COALESCE(failing_since, $2) END,
-                discovered_url = CASE WHEN $10 THEN $11 ELSE discovered_url END,
+            "UPDATE sources s SET
+                last_poll_at = r.at,
+                last_success_at = CASE WHEN r.ok THEN r.at ELSE s.last_success_at END,
+                last_status = r.status,
+                last_error = r.error,
+                consecutive_failures = CASE WHEN r.ok THEN 0 ELSE s.consecutive_failures + 1 END,
+                etag = CASE WHEN r.set_v THEN r.etag ELSE s.etag END,
+                last_modified = CASE WHEN r.set_v THEN r.lm ELSE s.last_modified END,
+                next_poll_at = r.next,
+                failing_since = CASE WHEN r.ok THEN NULL ELSE COALESCE(s.failing_since, r.at) END,
+                discovered_url = CASE WHEN r.set_d THEN r.disc ELSE s.discovered_url END,
                 leased_by = NULL,
                 lease_until = NULL
-             WHERE id = $1",
+             FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $5::text[], $6::bool[],
+                         $7::text[], $8::text[], $9::bigint[], $10::bool[], $11::text[])
+                AS r(id, at, ok, status, error, set_v, etag, lm, next, set_d, disc)
+             WHERE s.id = r.id",
         )
         .await?;
-    let mut ids = Vec::with_capacity(batch.len());
-    let mut ats = Vec::with_capacity(batch.len());
-    let mut statuses = Vec::with_capacity(batch.len());
-    let mut errors = Vec::with_capacity(batch.len());
-    let mut updates = Vec::with_capacity(batch.len());
+    let c = &cols;
+    tx.execute(
+        &update,
+        &[
+            &c.ids,
+            &c.ats,
+            &c.oks,
+            &c.statuses,
+            &c.errors,
+            &c.set_v,
+            &c.etags,
+            &c.lms,
+            &c.nexts,
+            &c.set_d,
+            &c.discovered,
+        ],
+    )
+    .await?;
+    let history = tx
+        .prepare_cached(
+            "INSERT INTO polls (source_id, at, status, error)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
+        )
+        .await?;
+    let mut all = RecordColumns::default();
     for (source_id, rec) in batch {
+        all.push(*source_id, rec);
+    }
+    let errors: Vec<Option<String>> = all
+        .errors
+        .iter()
+        .map(|e| e.as_deref().map(|e| crate::text::truncate_chars(e, 300)))
+        .collect();
+    tx.execute(&history, &[&all.ids, &all.ats, &all.statuses, &errors])
+        .await?;
+    for (source_id, rec) in batch {
+        if let Some(change) = &rec.health {
+            write_health(tx, *source_id, rec.at, change).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Poll outcomes as columns, one array per parameter of the batch statements.
+#[derive(Default)]
+struct RecordColumns {
+    ids: Vec<i64>,
+    ats: Vec<i64>,
+    oks: Vec<bool>,
+    statuses: Vec<String>,
+    errors: Vec<Option<String>>,
+    set_v: Vec<bool>,
+    etags: Vec<Option<String>>,
+    lms: Vec<Option<String>>,
+    nexts: Vec<i64>,
+    set_d: Vec<bool>,
+    discovered: Vec<Option<String>>,
+}
+
+impl RecordColumns {
+    fn push(&mut self, source_id: i64, rec: &PollRecord) {
         let (status, error) = match &rec.result {
-            Ok(s) => (s.text().to_string(), None),
-            Err(e) => (PollStatus::Error.text().to_string(), Some(e.clone())),
+            Ok(s) => (s.text(), None),
+            Err(e) => (PollStatus::Error.text(), Some(e.clone())),
         };
         let (set_discovered, discovered) = match &rec.discovered_url {
             Discovery::Keep => (false, None),
@@ -287,45 +357,18 @@ pub(super) async fn write_records(
             Some(v) => (true, v.etag.clone(), v.last_modified.clone()),
             None => (false, None, None),
         };
-        let (ok, update) = (rec.result.is_ok(), &update);
-        let (status2, error2) = (status.clone(), error.clone());
-        updates.push(async move {
-            tx.execute(
-                update,
-                &[
-                    source_id,
-                    &rec.at,
-                    &ok,
-                    &status2,
-                    &error2,
-                    &set_validators,
-                    &etag,
-                    &lm,
-                    &rec.next_poll_at,
-                    &set_discovered,
-                    &discovered,
-                ],
-            )
-            .await
-        });
-        ids.push(*source_id);
-        ats.push(rec.at);
-        statuses.push(status);
-        errors.push(error.map(|e| crate::text::truncate_chars(&e, 300).to_string()));
+        self.ids.push(source_id);
+        self.ats.push(rec.at);
+        self.oks.push(rec.result.is_ok());
+        self.statuses.push(status);
+        self.errors.push(error);
+        self.set_v.push(set_validators);
+        self.etags.push(etag);
+        self.lms.push(lm);
+        self.nexts.push(rec.next_poll_at);
+        self.set_d.push(set_discovered);
+        self.discovered.push(discovered);
     }
-    futures_util::future::try_join_all(updates).await?;
-    tx.execute(
-        "INSERT INTO polls (source_id, at, status, error)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
-        &[&ids, &ats, &statuses, &errors],
-    )
-    .await?;
-    for (source_id, rec) in batch {
-        if let Some(change) = &rec.health {
-            write_health(tx, *source_id, rec.at, change).await?;
-        }
-    }
-    Ok(())
 }
 
 /// A health alert decided by the poll: the source's alerted flag, and one outbox row per
