@@ -338,18 +338,28 @@ impl PostgresStore {
             Some((index, max)) if !index.is_stale(now) => (index, max),
             _ => (StoryIndex::new(now), 0),
         };
+        // By the primary key, a page at a time: usually a handful of rows, which a plan by
+        // last_seen (or a sort of every story) would find slowly.
         let newer = tx
             .prepare_cached(
-                "SELECT id, fingerprint, last_seen FROM stories
-                 WHERE id > $1 AND last_seen >= $2 AND fingerprint IS NOT NULL ORDER BY id",
+                "SELECT id, fingerprint, last_seen FROM stories WHERE id > $1 ORDER BY id LIMIT 5000",
             )
             .await?;
-        let rows = tx.query(&newer, &[&max, &since]).await?;
         let mut max = max;
-        for r in rows {
-            let id: i64 = r.try_get(0)?;
-            index.push(id, r.try_get::<_, i64>(1)? as u64, r.try_get(2)?);
-            max = max.max(id);
+        loop {
+            let rows = tx.query(&newer, &[&max]).await?;
+            let full = rows.len() == 5000;
+            for r in rows {
+                let id: i64 = r.try_get(0)?;
+                max = max.max(id);
+                let (fp, last_seen): (Option<i64>, i64) = (r.try_get(1)?, r.try_get(2)?);
+                if let Some(fp) = fp.filter(|_| last_seen >= since) {
+                    index.push(id, fp as u64, last_seen);
+                }
+            }
+            if !full {
+                break;
+            }
         }
         *self.lock_stories() = Some((index, max));
         Ok(())
@@ -381,17 +391,20 @@ impl PostgresStore {
         if near.is_empty() {
             return Ok(None);
         }
-        let first_text = tx
-            .prepare_cached(
-                "SELECT text FROM items WHERE story_id = $1 AND NOT pruned ORDER BY id LIMIT 1",
-            )
+        // The story's items through their index, the first picked here: ordering by id in
+        // the query would walk the whole table by its primary key.
+        let texts = tx
+            .prepare_cached("SELECT id, text FROM items WHERE story_id = $1 AND NOT pruned")
             .await?;
         for story in near {
-            let first: Option<String> = tx
-                .query_opt(&first_text, &[&story])
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
+            let mut first: Option<(i64, String)> = None;
+            for r in tx.query(&texts, &[&story]).await? {
+                let (id, text): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+                if first.as_ref().is_none_or(|(f, _)| id < *f) {
+                    first = Some((id, text));
+                }
+            }
+            let first = first.map(|(_, t)| t);
             if first.is_some_and(|t| containment(&t, text) >= SAME_STORY_CONTAINMENT) {
                 return Ok(Some(story));
             }

