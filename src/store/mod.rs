@@ -7,6 +7,7 @@
 //! [`Upkeep`], [`Cluster`]); the values crossing it are in `types.rs`. Both backends pass
 //! the same conformance tests (`tests/store_conformance.rs`).
 
+mod outbox_rows;
 mod postgres;
 mod sqlite;
 mod story_index;

@@ -8,8 +8,8 @@ use std::ops::ControlFlow;
 use deadpool_postgres::Transaction;
 
 use super::PostgresStore;
-use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance, short_hash};
-use crate::model::Alert;
+use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance};
+use crate::store::outbox_rows;
 use crate::store::story_index::{STORY_WINDOW_MS, StoryIndex};
 use crate::store::{
     ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
@@ -521,44 +521,26 @@ async fn insert_alerts(
     now: i64,
     report: &mut InsertReport,
 ) -> Result<(), StoreError> {
-    let mut decided: Vec<(&str, bool)> = Vec::new();
-    let mut by_notifier: Vec<(&str, Vec<&Alert>)> = Vec::new();
-    for a in alerts {
-        let watch = a.alert.watch.as_str();
-        let allowed = match decided.iter().find(|(w, _)| *w == watch) {
-            Some((_, allowed)) => *allowed,
-            None => {
-                let check = tx
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = $1
-                            AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3)))",
-                    )
-                    .await?;
-                let seen: bool = tx
-                    .query_one(&check, &[&watch, &item_id, &story_id])
-                    .await?
-                    .try_get(0)?;
-                decided.push((watch, !seen));
-                if seen {
-                    report.repeats += 1;
-                }
-                !seen
-            }
-        };
-        if !allowed {
-            continue;
-        }
-        match by_notifier.iter_mut().find(|(n, _)| *n == a.notifier) {
-            Some((_, parts)) => parts.push(&a.alert),
-            None => by_notifier.push((&a.notifier, vec![&a.alert])),
-        }
+    if alerts.is_empty() {
+        return Ok(());
     }
-    for (notifier, parts) in by_notifier {
-        let id = match parts.as_slice() {
-            [one] => one.id.clone(),
-            _ => short_hash(&parts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()),
-        };
-        let alert = Alert::merge(&parts, id);
+    let check = tx
+        .prepare_cached(
+            "SELECT DISTINCT watch FROM alert_watches WHERE watch = ANY($1)
+                AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3))",
+        )
+        .await?;
+    let watches = outbox_rows::watches(alerts);
+    let alerted: Vec<String> = tx
+        .query(&check, &[&watches, &item_id, &story_id])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let alerted: Vec<&str> = alerted.iter().map(String::as_str).collect();
+    let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
+    report.repeats += repeats;
+    for (notifier, alert) in rows {
         let payload = serde_json::to_string(&alert)?;
         let insert = tx
             .prepare_cached(

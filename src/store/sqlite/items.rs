@@ -5,8 +5,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
-use crate::dedupe::short_hash;
-use crate::model::Alert;
+use crate::store::outbox_rows;
 use crate::store::{
     ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
     StoredArticle,
@@ -213,39 +212,20 @@ fn insert_alerts(
     now: i64,
     report: &mut InsertReport,
 ) -> Result<(), StoreError> {
-    let mut decided: Vec<(&str, bool)> = Vec::new();
-    let mut by_notifier: Vec<(&str, Vec<&Alert>)> = Vec::new();
-    for a in alerts {
-        let watch = a.alert.watch.as_str();
-        let allowed = match decided.iter().find(|(w, _)| *w == watch) {
-            Some((_, allowed)) => *allowed,
-            None => {
-                let seen: bool = tx
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = ?1 AND (item_id = ?2 OR (?3 IS NOT NULL AND story_id = ?3)))",
-                    )?
-                    .query_row(params![watch, item_id, story_id], |r| r.get(0))?;
-                decided.push((watch, !seen));
-                if seen {
-                    report.repeats += 1;
-                }
-                !seen
-            }
-        };
-        if !allowed {
-            continue;
-        }
-        match by_notifier.iter_mut().find(|(n, _)| *n == a.notifier) {
-            Some((_, parts)) => parts.push(&a.alert),
-            None => by_notifier.push((&a.notifier, vec![&a.alert])),
+    let mut alerted = Vec::new();
+    for watch in outbox_rows::watches(alerts) {
+        let seen: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM alert_watches WHERE watch = ?1 AND (item_id = ?2 OR (?3 IS NOT NULL AND story_id = ?3)))",
+            )?
+            .query_row(params![watch, item_id, story_id], |r| r.get(0))?;
+        if seen {
+            alerted.push(watch);
         }
     }
-    for (notifier, parts) in by_notifier {
-        let id = match parts.as_slice() {
-            [one] => one.id.clone(),
-            _ => short_hash(&parts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()),
-        };
-        let alert = Alert::merge(&parts, id);
+    let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
+    report.repeats += repeats;
+    for (notifier, alert) in rows {
         let payload = serde_json::to_string(&alert)?;
         let inserted = tx
             .prepare_cached(
