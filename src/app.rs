@@ -142,6 +142,7 @@ impl Runtime {
     pub async fn prune(&self) -> anyhow::Result<()> {
         let (keep, now) = (ms(self.keep), self.ctx.clock.now());
         let r = self.ctx.store.blocking(move |s| s.prune(now, keep)).await?;
+        self.ctx.store.blocking(|s| s.refresh_statistics()).await?;
         if r.items + r.alerts + r.stories > 0 {
             tracing::info!(
                 items = r.items,

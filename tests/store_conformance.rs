@@ -527,6 +527,7 @@ fn status_page_reads(store: &Store) {
     assert_eq!(found, [("b".to_string(), "title k1".to_string())]);
     assert_eq!(store.latest_text(rows[1].id).unwrap().as_deref(), Some("x"));
     store.check_writable().unwrap();
+    store.refresh_statistics().unwrap();
 }
 
 /// Nodes on one database: claims never overlap, every due source is claimed once.

@@ -381,6 +381,12 @@ impl Daemon {
                 "first poll cycle since start done"
             );
             self.first_cycle = None;
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.blocking(|s| s.refresh_statistics()).await {
+                    warn!(error = %e, "cannot refresh the store's statistics");
+                }
+            });
         }
     }
 

@@ -239,6 +239,9 @@ pub trait Upkeep {
     fn check_writable(&self) -> Result<(), StoreError>;
     /// Frees what the backend caches and can read again.
     fn release_memory(&self) -> Result<(), StoreError>;
+    /// Refreshes the query planner's statistics of the tables polls fill: after the first
+    /// cycle (plans made while they looked empty would read every row) and after retention.
+    fn refresh_statistics(&self) -> Result<(), StoreError>;
 }
 
 /// The daemons sharing one store. A SQLite store has one (its lock file refuses a second).

@@ -324,4 +324,15 @@ impl Upkeep for PostgresStore {
     fn release_memory(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Autovacuum does it in time; a daemon's first cycle fills the tables faster than that.
+    fn refresh_statistics(&self) -> Result<(), StoreError> {
+        self.run(async {
+            self.client()
+                .await?
+                .batch_execute("ANALYZE sources, items, stories, alerts, alert_watches, polls")
+                .await?;
+            Ok(())
+        })
+    }
 }

@@ -84,6 +84,11 @@ impl Upkeep for SqliteStore {
         })
     }
 
+    /// SQLite's own advice: `PRAGMA optimize` analyzes the tables whose statistics are stale.
+    fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(self.lock().execute_batch("PRAGMA optimize")?)
+    }
+
     /// Frees what SQLite caches for this connection (pages it can read again).
     fn release_memory(&self) -> Result<(), StoreError> {
         Ok(self.lock().release_memory()?)
