@@ -17,7 +17,6 @@ impl Outbox for SqliteStore {
         Ok(())
     }
 
-    /// Every paused notifier, longest paused first.
     fn paused_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
@@ -26,7 +25,6 @@ impl Outbox for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Resumes every paused notifier; returns those that were.
     fn resume_notifiers(&self) -> Result<Vec<Pause>, StoreError> {
         let conn = self.lock();
         let mut stmt =
@@ -40,7 +38,6 @@ impl Outbox for SqliteStore {
         Ok(true)
     }
 
-    /// Pending deliveries of one notifier that are due, oldest first.
     fn due_alerts(
         &self,
         notifier: &str,
@@ -76,7 +73,6 @@ impl Outbox for SqliteStore {
         Ok(out)
     }
 
-    /// When the next pending delivery of a notifier is due, if any.
     fn next_attempt_at(&self, notifier: &str) -> Result<Option<i64>, StoreError> {
         let conn = self.lock();
         Ok(conn
@@ -89,7 +85,6 @@ impl Outbox for SqliteStore {
             .flatten())
     }
 
-    /// The rows of one message (a single alert or a digest) were accepted by the receiver.
     fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -104,7 +99,6 @@ impl Outbox for SqliteStore {
         Ok(())
     }
 
-    /// A failed attempt at a message: its rows stay pending until `next`, or end in a state.
     fn mark_attempt_failed(
         &self,
         seqs: &[i64],
@@ -128,7 +122,6 @@ impl Outbox for SqliteStore {
         Ok(())
     }
 
-    /// When each message this notifier delivered since `since` went out (rate limits).
     fn messages_since(&self, notifier: &str, since: i64) -> Result<Vec<i64>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
@@ -138,8 +131,6 @@ impl Outbox for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Puts failed and dead deliveries (all, or those of one alert id) back in the queue
-    /// with a fresh count of attempts. Returns how many rows.
     fn retry_failed(&self, id: Option<&str>, now: i64) -> Result<usize, StoreError> {
         Ok(self.lock().execute(
             "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?1

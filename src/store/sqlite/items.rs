@@ -12,8 +12,6 @@ use crate::store::{
 };
 
 impl Items for SqliteStore {
-    /// Classifies a poll's items against what is stored: by key, then GUID, canonical URL,
-    /// and title+day. Checked before any expensive work (full-text fetch, extraction).
     fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         let guard = self.lock();
         // One read transaction for all the lookups: one lock instead of one per statement.
@@ -68,9 +66,6 @@ impl Items for SqliteStore {
         Ok(out)
     }
 
-    /// Commits a poll: new items (each joined to its story), changed items, and the alerts
-    /// of both, in one transaction. An alert is left out when its watch already alerted for
-    /// the same story or item.
     fn commit_poll(
         &self,
         source_id: i64,
@@ -85,8 +80,6 @@ impl Items for SqliteStore {
         Ok(report)
     }
 
-    /// A poll's items and alerts, and its outcome on the source's row, in one transaction:
-    /// what the daemon does after every successful poll.
     fn commit_and_record(
         &self,
         source_id: i64,
@@ -102,8 +95,6 @@ impl Items for SqliteStore {
         Ok(report)
     }
 
-    /// Stored articles (not pruned) fetched since `since`, newest published first (stored
-    /// time for undated ones), for `search`, until `f` breaks.
     fn each_article(
         &self,
         since: i64,
@@ -133,7 +124,6 @@ impl Items for SqliteStore {
         Ok(())
     }
 
-    /// Text of the newest stored item of a source (a watched page's last version).
     fn latest_text(&self, source_id: i64) -> Result<Option<String>, StoreError> {
         let conn = self.lock();
         Ok(conn

@@ -53,7 +53,6 @@ impl Sources for SqliteStore {
         Ok(())
     }
 
-    /// Active sources whose next poll is due, earliest first.
     fn due_sources(&self, now: i64, limit: usize) -> Result<Vec<SourceRow>, StoreError> {
         self.select_sources(
             "WHERE active = 1 AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2",
@@ -79,7 +78,6 @@ impl Sources for SqliteStore {
         Ok(rows)
     }
 
-    /// Makes sources due now again (polls cut short by shutdown).
     fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?;
@@ -94,7 +92,6 @@ impl Sources for SqliteStore {
         self.select_sources("WHERE active = 1 ORDER BY id", [])
     }
 
-    /// When the next active source is due, if any.
     fn next_poll_at(&self) -> Result<Option<i64>, StoreError> {
         let conn = self.lock();
         Ok(conn
@@ -117,7 +114,6 @@ impl Sources for SqliteStore {
         Ok(())
     }
 
-    /// Health of every source, active first.
     fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(&format!("{HEALTH_SELECT} ORDER BY s.active DESC, s.name"))?;

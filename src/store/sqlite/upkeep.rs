@@ -38,7 +38,6 @@ impl Upkeep for SqliteStore {
         })
     }
 
-    /// Counts for `/metrics`.
     fn gauges(&self) -> Result<Gauges, StoreError> {
         let conn = self.lock();
         let mut stmt = conn

@@ -111,7 +111,6 @@ impl Views for SqliteStore {
         Ok((total, rows.collect::<Result<_, _>>()?))
     }
 
-    /// The last [`POLL_HISTORY`] polls of each source, oldest first.
     fn poll_strips(&self, sources: &[i64]) -> Result<HashMap<i64, Vec<PollMark>>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
