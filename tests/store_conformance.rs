@@ -580,6 +580,8 @@ fn postgres_nodes_never_claim_one_source_twice() {
     let cluster = nodes[0].nodes(1_000).unwrap();
     assert_eq!(cluster.len(), 3);
     assert_eq!(cluster.iter().map(|n| n.leases).sum::<i64>(), 300);
+    // `once` on another node leaves leased sources to their node.
+    assert!(nodes[1].claim_all(2_000, 60_000).unwrap().is_empty());
     // A dead node's leases run out and another node takes its sources.
     assert!(nodes[1].claim_due(60_999, 500, 60_000).unwrap().is_empty());
     assert_eq!(nodes[1].claim_due(61_000, 500, 60_000).unwrap().len(), 300);

@@ -56,9 +56,15 @@ fn spawn_poll(
     handle.id()
 }
 
-/// Polls every active source once (for `once`), within the same bounds as the daemon.
+/// Polls every active source once (for `once`), within the same bounds as the daemon; on a
+/// shared store, not those another node is polling right now.
 pub async fn poll_all(rt: &Arc<Runtime>) -> anyhow::Result<Vec<(String, PollReport)>> {
-    let rows = rt.ctx.store.blocking(|s| s.active_sources()).await?;
+    let (now, lease) = (rt.ctx.clock.now(), ms(rt.lease));
+    let rows = rt
+        .ctx
+        .store
+        .blocking(move |s| s.claim_all(now, lease))
+        .await?;
     let global = Arc::new(Semaphore::new(rt.concurrency));
     let mut tasks = JoinSet::new();
     let mut out = Vec::new();

@@ -95,8 +95,14 @@ pub trait Sources {
     ) -> Result<Vec<SourceRow>, StoreError>;
     /// Makes sources due now again (polls cut short by shutdown).
     fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError>;
-    /// Every active source this node lists, regardless of schedule (for `once`).
+    /// Every active source this node lists, regardless of schedule.
     fn active_sources(&self) -> Result<Vec<SourceRow>, StoreError>;
+    /// Takes every active source this node lists, regardless of schedule, for `once`: as
+    /// [`Sources::claim_due`] does, but for sources another node is polling right now
+    /// (leased), which are left to it. One daemon uses a SQLite store: all of them.
+    fn claim_all(&self, _now: i64, _lease_ms: i64) -> Result<Vec<SourceRow>, StoreError> {
+        self.active_sources()
+    }
     /// When the next active source is due, if any.
     fn next_poll_at(&self) -> Result<Option<i64>, StoreError>;
     /// Records a poll's outcome: success resets the failure count, failure increments it.

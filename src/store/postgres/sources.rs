@@ -170,6 +170,30 @@ impl Sources for PostgresStore {
         })
     }
 
+    fn claim_all(&self, now: i64, lease_ms: i64) -> Result<Vec<SourceRow>, StoreError> {
+        let until = now.saturating_add(lease_ms);
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    &format!(
+                        "WITH mine AS (
+                            SELECT s.id FROM sources s
+                            WHERE s.active AND {MINE} AND (s.leased_by IS NULL OR s.lease_until <= $2)
+                            FOR UPDATE OF s SKIP LOCKED)
+                         UPDATE sources s SET next_poll_at = $3, leased_by = $1, lease_until = $3
+                         FROM mine WHERE s.id = mine.id
+                         RETURNING {ROW_SELECT}"
+                    ),
+                    &[&self.node, &now, &until],
+                )
+                .await?;
+            let mut rows: Vec<SourceRow> = rows.iter().map(source_row).collect::<Result<_, _>>()?;
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
+        })
+    }
+
     fn release(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
         self.run(async {
             let client = self.client().await?;
