@@ -267,6 +267,36 @@ mod tests {
     }
 
     #[test]
+    fn a_header_aside_or_call_to_action_around_the_whole_article_is_read() {
+        let prose = "<p>The council approved the budget on Tuesday after a long debate, \
+                     and the mayor said the vote settles the matter for this year.</p>"
+            .repeat(4);
+        let teaser = "<p>Another story from this site, summarised in a sentence or two for \
+                      the reader who wants more.</p>";
+        for wrapper in [
+            r#"<header class="section_blog-post5-content">"#,
+            r#"<aside class="blogPost">"#,
+            r#"<div class="above-cta">"#,
+        ] {
+            let close = if wrapper.starts_with("<header") {
+                "</header>"
+            } else if wrapper.starts_with("<aside") {
+                "</aside>"
+            } else {
+                "</div>"
+            };
+            let html = format!(
+                r#"<html><body><header class="site"><nav><a href="/">Home</a></nav></header>
+                {wrapper}<h1>Budget approved</h1><div class="rich-text">{prose}</div>{close}
+                <aside class="sidebar"><h3>More</h3>{teaser}</aside></body></html>"#
+            );
+            let text = extract_article(&html).text;
+            assert_eq!(text.matches("The council").count(), 4, "{wrapper}: {text}");
+            assert!(!text.contains("Another story"), "{wrapper}: {text}");
+        }
+    }
+
+    #[test]
     fn embedded_posts_keep_their_words_and_lose_their_chrome() {
         let text = clean_fragment(
             r#"<p>People reacted.</p>

@@ -345,7 +345,10 @@ impl Wrappers {
             return known;
         }
         let noise = if self.ids.contains(&node.id()) {
-            (SKIP_TAGS.contains(&el.name()) && el.name() != "form") || Attrs::of(el).hide()
+            (SKIP_TAGS.contains(&el.name())
+                && el.name() != "form"
+                && !WRAPPER_TAGS.contains(&el.name()))
+                || Attrs::of(el).hide()
         } else {
             is_noise(el)
         };
@@ -383,18 +386,23 @@ const WRAPPER_WORDS: &[&str] = &[
     "paywall",
 ];
 
-/// Elements whose only chrome words are [`WRAPPER_WORDS`] and that hold at least three of
-/// the page's long paragraphs and half of them: the article's wrappers, not chrome.
+/// Chrome tags that page builders also set around a whole article: Webflow's `<header
+/// class="section_blog-post">`, a theme's `<aside class="blogPost">`. Such an element is the
+/// article when it holds most of the page's prose, as [`prose_wrappers`] finds.
+const WRAPPER_TAGS: &[&str] = &["header", "aside"];
+
+/// Elements that hold at least three of the page's long paragraphs and half of them, and
+/// that are chrome only by a [`WRAPPER_TAGS`] tag, by [`WRAPPER_WORDS`] or by weak words
+/// ("above-cta", "layout-sidebar") in their class: the article's wrappers, not chrome.
 fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
     let wrapper_hint = |el: &Element| {
         let a = Attrs::of(el);
         [a.class, a.id].into_iter().flatten().all(|hint| {
             let lower = hint.to_ascii_lowercase();
             let words: Vec<&str> = lower.split_whitespace().flat_map(words_of).collect();
-            !words.iter().any(|w| {
-                (STRONG_NOISE_WORDS.contains(w) || WEAK_NOISE_WORDS.contains(w))
-                    && !WRAPPER_WORDS.contains(w)
-            })
+            !words
+                .iter()
+                .any(|w| STRONG_NOISE_WORDS.contains(w) && !WRAPPER_WORDS.contains(w))
         })
     };
     let (mut total, mut held) = (0usize, std::collections::HashMap::<NodeId, usize>::new());
@@ -406,7 +414,7 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
         };
         // List items and figures hold captions and teasers (a gallery of fifty), never the
         // run of an article's paragraphs.
-        if SKIP_TAGS.contains(&el.name())
+        if (SKIP_TAGS.contains(&el.name()) && !WRAPPER_TAGS.contains(&el.name()))
             || matches!(el.name(), "li" | "figure")
             || Attrs::of(el).hide()
         {
@@ -426,9 +434,10 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
             };
             // Whether it has a chrome hint, and if so whether only a wrapper's: read once
             // per element, though every paragraph under it asks.
-            let kind = *hints
-                .entry(a.id())
-                .or_insert_with(|| has_noise_hint(ael).then(|| wrapper_hint(ael)));
+            let kind = *hints.entry(a.id()).or_insert_with(|| {
+                (WRAPPER_TAGS.contains(&ael.name()) || has_noise_hint(ael))
+                    .then(|| wrapper_hint(ael))
+            });
             match kind {
                 None => {}
                 Some(false) => break,
