@@ -151,6 +151,8 @@ async fn healthz_fails_on_a_full_disk() {
         while f.write_all(&[1u8; 4096]).is_ok() {}
         let _ = f.sync_all();
     }
+    // The daemon goes on through a full disk: its polls and claims fail and are retried.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let (status, body) = get(&base).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("store not writable"), "{body}");

@@ -105,7 +105,11 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
     );
     loop {
         daemon.housekeeping().await;
-        daemon.claim_and_spawn().await?;
+        // A store that cannot take the claim (a full disk, a database restarting) is
+        // asked again at the next turn; the daemon keeps serving and sending meanwhile.
+        if let Err(e) = daemon.claim_and_spawn().await {
+            warn!(error = %format!("{e:#}"), "cannot claim due sources; will try again");
+        }
         let sleep = daemon.sleep_time().await;
         let global = daemon.global.clone();
         let busy = global.available_permits() == 0;
