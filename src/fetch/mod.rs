@@ -478,6 +478,13 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
         .or(from_header)
         .or_else(|| meta_charset(&body[..body.len().min(1024)]));
     let encoding = match declared {
+        // A page that says it is in a legacy encoding but whose bytes are valid UTF-8 with
+        // some beyond ASCII is UTF-8: it was converted and kept its old declaration (a
+        // `<meta charset=gb2312>` over UTF-8 text). Legacy text is almost never valid
+        // UTF-8 once it has a few non-ASCII bytes.
+        Some(e) if e != encoding_rs::UTF_8 && !body.is_ascii() && is_utf8_text(body) => {
+            return String::from_utf8_lossy(body).into_owned();
+        }
         Some(e) => e,
         None => match std::str::from_utf8(body) {
             Ok(text) => return text.to_string(),
@@ -488,6 +495,13 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     // quotes and dashes, as browsers show them.
     let (text, _, _) = encoding.decode(body);
     text.into_owned()
+}
+
+/// Whether `body` is UTF-8 (a BOM aside) with enough multi-byte sequences to tell.
+fn is_utf8_text(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    std::str::from_utf8(body)
+        .is_ok_and(|t| t.chars().filter(|c| !c.is_ascii()).take(4).count() >= 4)
 }
 
 /// The likeliest encoding of bytes that are not UTF-8.
@@ -643,5 +657,15 @@ mod tests {
             "<p>café</p>"
         );
         assert_eq!(decode_html(b"<p>caf\xc3\xa9</p>", None), "<p>café</p>");
+        // Converted to UTF-8, still declaring its old encoding: read as what it is.
+        let converted = "<meta charset=gb2312><p>谷歌在2014年收购的人工智能公司</p>";
+        assert_eq!(decode_html(converted.as_bytes(), None), converted);
+        assert_eq!(
+            decode_html(
+                "<p>déjà vu, café crème</p>".as_bytes(),
+                Some("text/html; charset=latin1")
+            ),
+            "<p>déjà vu, café crème</p>"
+        );
     }
 }
