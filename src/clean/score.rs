@@ -303,7 +303,7 @@ fn with_siblings(
 
 /// An article split into chunks around figures or ads repeats its container's tag and
 /// classes further on ("articleBodyText version-2 section", then "articleBodyText
-/// section": most classes shared); those that score as content join `nodes`, in document
+/// section": half the classes or more shared); those that score as content join `nodes`, in document
 /// order.
 fn with_chunks(
     root: NodeRef<'_, Node>,
@@ -331,7 +331,7 @@ fn with_chunks(
             .split_ascii_whitespace()
             .collect();
         e.name() == top_el.name()
-            && 2 * class.intersection(&other).count() > class.union(&other).count()
+            && 2 * class.intersection(&other).count() >= class.union(&other).count()
     };
     // The chosen nodes' parent and its ancestors hold the article; they are not chunks.
     let above: HashSet<NodeId> = std::iter::once(parent)
