@@ -124,3 +124,18 @@ fn wordpress_post_with_taxonomy_classes() {
 fn an_article_spread_over_sections() {
     check("spread-sections");
 }
+
+/// A page builder's article set inside `<header>` sections (Webflow): the body, not the
+/// meta description (the text used to be the teaser only), nor the "more from the blog"
+/// cards.
+#[test]
+fn an_article_inside_header_sections() {
+    check("header-wrapper");
+}
+
+/// A short article above a grid of teaser cards, each a headline and a sentence or two:
+/// the article, not the grid (whose sentences outnumber the article's).
+#[test]
+fn a_short_article_above_a_teaser_grid() {
+    check("teaser-grid");
+}

@@ -13,6 +13,7 @@ mod jsonld;
 mod noise;
 mod regions;
 mod score;
+mod teasers;
 mod walk;
 
 pub use depth::prepare_html;

@@ -286,9 +286,14 @@ impl Wrappers {
         let mut wrappers = page_forms(body);
         wrappers.extend(Self::headline_wrappers(body, headline));
         wrappers.extend(prose_wrappers(body));
+        // Teaser grids are chrome however much prose their cards hold.
+        let answers = super::teasers::teaser_grids(body, headline)
+            .into_iter()
+            .map(|id| (id, true))
+            .collect();
         Wrappers {
             ids: wrappers,
-            answers: Default::default(),
+            answers: std::cell::RefCell::new(answers),
         }
     }
 

@@ -1,0 +1,147 @@
+//! Teaser grids: a row of cards, each a link to another story with a line or two about it
+//! ("more from the blog", "latest news"). Their sentences are prose, and on a page with a
+//! short article they outnumber its paragraphs, so they are found by their shape: three or
+//! more sibling cards of the same tag and class, each opening with a link and short.
+
+use std::collections::HashMap;
+
+use ego_tree::{NodeId, NodeRef};
+use scraper::Node;
+
+/// A card longer than this is an article's section, not a teaser.
+const MAX_CARD_CHARS: usize = 400;
+/// Fewer cards than this are a pair of links, not a grid.
+const MIN_CARDS: usize = 3;
+
+/// The containers under `body` whose children are mostly teaser cards, except those that
+/// hold the headline (a page that is itself a list).
+pub(super) fn teaser_grids(
+    body: NodeRef<'_, Node>,
+    headline: Option<NodeRef<'_, Node>>,
+) -> Vec<NodeId> {
+    let holds_headline = |node: NodeRef<'_, Node>| {
+        headline.is_some_and(|h| h.ancestors().any(|a| a.id() == node.id()))
+    };
+    let grids: Vec<NodeId> = body
+        .descendants()
+        .filter(|node| is_grid(*node) && !holds_headline(*node))
+        .map(|node| node.id())
+        .collect();
+    // A page with little prose besides its grids is a listing: its grids are the content.
+    if grids.is_empty() || prose_outside(body, &grids) < MIN_ARTICLE_PARAGRAPHS {
+        return Vec::new();
+    }
+    grids
+}
+
+/// Long paragraphs an article beside the grids has at least.
+const MIN_ARTICLE_PARAGRAPHS: usize = 3;
+
+/// The `<p>`s of 80 characters or more under `body` and outside `grids`.
+fn prose_outside(body: NodeRef<'_, Node>, grids: &[NodeId]) -> usize {
+    let mut n = 0;
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        if grids.contains(&node.id()) {
+            continue;
+        }
+        match node.value().as_element() {
+            Some(el) if el.name() == "p" => {
+                let chars: usize = node
+                    .descendants()
+                    .filter_map(|d| d.value().as_text())
+                    .map(|t| t.trim().chars().count())
+                    .sum();
+                n += usize::from(chars >= 80);
+            }
+            Some(el) if matches!(el.name(), "script" | "style" | "nav" | "footer") => {}
+            _ => stack.extend(node.children()),
+        }
+    }
+    n
+}
+
+/// Whether most of `node`'s element children are cards of one tag and class.
+fn is_grid(node: NodeRef<'_, Node>) -> bool {
+    if !node.value().is_element() {
+        return false;
+    }
+    let children: Vec<NodeRef<'_, Node>> =
+        node.children().filter(|c| c.value().is_element()).collect();
+    if children.len() < MIN_CARDS {
+        return false;
+    }
+    let mut kinds: HashMap<(&str, &str), usize> = HashMap::new();
+    for child in &children {
+        let el = child.value().as_element().expect("elements only");
+        // Cards are blocks of their own: a run of `<p>`s is prose whatever its links, list
+        // items are weighed as teasers where paragraphs vote, and links or footnote marks
+        // are a paragraph's.
+        if !matches!(el.name(), "div" | "article" | "section") {
+            continue;
+        }
+        *kinds
+            .entry((el.name(), el.attr("class").unwrap_or("")))
+            .or_default() += 1;
+    }
+    let Some((&(tag, class), &n)) = kinds.iter().max_by_key(|(k, n)| (**n, **k)) else {
+        return false;
+    };
+    if n < MIN_CARDS || 5 * n < 4 * children.len() {
+        return false;
+    }
+    children
+        .iter()
+        .filter(|c| {
+            c.value()
+                .as_element()
+                .is_some_and(|e| e.name() == tag && e.attr("class").unwrap_or("") == class)
+        })
+        .all(|card| is_card(*card))
+}
+
+/// A short block that opens with a link standing alone, the teaser's headline or picture
+/// (not a linked phrase at the start of a sentence, as a roundup's items open).
+fn is_card(card: NodeRef<'_, Node>) -> bool {
+    let mut chars = 0usize;
+    let mut opens_with_link = None;
+    for node in card.descendants() {
+        match node.value() {
+            Node::Element(el) if el.name() == "a" && opens_with_link.is_none() => {
+                opens_with_link = Some(stands_alone(node));
+            }
+            Node::Text(t) => {
+                let len = t.trim().chars().count();
+                if len > 0 && opens_with_link.is_none() {
+                    opens_with_link = Some(false);
+                }
+                chars += len;
+                if chars > MAX_CARD_CHARS {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    opens_with_link == Some(true) && chars > 0
+}
+
+/// Whether a link is a block of its own: it holds a picture or a heading, or it is all the
+/// text of the element around it.
+fn stands_alone(link: NodeRef<'_, Node>) -> bool {
+    let holds_block = link.descendants().any(|d| {
+        d.value()
+            .as_element()
+            .is_some_and(|e| matches!(e.name(), "img" | "picture" | "h2" | "h3" | "h4" | "div"))
+    });
+    holds_block
+        || link.parent().is_some_and(|p| {
+            let text = |n: NodeRef<'_, Node>| -> usize {
+                n.descendants()
+                    .filter_map(|d| d.value().as_text())
+                    .map(|t| t.trim().len())
+                    .sum()
+            };
+            text(p) == text(link)
+        })
+}
