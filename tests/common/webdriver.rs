@@ -1,6 +1,7 @@
 //! A small WebDriver client (W3C protocol, JSON over HTTP) driving Debian's headless
 //! Chromium through chromedriver, both started by the test on 127.0.0.1.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,7 +35,9 @@ impl Browser {
             );
         }
         let port = super::free_port();
+        // In a process group of its own, with the Chromium it starts: both end together.
         let driver = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -233,7 +236,11 @@ impl Element<'_> {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The session ends with its driver; Chromium exits when chromedriver does.
+        // Chromium outlives a killed chromedriver: the whole group goes.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--"])
+            .arg(format!("-{}", self.driver.id()))
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
