@@ -519,7 +519,12 @@ pub(super) fn is_embed(el: &Element) -> bool {
 }
 
 fn has_noise_words(hint: &str) -> bool {
-    let lower = hint.to_ascii_lowercase();
+    // Most classes are lowercase already: no copy for them.
+    let lower = if hint.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(hint.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(hint)
+    };
     // An element whose classes name the content itself ("l-sidebar-fixed
     // l-article-body-segment", "content-with-sidebar") is chrome only when a class says so
     // plainly ("article-share", "post-related").

@@ -3,7 +3,7 @@
 //! density, and the best one is the article. Siblings that score nearly as well, or that are
 //! plainly paragraphs of prose, join it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
@@ -93,7 +93,7 @@ const NEGATIVE: &[&str] = &[
 ];
 
 /// Each container's score, keyed by node.
-type Scores = HashMap<NodeId, f64>;
+type Scores = rustc_hash::FxHashMap<NodeId, f64>;
 
 /// The elements that hold the article, in document order (the best container and the
 /// siblings that belong with it), or `None` when no paragraph votes.
@@ -113,7 +113,7 @@ pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec
 /// Paragraphs of 25 characters or more vote for their parent, grandparent and
 /// great-grandparent (by their length and commas); noise is not walked.
 fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
-    let mut scores = Scores::new();
+    let mut scores = Scores::default();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         let Node::Element(el) = node.value() else {

@@ -3,8 +3,6 @@
 //! short article they outnumber its paragraphs, so they are found by their shape: three or
 //! more sibling cards of the same tag and class, each opening with a link and short.
 
-use std::collections::HashMap;
-
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
@@ -66,38 +64,44 @@ fn is_grid(node: NodeRef<'_, Node>) -> bool {
     if !node.value().is_element() {
         return false;
     }
-    let children: Vec<NodeRef<'_, Node>> =
-        node.children().filter(|c| c.value().is_element()).collect();
-    if children.len() < MIN_CARDS {
+    // Cards are blocks of their own: a run of `<p>`s is prose whatever its links, list
+    // items are weighed as teasers where paragraphs vote, and links or footnote marks are a
+    // paragraph's. Most elements have fewer than three such children: no grid, no cost.
+    let block = |el: &scraper::node::Element| matches!(el.name(), "div" | "article" | "section");
+    let (mut elements, mut blocks) = (0usize, 0usize);
+    for child in node.children() {
+        if let Some(el) = child.value().as_element() {
+            elements += 1;
+            blocks += usize::from(block(el));
+        }
+    }
+    if blocks < MIN_CARDS || 5 * blocks < 4 * elements {
         return false;
     }
-    let mut kinds: HashMap<(&str, &str), usize> = HashMap::new();
-    for child in &children {
-        let el = child.value().as_element().expect("elements only");
-        // Cards are blocks of their own: a run of `<p>`s is prose whatever its links, list
-        // items are weighed as teasers where paragraphs vote, and links or footnote marks
-        // are a paragraph's.
-        if !matches!(el.name(), "div" | "article" | "section") {
+    let mut kinds: Vec<((&str, &str), usize)> = Vec::new();
+    for el in node.children().filter_map(|c| c.value().as_element()) {
+        if !block(el) {
             continue;
         }
-        *kinds
-            .entry((el.name(), el.attr("class").unwrap_or("")))
-            .or_default() += 1;
+        match kinds.iter_mut().find(|(k, _)| *k == kind(el)) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind(el), 1)),
+        }
     }
-    let Some((&(tag, class), &n)) = kinds.iter().max_by_key(|(k, n)| (**n, **k)) else {
+    let Some(&(top, n)) = kinds.iter().max_by_key(|(k, n)| (*n, *k)) else {
         return false;
     };
-    if n < MIN_CARDS || 5 * n < 4 * children.len() {
+    if n < MIN_CARDS || 5 * n < 4 * elements {
         return false;
     }
-    children
-        .iter()
-        .filter(|c| {
-            c.value()
-                .as_element()
-                .is_some_and(|e| e.name() == tag && e.attr("class").unwrap_or("") == class)
-        })
-        .all(|card| is_card(*card))
+    node.children()
+        .filter(|c| c.value().as_element().is_some_and(|e| kind(e) == top))
+        .all(is_card)
+}
+
+/// A card's kind: its tag and class.
+fn kind(el: &scraper::node::Element) -> (&str, &str) {
+    (el.name(), el.attr("class").unwrap_or(""))
 }
 
 /// A short block that opens with a link standing alone, the teaser's headline or picture
