@@ -5,6 +5,7 @@
 //!   (the slash means nothing on an HTML element), and an end tag closes only an element it
 //!   names, so stray `</div>`s close nothing. Tags past the limit are dropped; their text
 //!   stays.
+//! - the attributes nothing reads (`srcset`, `data-*`, handlers): see [`KEPT_ATTRIBUTES`].
 //! - the bodies of `<script>` (but JSON-LD, which extraction reads), `<style>` and `<svg>`
 //!   elements, and comments, left out: half the bytes of a typical news page, which nothing
 //!   reads and the tokenizer would otherwise walk character by character. The element tags
@@ -29,6 +30,9 @@ const RAW: &[&str] = &[
     "xmp",
     "plaintext",
     "noscript",
+    "iframe",
+    "noembed",
+    "noframes",
 ];
 
 /// `html` without script and style bodies and with every tag nested deeper than
@@ -55,6 +59,9 @@ fn max_depth(html: &str, limit: usize) -> (String, usize) {
     // Open elements: their names and whether their start tag was kept.
     let mut open: Vec<(&str, bool)> = Vec::new();
     let mut deepest = 0usize;
+    // Attributes are left out until a tag's quotes do not pair: from there on the parser
+    // pairs them across tags, as the page came.
+    let mut rewrite = true;
     let mut rest = html;
     while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         out.push_str(&rest[..lt]);
@@ -103,11 +110,96 @@ fn max_depth(html: &str, limit: usize) -> (String, usize) {
             deepest = deepest.max(open.len());
         }
         if keep {
-            out.push_str(tag);
+            if closing || name.is_empty() || !rewrite {
+                out.push_str(tag);
+            } else {
+                rewrite = push_start_tag(&mut out, tag, start + len);
+            }
         }
     }
     out.push_str(rest);
     (out, deepest)
+}
+
+/// Attributes that something reads: the noise rules (class, id, role, style, itemprop,
+/// hidden, aria-hidden), page facts and links (href, rel, type, name, property, content,
+/// datetime), and the few the tree builder itself looks at (type, color, face, size). The
+/// rest (`srcset`, `data-*`, `sizes`, handlers) is a sixth of what a modern page's markup
+/// leaves the parser, which would tokenize and intern every name.
+const KEPT_ATTRIBUTES: &[&str] = &[
+    "class",
+    "id",
+    "role",
+    "style",
+    "itemprop",
+    "hidden",
+    "aria-hidden",
+    "href",
+    "rel",
+    "type",
+    "name",
+    "property",
+    "content",
+    "datetime",
+    "charset",
+    "http-equiv",
+    "color",
+    "face",
+    "size",
+];
+
+/// Writes a start tag with only its [`KEPT_ATTRIBUTES`], or as it is when it has no
+/// value to drop. False, with the tag as it is, when a quoted value does not close (left
+/// open, or a `>` inside it ended the scan early): the parser reads on into the next
+/// tags, which must then stay as they are.
+fn push_start_tag(out: &mut String, tag: &str, name_end: usize) -> bool {
+    let attrs = &tag[name_end..tag.len() - 1];
+    if !attrs.contains('=') {
+        out.push_str(tag);
+        return true;
+    }
+    let bytes = attrs.as_bytes();
+    let skip = |mut i: usize, f: &dyn Fn(u8) -> bool| {
+        while i < bytes.len() && f(bytes[i]) {
+            i += 1;
+        }
+        i
+    };
+    // The spans of the attributes kept (each with the space before it).
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let from = i;
+        let name_at = skip(i, &|b| b.is_ascii_whitespace() || b == b'/');
+        i = skip(name_at, &|b| {
+            b != b'=' && b != b'/' && !b.is_ascii_whitespace()
+        });
+        let name = &attrs[name_at..i];
+        let eq = skip(i, &|b| b.is_ascii_whitespace());
+        if bytes.get(eq) == Some(&b'=') {
+            let value = skip(eq + 1, &|b| b.is_ascii_whitespace());
+            i = match bytes.get(value) {
+                Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &bytes[value + 1..]) {
+                    Some(end) => value + end + 2,
+                    None => {
+                        out.push_str(tag);
+                        return false;
+                    }
+                },
+                _ => skip(value, &|b| !b.is_ascii_whitespace()),
+            };
+        }
+        if name.is_empty() || KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+            kept.push((from, i));
+        }
+        i = i.max(from + 1);
+    }
+    out.push_str(&tag[..name_end]);
+    for (from, to) in kept {
+        out.push_str(&attrs[from..to.min(attrs.len())]);
+    }
+    out.push('>');
+    true
 }
 
 /// An end tag: closes the nearest open element of its name within reach, and the elements
@@ -156,9 +248,20 @@ mod tests {
 
     #[test]
     fn shallow_pages_without_code_are_untouched() {
-        let html =
-            "<html><body><div><p>a<br>b</p><img src=x></div><textarea>x<y</textarea></body></html>";
+        let html = "<html><body><div class=a><p>a<br>b</p><img></div><textarea>x<y</textarea></body></html>";
         assert!(matches!(prepare_html(html), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn attributes_nothing_reads_go() {
+        let html = r#"<div class="a b" data-x='{"k":1}' id=main><img srcset="a.jpg 1x, b.jpg 2x" alt='it"s'/><a HREF="/x" onclick="go()">x</a><br/></div>"#;
+        assert_eq!(
+            prepare_html(html),
+            r#"<div class="a b" id=main><img/><a HREF="/x">x</a><br/></div>"#
+        );
+        // A value left open: the parser reads on into the next tags, so they stay whole.
+        let open = r#"<div id="rail</div><div data-ad="1"><p class=x data-y=2>t</p>"#;
+        assert_eq!(prepare_html(open), open);
     }
 
     #[test]
