@@ -268,18 +268,10 @@ impl Daemon {
         if free == 0 {
             return Ok(());
         }
-        let (mut lease, now) = (ms(self.rt.lease), self.now());
-        let mut want = free;
-        if self.store.is_shared() {
-            // A claim is a round trip to a server other nodes share: a slot's worth of
-            // sources at a time, the polls beyond the free slots waiting for one (their
-            // deadline starts with the slot), under a lease long enough for the wait.
-            want = free.max(self.rt.concurrency);
-            lease = lease.saturating_mul(2);
-        }
+        let (lease, now) = (ms(self.rt.lease), self.now());
         let rows = self
             .store
-            .blocking(move |s| s.claim_due(now, want, lease))
+            .blocking(move |s| s.claim_due(now, free, lease))
             .await?;
         let running: std::collections::HashSet<i64> = self.in_flight.values().copied().collect();
         for row in rows {
