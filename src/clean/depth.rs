@@ -165,8 +165,8 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize) -> bool {
         }
         i
     };
-    // The spans of the attributes kept (each with the space before it).
-    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mark = out.len();
+    out.push_str(&tag[..name_end]);
     let mut i = 0;
     while i < bytes.len() {
         let from = i;
@@ -182,6 +182,7 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize) -> bool {
                 Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &bytes[value + 1..]) {
                     Some(end) => value + end + 2,
                     None => {
+                        out.truncate(mark);
                         out.push_str(tag);
                         return false;
                     }
@@ -189,14 +190,11 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize) -> bool {
                 _ => skip(value, &|b| !b.is_ascii_whitespace()),
             };
         }
+        // Each kept attribute with the space before it.
         if name.is_empty() || KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-            kept.push((from, i));
+            out.push_str(&attrs[from..i]);
         }
         i = i.max(from + 1);
-    }
-    out.push_str(&tag[..name_end]);
-    for (from, to) in kept {
-        out.push_str(&attrs[from..to.min(attrs.len())]);
     }
     out.push('>');
     true

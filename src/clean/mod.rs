@@ -62,7 +62,9 @@ pub fn extract_article(html: &str) -> Article {
         .unwrap_or_default();
 
     let body = facts.body.unwrap_or(doc.root_element());
-    let wrappers = Wrappers::of(*body, facts.h1.map(|h| *h));
+    let headline = facts.h1.map(|h| *h);
+    // Teaser grids are chrome however much prose their cards hold.
+    let wrappers = Wrappers::of(*body, headline, teasers::teaser_grids(*body, headline));
     let scored = score::article_nodes(*body, &wrappers).map(|ids| {
         let marked = ids
             .iter()

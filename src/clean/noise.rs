@@ -274,7 +274,8 @@ fn has_noise_hint(el: &Element) -> bool {
 #[derive(Debug, Default)]
 pub(super) struct Wrappers {
     ids: HashSet<NodeId>,
-    /// Each element's answer, once asked: the extraction walks the page several times.
+    /// Each element's answer, once asked (the extraction walks the page several times);
+    /// the chrome it is given is answered as noise from the start.
     answers: std::cell::RefCell<rustc_hash::FxHashMap<NodeId, bool>>,
 }
 
@@ -282,15 +283,17 @@ impl Wrappers {
     /// A paragraph this long counts as prose.
     const PROSE_CHARS: usize = 80;
 
-    pub(super) fn of(body: NodeRef<'_, Node>, headline: Option<NodeRef<'_, Node>>) -> Wrappers {
+    /// The wrappers of the page under `body`, with `chrome` (the teaser grids) noise
+    /// whatever they hold.
+    pub(super) fn of(
+        body: NodeRef<'_, Node>,
+        headline: Option<NodeRef<'_, Node>>,
+        chrome: Vec<NodeId>,
+    ) -> Wrappers {
         let mut wrappers = page_forms(body);
         wrappers.extend(Self::headline_wrappers(body, headline));
         wrappers.extend(prose_wrappers(body));
-        // Teaser grids are chrome however much prose their cards hold.
-        let answers = super::teasers::teaser_grids(body, headline)
-            .into_iter()
-            .map(|id| (id, true))
-            .collect();
+        let answers = chrome.into_iter().map(|id| (id, true)).collect();
         Wrappers {
             ids: wrappers,
             answers: std::cell::RefCell::new(answers),
@@ -363,13 +366,16 @@ impl Wrappers {
 }
 
 /// Whether a paragraph is long enough to count as prose ([`Wrappers::PROSE_CHARS`]).
-fn is_prose(p: NodeRef<'_, Node>) -> bool {
-    let chars: usize = p
-        .descendants()
+pub(super) fn is_prose(p: NodeRef<'_, Node>) -> bool {
+    text_len(p) >= Wrappers::PROSE_CHARS
+}
+
+/// Bytes of text under `node`, each text trimmed.
+pub(super) fn text_len(node: NodeRef<'_, Node>) -> usize {
+    node.descendants()
         .filter_map(|t| t.value().as_text())
         .map(|t| t.trim().len())
-        .sum();
-    chars >= Wrappers::PROSE_CHARS
+        .sum()
 }
 
 /// Words of a class that a wrapper around the whole article may carry for what it also

@@ -303,8 +303,8 @@ fn with_siblings(
 
 /// An article split into chunks around figures or ads repeats its container's tag and
 /// classes further on ("articleBodyText version-2 section", then "articleBodyText
-/// section": half the classes or more shared); those that score as content join `nodes`, in document
-/// order.
+/// section": half the classes or more shared); those that score as content join `nodes`,
+/// in document order.
 fn with_chunks(
     root: NodeRef<'_, Node>,
     top_node: NodeRef<'_, Node>,

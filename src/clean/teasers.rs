@@ -6,6 +6,8 @@
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
+use super::noise::{is_prose, text_len};
+
 /// A card longer than this is an article's section, not a teaser.
 const MAX_CARD_CHARS: usize = 400;
 /// Fewer cards than this are a pair of links, not a grid.
@@ -35,7 +37,7 @@ pub(super) fn teaser_grids(
 /// Long paragraphs an article beside the grids has at least.
 const MIN_ARTICLE_PARAGRAPHS: usize = 3;
 
-/// The `<p>`s of 80 characters or more under `body` and outside `grids`.
+/// The long `<p>`s ([`is_prose`]) under `body` and outside `grids`.
 fn prose_outside(body: NodeRef<'_, Node>, grids: &[NodeId]) -> usize {
     let mut n = 0;
     let mut stack = vec![body];
@@ -44,14 +46,7 @@ fn prose_outside(body: NodeRef<'_, Node>, grids: &[NodeId]) -> usize {
             continue;
         }
         match node.value().as_element() {
-            Some(el) if el.name() == "p" => {
-                let chars: usize = node
-                    .descendants()
-                    .filter_map(|d| d.value().as_text())
-                    .map(|t| t.trim().chars().count())
-                    .sum();
-                n += usize::from(chars >= 80);
-            }
+            Some(el) if el.name() == "p" => n += usize::from(is_prose(node)),
             Some(el) if matches!(el.name(), "script" | "style" | "nav" | "footer") => {}
             _ => stack.extend(node.children()),
         }
@@ -138,14 +133,5 @@ fn stands_alone(link: NodeRef<'_, Node>) -> bool {
             .as_element()
             .is_some_and(|e| matches!(e.name(), "img" | "picture" | "h2" | "h3" | "h4" | "div"))
     });
-    holds_block
-        || link.parent().is_some_and(|p| {
-            let text = |n: NodeRef<'_, Node>| -> usize {
-                n.descendants()
-                    .filter_map(|d| d.value().as_text())
-                    .map(|t| t.trim().len())
-                    .sum()
-            };
-            text(p) == text(link)
-        })
+    holds_block || link.parent().is_some_and(|p| text_len(p) == text_len(link))
 }

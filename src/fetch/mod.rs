@@ -482,9 +482,10 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
         // some beyond ASCII is UTF-8: it was converted and kept its old declaration (a
         // `<meta charset=gb2312>` over UTF-8 text). Legacy text is almost never valid
         // UTF-8 once it has a few non-ASCII bytes.
-        Some(e) if e != encoding_rs::UTF_8 && !body.is_ascii() && is_utf8_text(body) => {
-            return String::from_utf8_lossy(body).into_owned();
-        }
+        Some(e) if e != encoding_rs::UTF_8 && !body.is_ascii() => match utf8_text(body) {
+            Some(text) => return text.to_string(),
+            None => e,
+        },
         Some(e) => e,
         None => match std::str::from_utf8(body) {
             Ok(text) => return text.to_string(),
@@ -497,11 +498,11 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     text.into_owned()
 }
 
-/// Whether `body` is UTF-8 (a BOM aside) with enough multi-byte sequences to tell.
-fn is_utf8_text(body: &[u8]) -> bool {
-    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+/// `body` as text when it is UTF-8 with enough multi-byte sequences to tell.
+fn utf8_text(body: &[u8]) -> Option<&str> {
     std::str::from_utf8(body)
-        .is_ok_and(|t| t.chars().filter(|c| !c.is_ascii()).take(4).count() >= 4)
+        .ok()
+        .filter(|t| t.chars().filter(|c| !c.is_ascii()).take(4).count() >= 4)
 }
 
 /// The likeliest encoding of bytes that are not UTF-8.
