@@ -296,6 +296,21 @@ fn cycle(backend: &Backend<'_>, nodes: &Nodes, n: usize, name: &'static str) -> 
         std::thread::sleep(Duration::from_millis(200));
     }
     let cpu_s = cpu() - cpu_before;
+    if let Backend::Postgres(pg, db, _) = backend
+        && profiling()
+    {
+        eprintln!(
+            "{} node(s), {name} cycle: statements by time spent (calls | ms | rows | statement)\n{}",
+            nodes.0.len(),
+            pg.sql(
+                db,
+                "SELECT calls, round(total_exec_time::numeric), rows,
+                        left(regexp_replace(query, '\\s+', ' ', 'g'), 120)
+                 FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20;
+                 SELECT pg_stat_statements_reset() IS NULL"
+            )
+        );
+    }
     let server_cpu_s = backend.server_cpu() - server_before;
     let first = backend.count(&format!(
         "SELECT MIN(last_poll_at) FROM sources WHERE last_poll_at >= {start}"
@@ -311,6 +326,20 @@ fn cycle(backend: &Backend<'_>, nodes: &Nodes, n: usize, name: &'static str) -> 
     }
 }
 
+/// `PG_PROFILE=1`: PostgreSQL's statements by the time they took, after each cycle (from
+/// `pg_stat_statements`), to see where the server's CPU goes.
+fn profiling() -> bool {
+    std::env::var_os("PG_PROFILE").is_some_and(|v| v == "1")
+}
+
+/// The PostgreSQL setups to run, by their number of nodes: `NODES=1,3`, or 1, 2 and 3.
+fn node_counts() -> Vec<usize> {
+    std::env::var("NODES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 3])
+}
+
 /// Cold and warm cycles of `n` feeds on SQLite (one node) and PostgreSQL (1, 2, 3 nodes).
 pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
     let dir = root.join(format!("cluster-{n}"));
@@ -323,18 +352,24 @@ pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
         port,
     };
     site.generate();
-    let pg = postgres::PgCluster::start_in(&dir.join("pg"));
+    let options = if profiling() {
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+    } else {
+        ""
+    };
+    let pg = postgres::PgCluster::start_in(&dir.join("pg"), options);
     let mut rows = Vec::new();
     let database = |name: &str| {
         let url = pg.database(name);
+        if profiling() {
+            pg.sql(name, "CREATE EXTENSION pg_stat_statements");
+        }
         Backend::Postgres(&pg, name.to_string(), Box::new(Watcher::connect(&url)))
     };
-    let setups: Vec<(Backend<'_>, usize)> = vec![
-        (Backend::Sqlite(dir.join("sqlite.db")), 1),
-        (database("nodes1"), 1),
-        (database("nodes2"), 2),
-        (database("nodes3"), 3),
-    ];
+    let mut setups: Vec<(Backend<'_>, usize)> = vec![(Backend::Sqlite(dir.join("sqlite.db")), 1)];
+    for count in node_counts() {
+        setups.push((database(&format!("nodes{count}")), count));
+    }
     for (backend, count) in &setups {
         let tag = format!("{}{count}", backend.name());
         let nodes = start_nodes(&site, backend, *count, &tag);

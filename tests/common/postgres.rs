@@ -82,14 +82,14 @@ impl PgCluster {
     #[cfg(test)]
     pub(crate) fn start() -> PgCluster {
         let temp = tempfile::Builder::new().prefix("fw-pg-").tempdir().unwrap();
-        let mut cluster = PgCluster::start_in(temp.path());
+        let mut cluster = PgCluster::start_in(temp.path(), "");
         cluster._temp = Some(Box::new(temp));
         cluster
     }
 
     /// Creates and starts a cluster in the empty folder `dir`, with a superuser `feedwatch`
-    /// (trust on 127.0.0.1).
-    pub(crate) fn start_in(dir: &Path) -> PgCluster {
+    /// (trust on 127.0.0.1); `options` are more of the server's `-c name=value` settings.
+    pub(crate) fn start_in(dir: &Path, options: &str) -> PgCluster {
         let bin = bin_dir();
         let run_as = run_as();
         std::fs::create_dir_all(dir).unwrap();
@@ -131,7 +131,7 @@ impl PgCluster {
             let port = free_port();
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {options}",
                 cluster.dir.display()
             );
             let log = cluster.dir.join("server.log");
