@@ -25,28 +25,24 @@ pub(super) async fn run(
         let hash = config_hash.borrow().clone();
         let ours = hash.clone();
         match store.blocking(move |s| s.heartbeat(now, &hash)).await {
-            Ok(0) => {}
-            Ok(taken) => info!(
-                sources = taken,
-                "took over the leases of nodes silent for {} s",
-                SILENT_AFTER_MS / 1000
-            ),
-            Err(e) => warn!(error = %e, "cannot record this node's heartbeat"),
-        }
-        match store.blocking(move |s| s.nodes(now)).await {
-            Ok(nodes) => {
-                let me = store.node().to_string();
-                let others: BTreeMap<String, String> = nodes
+            Ok(beat) => {
+                if beat.taken > 0 {
+                    info!(
+                        sources = beat.taken,
+                        "took over the leases of nodes silent for {} s",
+                        SILENT_AFTER_MS / 1000
+                    );
+                }
+                let others: BTreeMap<String, String> = beat
+                    .peers
                     .into_iter()
-                    .filter(|n| n.node != me && n.heartbeat_at >= now - SILENT_AFTER_MS)
-                    .filter(|n| !n.config_hash.is_empty() && n.config_hash != ours)
-                    .map(|n| (n.node, n.config_hash))
+                    .filter(|(_, hash)| !hash.is_empty() && *hash != ours)
                     .collect();
                 if !others.is_empty() && others != told {
                     let list: Vec<String> =
                         others.iter().map(|(n, h)| format!("{n} ({h})")).collect();
                     warn!(
-                        node = %me,
+                        node = %store.node(),
                         config = %ours,
                         others = %list.join(", "),
                         "nodes run different config files; each polls the sources its own file lists \
@@ -55,7 +51,7 @@ pub(super) async fn run(
                 }
                 told = others;
             }
-            Err(e) => warn!(error = %e, "cannot read the other nodes"),
+            Err(e) => warn!(error = %e, "cannot record this node's heartbeat"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -259,8 +259,9 @@ pub trait Cluster {
     /// Says this node is alive (with the hash of its config); called every
     /// [`HEARTBEAT_MS`]. Takes back the leases of nodes silent for [`SILENT_AFTER_MS`], so
     /// their sources are polled and their notifiers' messages sent without waiting for the
-    /// leases to run out; returns how many sources were taken back.
-    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<u64, StoreError>;
+    /// leases to run out; says how many sources were taken back, and the configs of the
+    /// nodes still alive.
+    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<Heartbeat, StoreError>;
     /// Every node the store has heard from, with its leases.
     fn nodes(&self, now: i64) -> Result<Vec<NodeStatus>, StoreError>;
 }

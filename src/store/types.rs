@@ -384,6 +384,15 @@ pub struct PruneReport {
 
 // The daemons sharing a store.
 
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Sources taken back from nodes gone silent.
+    pub taken: u64,
+    /// The other nodes heard from lately, with the hashes of their configs.
+    pub peers: Vec<(String, String)>,
+}
+
 /// One daemon sharing the store, as `feedwatch cluster` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeStatus {

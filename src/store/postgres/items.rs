@@ -338,17 +338,26 @@ impl PostgresStore {
             Some((index, max)) if !index.is_stale(now) => (index, max),
             _ => (StoryIndex::new(now), 0),
         };
-        // By the primary key, a page at a time: usually a handful of rows, which a plan by
-        // last_seen (or a sort of every story) would find slowly.
+        // Stories are only made under the story lock, so the highest id says whether any
+        // came since (a backward step in the key's index, whatever the table's statistics),
+        // and the new ones are read by the key up to it, a page at a time: bounded on both
+        // sides, the range is planned by the key's index even by a plan made when the table
+        // was small (a bound on one side only was planned as a read of the whole table).
+        let highest = tx.prepare_cached("SELECT MAX(id) FROM stories").await?;
+        let top: Option<i64> = tx.query_one(&highest, &[]).await?.try_get(0)?;
         let newer = tx
             .prepare_cached(
-                "SELECT id, fingerprint, last_seen FROM stories WHERE id > $1 ORDER BY id LIMIT 5000",
+                "SELECT id, fingerprint, last_seen FROM stories WHERE id > $1 AND id <= $2
+                 ORDER BY id LIMIT 5000",
             )
             .await?;
         let mut max = max;
-        loop {
-            let rows = tx.query(&newer, &[&max]).await?;
-            let full = rows.len() == 5000;
+        let top = top.unwrap_or(0);
+        while max < top {
+            let rows = tx.query(&newer, &[&max, &top]).await?;
+            if rows.is_empty() {
+                break;
+            }
             for r in rows {
                 let id: i64 = r.try_get(0)?;
                 max = max.max(id);
@@ -356,9 +365,6 @@ impl PostgresStore {
                 if let Some(fp) = fp.filter(|_| last_seen >= since) {
                     index.push(id, fp as u64, last_seen);
                 }
-            }
-            if !full {
-                break;
             }
         }
         *self.lock_stories() = Some((index, max));

@@ -24,7 +24,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 
 use super::story_index::StoryIndex;
-use super::{Cluster, NodeStatus, SILENT_AFTER_MS, StoreError};
+use super::{Cluster, Heartbeat, NodeStatus, SILENT_AFTER_MS, StoreError};
 use crate::model::{PollStatus, SourceType};
 use crate::store::DeliveryState;
 
@@ -284,7 +284,7 @@ impl Cluster for PostgresStore {
         true
     }
 
-    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<u64, StoreError> {
+    fn heartbeat(&self, now: i64, config_hash: &str) -> Result<Heartbeat, StoreError> {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -311,8 +311,18 @@ impl Cluster for PostgresStore {
                 &[&self.node, &silent],
             )
             .await?;
+            let peers = tx
+                .query(
+                    "SELECT node, config_hash FROM nodes WHERE node <> $1 AND heartbeat_at >= $2
+                     ORDER BY node",
+                    &[&self.node, &silent],
+                )
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, StoreError>>()?;
             tx.commit().await?;
-            Ok(taken)
+            Ok(Heartbeat { taken, peers })
         })
     }
 

@@ -359,8 +359,9 @@ impl Upkeep for PostgresStore {
 }
 
 /// The tables polls fill.
-const GROWING_TABLES: [&str; 6] = [
+const GROWING_TABLES: [&str; 7] = [
     "sources",
+    "node_sources",
     "items",
     "stories",
     "alerts",

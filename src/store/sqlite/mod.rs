@@ -20,7 +20,7 @@ use rusqlite::Connection;
 pub use lock::StoreLock;
 
 use super::story_index::StoryIndex;
-use super::{Cluster, NodeStatus, StoreError};
+use super::{Cluster, Heartbeat, NodeStatus, StoreError};
 
 /// A SQLite store: one file in WAL mode, one connection behind a mutex (SQLite serialises
 /// writers anyway, and our transactions are short).
@@ -137,8 +137,8 @@ impl Cluster for SqliteStore {
         false
     }
 
-    fn heartbeat(&self, _: i64, _: &str) -> Result<u64, StoreError> {
-        Ok(0)
+    fn heartbeat(&self, _: i64, _: &str) -> Result<Heartbeat, StoreError> {
+        Ok(Heartbeat::default())
     }
 
     fn nodes(&self, _: i64) -> Result<Vec<NodeStatus>, StoreError> {
