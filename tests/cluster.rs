@@ -270,3 +270,67 @@ async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
         let _ = node.start_kill();
     }
 }
+
+/// Two nodes whose config files differ: each says so once in its log, naming the other
+/// node and its config's hash, and `cluster --json` marks the other node's config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_with_different_configs_say_so() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let farm = Arc::new(Farm::default());
+    let app = Router::new()
+        .route("/feed/{name}", get(feed))
+        .with_state(farm.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let farm_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let hook = HttpServer::start().await;
+    let same = node_config(&url, "a", &farm_url, &hook.url("/hook"));
+    let other = node_config(&url, "b", &farm_url, &hook.url("/hook")).replace(
+        "terms = [\"Venezuela\"]",
+        "terms = [\"Venezuela\", \"Caracas\"]",
+    );
+    let dirs = [Workdir::new(&same), Workdir::new(&other)];
+    let _nodes: Vec<tokio::process::Child> = dirs
+        .iter()
+        .map(|d| {
+            d.command(&["run"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(d.dir.path().join("log")).unwrap())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let log = |n: usize| std::fs::read_to_string(dirs[n].dir.path().join("log")).unwrap();
+    let said = |n: usize, other: &str| {
+        log(n)
+            .lines()
+            .filter(|l| l.contains("nodes run different config files"))
+            .filter(|l| l.contains(&format!("{other} (")))
+            .count()
+    };
+    // A node learns of the other at its next heartbeat (every 5 s).
+    assert!(
+        wait_for(Duration::from_secs(30), || said(0, "b") > 0
+            && said(1, "a") > 0)
+        .await,
+        "no mismatch said:\n{}\n----\n{}",
+        log(0),
+        log(1)
+    );
+    // Said once, not at every heartbeat.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!((said(0, "b"), said(1, "a")), (1, 1));
+    let out = dirs[0].run(&["cluster", "--json"]).await;
+    let rows = lines_json(&out.stdout);
+    let same_config = |node: &str| {
+        rows.iter()
+            .find(|r| r["node"] == node)
+            .map(|r| r["same_config"].as_bool().unwrap())
+    };
+    assert_eq!(
+        (same_config("a"), same_config("b")),
+        (Some(true), Some(false))
+    );
+}
