@@ -1,9 +1,31 @@
-//! Text pieces every stage shares: whitespace folding, HTML escaping, HTML entity names,
-//! `${VAR}` placeholders and error chains. A leaf: it imports nothing of the crate.
+//! Text pieces every stage shares: whitespace folding, Unicode normalization, HTML escaping,
+//! HTML entity names, `${VAR}` placeholders and error chains. A leaf: it imports nothing of the crate.
 
 /// Whitespace runs become one space; leading and trailing whitespace goes.
 pub(crate) fn fold_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` as text is exchanged: in Unicode's composed form (NFC), so one outlet's "é" as one
+/// code point and another's as two are the same text (copies of an article compare equal, a
+/// snippet reads the same however its page spelled it), and without soft hyphens, which only
+/// say where a line may break: "Mag&shy;da&shy;le&shy;ner" is the word "Magdalener", and a
+/// watch on it must see one word.
+pub(crate) fn normalize(s: String) -> String {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if s.is_ascii() {
+        return s;
+    }
+    let s = if s.contains('\u{ad}') {
+        s.replace('\u{ad}', "")
+    } else {
+        s
+    };
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s
+    } else {
+        s.nfc().collect()
+    }
 }
 
 /// The longest title kept, in characters: a title is a line, not a document.
@@ -313,6 +335,19 @@ mod tests {
             Err("unclosed".into())
         );
         assert_eq!(placeholder_names("bot${T}/x${U}"), ["T", "U"]);
+    }
+
+    #[test]
+    fn normalization() {
+        // A composition exclusion (Bengali "য়") stays two code points; "e" and a combining
+        // acute become "é"; soft hyphens go; normalized text is handed back as it was.
+        assert_eq!(normalize("\u{9df}".into()), "\u{9af}\u{9bc}");
+        assert_eq!(normalize("cafe\u{301}".into()), "café");
+        assert_eq!(
+            normalize("Mag\u{ad}da\u{ad}le\u{ad}ner".into()),
+            "Magdalener"
+        );
+        assert_eq!(normalize("plain".into()), "plain");
     }
 
     #[test]

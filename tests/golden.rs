@@ -139,3 +139,40 @@ fn an_article_inside_header_sections() {
 fn a_short_article_above_a_teaser_grid() {
     check("teaser-grid");
 }
+
+/// German and Dutch sites put soft hyphens (`&shy;`) inside long words, and some pages
+/// spell accents as a letter and a combining mark: the text comes out composed and without
+/// the hyphens, so a watch on the word fires and copies spelled either way compare equal.
+#[test]
+fn soft_hyphens_and_decomposed_accents() {
+    let paragraph = "Schon im Mit&shy;tel&shy;al&shy;ter war der St. Mag&shy;da&shy;le&shy;ner \
+                     das Aushängeschild der Su\u{308}dtiroler Weinwirtschaft, sagt der Winzer.";
+    let html = format!(
+        "<html><head><title>Rotweine</title></head><body><article><h1>Rotweine</h1>\
+         <p>{paragraph}</p><p>{paragraph}</p><p>{paragraph}</p></article></body></html>"
+    );
+    let article = clean::extract_article(&html);
+    assert!(
+        article
+            .text
+            .contains("Mittelalter war der St. Magdalener das Aushängeschild der Südtiroler"),
+        "{}",
+        article.text
+    );
+    let watch = feedwatch::matcher::Matcher::new(vec![feedwatch::matcher::WatchSpec {
+        name: "wein".into(),
+        terms: vec!["Magdalener".into()],
+        ..Default::default()
+    }])
+    .unwrap();
+    let scope = feedwatch::matcher::Scope {
+        source: "s",
+        tags: &[],
+    };
+    assert_eq!(
+        watch
+            .match_article(scope, &article.title, &article.text)
+            .len(),
+        1
+    );
+}

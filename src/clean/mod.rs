@@ -24,7 +24,7 @@ use std::sync::LazyLock;
 use scraper::{ElementRef, Html, Selector};
 
 use crate::model::Article;
-use crate::text::fold_whitespace;
+use crate::text::{fold_whitespace, normalize};
 use edges::drop_edge_chrome;
 use entities::decode_references;
 use facts::PageFacts;
@@ -112,8 +112,8 @@ pub fn extract_article(html: &str) -> Article {
         }
     }
     Article {
-        title,
-        text,
+        title: normalize(title),
+        text: normalize(text),
         byline: facts
             .authors
             .iter()
@@ -165,10 +165,10 @@ fn text_len(paras: &[String]) -> usize {
 /// Clean text of an HTML fragment, such as a feed item's content, with the same rules.
 pub fn clean_fragment(html: &str) -> String {
     if !html.contains('<') && !html.contains('&') {
-        return split_plain(html);
+        return normalize(split_plain(html));
     }
     let frag = Html::parse_fragment(&prepare_html(html));
-    paragraphs(*frag.root_element(), &Wrappers::default()).join("\n\n")
+    normalize(paragraphs(*frag.root_element(), &Wrappers::default()).join("\n\n"))
 }
 
 /// The most of a title's raw markup that is read: a title is a line, and what a feed puts
@@ -190,7 +190,7 @@ pub fn inline_text(s: &str) -> String {
         let frag = Html::parse_fragment(&prepare_html(s));
         fold_whitespace(&frag.root_element().text().collect::<String>())
     };
-    crate::text::truncate_chars(&text, crate::text::MAX_TITLE_CHARS)
+    crate::text::truncate_chars(&normalize(text), crate::text::MAX_TITLE_CHARS)
 }
 
 #[cfg(test)]
