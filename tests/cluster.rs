@@ -139,19 +139,59 @@ secret_env = "FW_TEST_SECRET"
     c
 }
 
+/// A throwaway database, the farm of feeds and the webhook receiver.
+struct Setup {
+    _pg: PgCluster,
+    url: String,
+    farm: Arc<Farm>,
+    farm_url: String,
+    hook: HttpServer,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        let pg = PgCluster::start();
+        let url = pg.database("fw");
+        let farm = Arc::new(Farm::default());
+        let app = Router::new()
+            .route("/feed/{name}", get(feed))
+            .with_state(farm.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let farm_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Setup {
+            _pg: pg,
+            url,
+            farm,
+            farm_url,
+            hook: HttpServer::start().await,
+        }
+    }
+}
+
+/// `feedwatch run` in each folder, its log in `log` there; killed when dropped.
+fn start_nodes(dirs: &[Workdir]) -> Vec<tokio::process::Child> {
+    dirs.iter()
+        .map(|d| {
+            d.command(&["run"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(d.dir.path().join("log")).unwrap())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
-    let pg = PgCluster::start();
-    let url = pg.database("fw");
-    let farm = Arc::new(Farm::default());
-    let app = Router::new()
-        .route("/feed/{name}", get(feed))
-        .with_state(farm.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let farm_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let hook = HttpServer::start().await;
-
+    let Setup {
+        _pg,
+        url,
+        farm,
+        farm_url,
+        hook,
+    } = Setup::start().await;
     let dirs: Vec<Workdir> = (1..=3)
         .map(|n| {
             Workdir::new(&node_config(
@@ -162,17 +202,7 @@ async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
             ))
         })
         .collect();
-    let mut nodes: Vec<tokio::process::Child> = dirs
-        .iter()
-        .map(|d| {
-            d.command(&["run"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(d.dir.path().join("log")).unwrap())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut nodes = start_nodes(&dirs);
     let polled = || farm.polls.lock().unwrap().len();
     // Mid-cycle: the first polls are spread over 15 s (50 ms per new source).
     assert!(
@@ -275,33 +305,20 @@ async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
 /// node and its config's hash, and `cluster --json` marks the other node's config.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_with_different_configs_say_so() {
-    let pg = PgCluster::start();
-    let url = pg.database("fw");
-    let farm = Arc::new(Farm::default());
-    let app = Router::new()
-        .route("/feed/{name}", get(feed))
-        .with_state(farm.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let farm_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let hook = HttpServer::start().await;
+    let Setup {
+        _pg,
+        url,
+        farm: _,
+        farm_url,
+        hook,
+    } = Setup::start().await;
     let same = node_config(&url, "a", &farm_url, &hook.url("/hook"));
     let other = node_config(&url, "b", &farm_url, &hook.url("/hook")).replace(
         "terms = [\"Venezuela\"]",
         "terms = [\"Venezuela\", \"Caracas\"]",
     );
     let dirs = [Workdir::new(&same), Workdir::new(&other)];
-    let _nodes: Vec<tokio::process::Child> = dirs
-        .iter()
-        .map(|d| {
-            d.command(&["run"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(d.dir.path().join("log")).unwrap())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let _nodes = start_nodes(&dirs);
     let log = |n: usize| std::fs::read_to_string(dirs[n].dir.path().join("log")).unwrap();
     let said = |n: usize, other: &str| {
         log(n)
