@@ -163,3 +163,21 @@ fn soft_hyphens_and_decomposed_accents() {
     );
     assert_eq!(alerts(&article, "Magdalener"), 1);
 }
+
+/// An article that closes with a paragraph that is nothing but a link to elsewhere (a forum
+/// thread, more on the topic): the link is not the article's text and its words never alert.
+#[test]
+fn a_closing_link_is_not_the_article() {
+    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
+                     after two years of work and a long dispute over its cost with the city.";
+    let html = format!(
+        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
+         <p>{paragraph}</p><p>{paragraph}</p><p>{paragraph}</p>\
+         <p><a href=\"/forum/42\">Venezuela and its ports: discuss in the forum</a></p>\
+         </article></body></html>"
+    );
+    let article = clean::extract_article(&html);
+    assert!(article.text.ends_with("with the city."), "{}", article.text);
+    assert_eq!(alerts(&article, "Venezuela"), 0);
+    assert_eq!(alerts(&article, "harbour"), 1);
+}
