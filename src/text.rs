@@ -1,5 +1,6 @@
-//! Text pieces every stage shares: whitespace folding, Unicode normalization, HTML escaping,
-//! HTML entity names, `${VAR}` placeholders and error chains. A leaf: it imports nothing of the crate.
+//! Text pieces every stage shares: whitespace folding, Unicode normalization, HTML
+//! escaping, HTML entity names, `${VAR}` placeholders and error chains. A leaf: it imports
+//! nothing of the crate.
 
 /// Whitespace runs become one space; leading and trailing whitespace goes.
 pub(crate) fn fold_whitespace(s: &str) -> String {

@@ -29,10 +29,7 @@ use edges::drop_edge_chrome;
 use entities::decode_references;
 use facts::PageFacts;
 use noise::Wrappers;
-use walk::{
-    article_paragraphs, drop_closing_link, drop_link_runs, marked_paragraphs, paragraphs,
-    split_plain,
-};
+use walk::{article_paragraphs, marked_paragraphs, paragraphs, split_plain};
 
 /// How much longer the page's main region must be than the scored article to be taken
 /// instead (an article spread over many small sections).
@@ -74,11 +71,11 @@ pub fn extract_article(html: &str) -> Article {
             .filter_map(|id| doc.tree.get(*id))
             .flat_map(|n| marked_paragraphs(n, &wrappers))
             .collect();
-        drop_link_runs(drop_closing_link(marked)).join("\n\n")
+        article_paragraphs(marked).join("\n\n")
     });
     let region = || {
         main_region(&doc, &wrappers)
-            .map(|r| article_paragraphs(*r, &wrappers).join("\n\n"))
+            .map(|r| article_paragraphs(marked_paragraphs(*r, &wrappers)).join("\n\n"))
             .unwrap_or_default()
     };
     let mut text = match scored {

@@ -158,30 +158,24 @@ fn quotes_in(node: NodeRef<'_, Node>) -> Vec<NodeRef<'_, Node>> {
 /// The bytes of text before a closing link for it to be an article's closing link.
 const CLOSING_LINK_AFTER: usize = 200;
 
-/// A page's article paragraphs under `root`: as [`paragraphs`], and without a closing
-/// paragraph that is nothing but a link.
-pub(super) fn article_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
-    drop_link_runs(drop_closing_link(marked_paragraphs(root, w)))
-}
-
-/// An article's closing paragraph that is nothing but a link points elsewhere ("Discuss
-/// this in the forum", "More on the topic"): not the article's own words. A feed item's
-/// content keeps it (a link post's link is its point).
-pub(super) fn drop_closing_link(mut paras: Vec<(String, usize)>) -> Vec<(String, usize)> {
-    let Some((last, rest)) = paras.split_last() else {
-        return paras;
-    };
-    let article: usize = rest.iter().map(|(p, _)| p.len()).sum();
-    if last.1 > 0 && article >= CLOSING_LINK_AFTER {
+/// A page's article paragraphs from its marked paragraphs: as [`drop_link_runs`] leaves
+/// them, and without a closing paragraph that is nothing but a link. That one points
+/// elsewhere ("Discuss this in the forum", "More on the topic"): not the article's own
+/// words. A feed item's content keeps it (a link post's link is its point).
+pub(super) fn article_paragraphs(mut paras: Vec<(String, usize)>) -> Vec<String> {
+    if let Some(((_, links), rest)) = paras.split_last()
+        && *links > 0
+        && rest.iter().map(|(p, _)| p.len()).sum::<usize>() >= CLOSING_LINK_AFTER
+    {
         paras.pop();
     }
-    paras
+    drop_link_runs(paras)
 }
 
 /// Paragraphs without those that are nothing but links when there are several: runs of two
 /// or more such paragraphs (the "You may also like" titles set as paragraphs in the body),
 /// or one of three or more links (a line of tags); nor the short line that introduces them.
-pub(super) fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
+fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
     let mut keep = vec![true; paras.len()];
     let mut i = 0;
     while i < paras.len() {
