@@ -6,6 +6,7 @@
 use std::ops::ControlFlow;
 
 use deadpool_postgres::Transaction;
+use tokio_postgres::types::ToSql;
 
 use super::PostgresStore;
 use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance};
@@ -19,6 +20,28 @@ use crate::store::{
 /// One of an item's identities, by the column it is stored in.
 type IdentityPart = fn(&Identity) -> Option<&String>;
 
+/// Finds stored items by each kind of identity at once: `$1` the source, then per kind (key,
+/// guid, URL, title and date) the items' positions and values. Per position, the match of
+/// the strongest kind that has one, the oldest row of those: what looking the kinds up one
+/// after another, each for the items still unknown, would find, in one round trip.
+const CLASSIFY: &str = "SELECT DISTINCT ON (n) n, id, raw_hash, pruned FROM (
+        SELECT k.n, 0 AS kind, i.id, i.raw_hash, i.pruned
+        FROM unnest($2::bigint[], $3::text[]) AS k(n, v)
+        JOIN items i ON i.source_id = $1 AND i.key = k.v
+        UNION ALL
+        SELECT k.n, 1, i.id, i.raw_hash, i.pruned
+        FROM unnest($4::bigint[], $5::text[]) AS k(n, v)
+        JOIN items i ON i.source_id = $1 AND i.guid = k.v
+        UNION ALL
+        SELECT k.n, 2, i.id, i.raw_hash, i.pruned
+        FROM unnest($6::bigint[], $7::text[]) AS k(n, v)
+        JOIN items i ON i.source_id = $1 AND i.url = k.v
+        UNION ALL
+        SELECT k.n, 3, i.id, i.raw_hash, i.pruned
+        FROM unnest($8::bigint[], $9::text[]) AS k(n, v)
+        JOIN items i ON i.source_id = $1 AND i.title_date = k.v
+    ) AS m ORDER BY n, kind, id";
+
 /// The key of the advisory lock under which new items join stories.
 const STORY_LOCK: i64 = 0x6665_6564_7761_7402;
 
@@ -26,37 +49,35 @@ impl Items for PostgresStore {
     fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         self.run(async {
             let client = self.client().await?;
-            // Strongest identity first; each kind is looked up for the items still unknown.
-            let kinds: [(&str, IdentityPart); 4] = [
-                ("key", |i| Some(&i.key)),
-                ("guid", |i| i.guid.as_ref()),
-                ("url", |i| i.url.as_ref()),
-                ("title_date", |i| i.title_date.as_ref()),
+            // Every kind of identity in one statement: per item, the row the strongest kind
+            // finds (the key, then the guid, the URL, the title and date), the oldest such.
+            let kinds: [IdentityPart; 4] = [
+                |i| Some(&i.key),
+                |i| i.guid.as_ref(),
+                |i| i.url.as_ref(),
+                |i| i.title_date.as_ref(),
             ];
+            let columns: Vec<(Vec<i64>, Vec<&str>)> = kinds
+                .iter()
+                .map(|value| {
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(n, it)| value(it).map(|v| (n as i64, v.as_str())))
+                        .unzip()
+                })
+                .collect();
+            let stmt = client.prepare_cached(CLASSIFY).await?;
+            let mut args: Vec<&(dyn ToSql + Sync)> = vec![&source_id];
+            for (at, values) in &columns {
+                args.push(at);
+                args.push(values);
+            }
             // Per item: its row, stored raw hash, and whether it is a tombstone.
             let mut found: Vec<Option<(i64, Option<String>, bool)>> = vec![None; items.len()];
-            for (column, value) in kinds {
-                let (at, values): (Vec<i64>, Vec<&str>) = items
-                    .iter()
-                    .enumerate()
-                    .filter(|(n, _)| found[*n].is_none())
-                    .filter_map(|(n, it)| value(it).map(|v| (n as i64, v.as_str())))
-                    .unzip();
-                if at.is_empty() {
-                    continue;
-                }
-                let stmt = client
-                    .prepare_cached(&format!(
-                        "SELECT DISTINCT ON (k.n) k.n, i.id, i.raw_hash, i.pruned
-                         FROM unnest($2::bigint[], $3::text[]) AS k(n, v)
-                         JOIN items i ON i.source_id = $1 AND i.{column} = k.v
-                         ORDER BY k.n, i.id"
-                    ))
-                    .await?;
-                for r in client.query(&stmt, &[&source_id, &at, &values]).await? {
-                    let n: i64 = r.try_get(0)?;
-                    found[n as usize] = Some((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-                }
+            for r in client.query(&stmt, &args).await? {
+                let n: i64 = r.try_get(0)?;
+                found[n as usize] = Some((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
             }
             // Only a changed item needs its stored text, to measure the edit.
             let changed: Vec<i64> = items
