@@ -652,7 +652,8 @@ fn postgres_each_node_polls_what_its_config_lists() {
     assert_eq!(b.nodes(10).unwrap().len(), 2);
 }
 
-/// Two nodes storing copies of one story at once: the story alerts its watch once.
+/// Two nodes storing copies of one story at once, from two threads each (as a node's poll
+/// workers do): every commit succeeds and the story alerts its watch once.
 #[test]
 fn postgres_copies_stored_at_once_on_two_nodes_alert_once() {
     let pg = PgCluster::start();
@@ -677,17 +678,22 @@ fn postgres_copies_stored_at_once_on_two_nodes_alert_once() {
         "one wire story that twenty outlets carry word for word, every one of them ".repeat(3);
     let ids = Arc::new(ids);
     std::thread::scope(|scope| {
-        for (n, store) in nodes.iter().enumerate() {
-            let (ids, text) = (ids.clone(), text.clone());
+        for n in 0..4 {
+            let (ids, text, store) = (ids.clone(), text.clone(), &nodes[n % 2]);
             scope.spawn(move || {
-                for (i, &src) in ids.iter().enumerate().filter(|(i, _)| i % 2 == n) {
-                    let it = item(
-                        &format!("k{i}"),
-                        &text,
-                        Some(99 ^ (i as u64)),
-                        &[("w", "n")],
-                    );
-                    store.commit_poll(src, 10, &[it], &[]).unwrap();
+                for (i, &src) in ids.iter().enumerate().filter(|(i, _)| i % 4 == n) {
+                    // Three copies a poll: each looks its story up in the node's index.
+                    let copies: Vec<NewItem> = (0..3)
+                        .map(|c| {
+                            item(
+                                &format!("k{i}-{c}"),
+                                &text,
+                                Some(99 ^ (i as u64) ^ (c << 8)),
+                                &[("w", "n")],
+                            )
+                        })
+                        .collect();
+                    store.commit_poll(src, 10, &copies, &[]).unwrap();
                 }
             });
         }

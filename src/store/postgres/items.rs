@@ -140,10 +140,13 @@ impl Items for PostgresStore {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let report = self
-                .write_poll(&tx, source_id, rec.at, new, changed)
-                .await?;
-            super::sources::write_records(&tx, &[(source_id, rec.clone())]).await?;
+            // The poll's record goes out with the items' first statements.
+            let record = [(source_id, rec.clone())];
+            let (report, ()) = futures_util::future::try_join(
+                self.write_poll(&tx, source_id, rec.at, new, changed),
+                super::sources::write_records(&tx, &record),
+            )
+            .await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -214,11 +217,7 @@ impl PostgresStore {
     ) -> Result<InsertReport, StoreError> {
         let mut report = InsertReport::default();
         if new.iter().any(|i| i.fingerprint.is_some()) {
-            let lock = tx
-                .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-                .await?;
-            tx.execute(&lock, &[&STORY_LOCK]).await?;
-            self.refresh_stories(tx, now).await?;
+            self.lock_and_refresh_stories(tx, now).await?;
         }
         self.insert_new(tx, source_id, now, new, &mut report)
             .await?;
@@ -234,8 +233,13 @@ impl PostgresStore {
                         .await?;
                     report.updated += 1;
                     let story_id: Option<i64> = row.try_get(0)?;
-                    insert_alerts(tx, item.item_id, story_id, &item.alerts, now, &mut report)
-                        .await?;
+                    insert_alerts(
+                        tx,
+                        &[(item.item_id, story_id, &item.alerts)],
+                        now,
+                        &mut report,
+                    )
+                    .await?;
                 }
                 None => {
                     tx.execute(
@@ -249,10 +253,10 @@ impl PostgresStore {
         Ok(report)
     }
 
-    /// New items in a few statements, whatever their number: each finds its story (an
+    /// New items in a few round trips, whatever their number: each finds its story (an
     /// existing one it nearly repeats, one an earlier item of the batch starts, or a new one),
-    /// the new stories are made in one statement, the items stored in one (those already
-    /// stored are left out), then each stored item's alerts.
+    /// one statement makes the new stories and stores the items (those already stored are
+    /// left out), then the stored items' alerts.
     async fn insert_new(
         &self,
         tx: &Transaction<'_>,
@@ -264,108 +268,112 @@ impl PostgresStore {
         if new.is_empty() {
             return Ok(());
         }
-        // Per item: its story, as an existing id or the batch's n-th new story.
-        let mut places: Vec<Option<Place>> = Vec::with_capacity(new.len());
-        // The batch's new stories: (fingerprint, the item that starts it).
-        let mut made: Vec<(u64, usize)> = Vec::new();
-        for (i, item) in new.iter().enumerate() {
-            let Some(fp) = item.fingerprint else {
-                places.push(None);
-                continue;
-            };
-            let place = match self.existing_story(tx, fp, &item.text, now).await? {
-                Some(id) => Place::Existing(id),
-                None => match made.iter().position(|&(f, first)| {
-                    distance(f, fp) <= SAME_STORY_BITS
-                        && containment(&new[first].text, &item.text) >= SAME_STORY_CONTAINMENT
-                }) {
-                    Some(n) => Place::Made(n),
-                    None => {
-                        made.push((fp, i));
-                        Place::Made(made.len() - 1)
-                    }
-                },
-            };
-            places.push(Some(place));
-        }
-        let made_ids = make_stories(tx, &made, now).await?;
-        let story_of = |p: &Option<Place>| match p {
-            Some(Place::Existing(id)) => Some(*id),
-            Some(Place::Made(n)) => Some(made_ids[*n]),
-            None => None,
-        };
-        let story_ids: Vec<Option<i64>> = places.iter().map(story_of).collect();
-        let stored = store_items(tx, source_id, now, new, &story_ids).await?;
-        // Stories whose every item was stored before go again; the rest are seen now.
-        let kept: Vec<bool> = (0..made.len())
-            .map(|n| {
-                places
-                    .iter()
-                    .zip(&stored)
-                    .any(|(p, s)| s.is_some() && matches!(p, Some(Place::Made(m)) if *m == n))
-            })
-            .collect();
+        let placement = self.place(tx, new, now).await?;
+        let (made_ids, stored) = store_new(tx, source_id, now, new, &placement).await?;
+        // Stories whose every item was stored before go again; the rest join the index.
+        let kept = placement.kept(&stored);
         let dropped: Vec<i64> = made_ids
             .iter()
             .zip(&kept)
             .filter(|(_, k)| !**k)
             .map(|(id, _)| *id)
             .collect();
-        let mut seen: Vec<i64> = places
-            .iter()
-            .zip(&stored)
-            .filter_map(|(p, s)| match (p, s) {
-                (Some(Place::Existing(id)), Some(_)) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
         if !dropped.is_empty() {
             tx.execute("DELETE FROM stories WHERE id = ANY($1)", &[&dropped])
                 .await?;
         }
-        if !seen.is_empty() {
-            let touch = tx
-                .prepare_cached("UPDATE stories SET last_seen = $2 WHERE id = ANY($1)")
-                .await?;
-            tx.execute(&touch, &[&seen, &now]).await?;
-        }
         if let Some((index, max)) = self.lock_stories().as_mut() {
-            for ((fp, _), (&id, &keep)) in made.iter().zip(made_ids.iter().zip(&kept)) {
+            for ((fp, _), (&id, &keep)) in placement.made.iter().zip(made_ids.iter().zip(&kept)) {
                 if keep {
                     index.push(id, *fp, now);
                     *max = (*max).max(id);
                 }
             }
-            for &id in &seen {
-                index.touch(id, now);
+            for (p, s) in placement.places.iter().zip(&stored) {
+                if let (Some(Place::Existing(id)), Some(_)) = (p, s) {
+                    index.touch(*id, now);
+                }
             }
         }
-        for ((item, story_id), item_id) in new.iter().zip(story_ids).zip(stored) {
-            let Some(item_id) = item_id else { continue };
-            report.items += 1;
-            insert_alerts(tx, item_id, story_id, &item.alerts, now, report).await?;
-        }
-        Ok(())
+        let alerting: Vec<(i64, Option<i64>, &[NewAlert])> = new
+            .iter()
+            .zip(placement.story_ids(&made_ids))
+            .zip(stored)
+            .filter_map(|((item, story_id), item_id)| {
+                item_id.map(|id| (id, story_id, item.alerts.as_slice()))
+            })
+            .collect();
+        report.items += alerting.len();
+        insert_alerts(tx, &alerting, now, report).await
     }
 
-    /// Reads the stories other nodes (or this one, before a restart) made since the index
-    /// was last read: all recent ones the first time and once a day, else those with a
-    /// higher id. Called under the story lock, so ids arrive in commit order.
-    async fn refresh_stories(&self, tx: &Transaction<'_>, now: i64) -> Result<(), StoreError> {
-        let since = now - STORY_WINDOW_MS;
-        let (mut index, max) = match self.lock_stories().take() {
-            Some((index, max)) if !index.is_stale(now) => (index, max),
-            _ => (StoryIndex::new(now), 0),
+    /// Finds each new item's story: an existing one it nearly repeats, one an earlier item
+    /// of the batch starts, or a new one.
+    async fn place(
+        &self,
+        tx: &Transaction<'_>,
+        new: &[NewItem],
+        now: i64,
+    ) -> Result<Placement, StoreError> {
+        let mut placement = Placement {
+            places: Vec::with_capacity(new.len()),
+            made: Vec::new(),
         };
+        for (i, item) in new.iter().enumerate() {
+            let Some(fp) = item.fingerprint else {
+                placement.places.push(None);
+                continue;
+            };
+            let place = match self.existing_story(tx, fp, &item.text, now).await? {
+                Some(id) => Place::Existing(id),
+                None => match placement.made.iter().position(|&(f, first)| {
+                    distance(f, fp) <= SAME_STORY_BITS
+                        && containment(&new[first].text, &item.text) >= SAME_STORY_CONTAINMENT
+                }) {
+                    Some(n) => Place::Made(n),
+                    None => {
+                        placement.made.push((fp, i));
+                        Place::Made(placement.made.len() - 1)
+                    }
+                },
+            };
+            placement.places.push(Some(place));
+        }
+        Ok(placement)
+    }
+
+    /// Takes the story lock, then reads the stories other nodes (or this one, before a
+    /// restart) made since the index was last read: all recent ones the first time and once
+    /// a day, else those with a higher id. Under the lock, ids arrive in commit order.
+    async fn lock_and_refresh_stories(
+        &self,
+        tx: &Transaction<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         // Stories are only made under the story lock, so the highest id says whether any
         // came since (a backward step in the key's index, whatever the table's statistics),
         // and the new ones are read by the key up to it, a page at a time: bounded on both
         // sides, the range is planned by the key's index even by a plan made when the table
         // was small (a bound on one side only was planned as a read of the whole table).
+        // The lock and the highest id are sent together; the server runs them in order, and
+        // the second statement's snapshot is taken once the lock is held.
+        let lock = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?;
         let highest = tx.prepare_cached("SELECT MAX(id) FROM stories").await?;
-        let top: Option<i64> = tx.query_one(&highest, &[]).await?.try_get(0)?;
+        let (_, top) = futures_util::future::try_join(
+            tx.execute(&lock, &[&STORY_LOCK]),
+            tx.query_one(&highest, &[]),
+        )
+        .await?;
+        let top: Option<i64> = top.try_get(0)?;
+        // Only now, under the lock: the node's other commits wait for it before they read
+        // the index.
+        let since = now - STORY_WINDOW_MS;
+        let (mut index, max) = match self.lock_stories().take() {
+            Some((index, max)) if !index.is_stale(now) => (index, max),
+            _ => (StoryIndex::new(now), 0),
+        };
         let newer = tx
             .prepare_cached(
                 "SELECT id, fingerprint, last_seen FROM stories WHERE id > $1 AND id <= $2
@@ -449,43 +457,78 @@ enum Place {
     Made(usize),
 }
 
-/// Makes the batch's new stories in one statement; their ids, in order. Story ids come from
-/// one sequence, under the story lock, so they ascend in the order the rows are inserted.
-async fn make_stories(
-    tx: &Transaction<'_>,
-    made: &[(u64, usize)],
-    now: i64,
-) -> Result<Vec<i64>, StoreError> {
-    if made.is_empty() {
-        return Ok(Vec::new());
-    }
-    let fps: Vec<i64> = made.iter().map(|&(fp, _)| fp as i64).collect();
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO stories (fingerprint, first_seen, last_seen)
-             SELECT f, $2, $2 FROM unnest($1::bigint[]) WITH ORDINALITY AS t(f, n) ORDER BY n
-             RETURNING id",
-        )
-        .await?;
-    let mut ids: Vec<i64> = tx
-        .query(&insert, &[&fps, &now])
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    ids.sort_unstable();
-    Ok(ids)
+/// The stories of a batch of new items.
+struct Placement {
+    /// Per item: its story, or `None` for an item without a fingerprint.
+    places: Vec<Option<Place>>,
+    /// The batch's new stories: (fingerprint, the item that starts it).
+    made: Vec<(u64, usize)>,
 }
 
-/// Stores the new items in one statement; per item, its row, or `None` when it was stored
-/// before (by another node a moment ago, say).
-async fn store_items(
+/// The statement's story parameters: per item, an existing story's id and its position
+/// (from 1) among the new stories; and the new stories' fingerprints.
+type StoryColumns = (Vec<Option<i64>>, Vec<Option<i64>>, Vec<i64>);
+
+impl Placement {
+    /// Per item: its story's id, given the new stories' ids.
+    fn story_ids(&self, made_ids: &[i64]) -> Vec<Option<i64>> {
+        self.places
+            .iter()
+            .map(|p| match p {
+                Some(Place::Existing(id)) => Some(*id),
+                Some(Place::Made(n)) => Some(made_ids[*n]),
+                None => None,
+            })
+            .collect()
+    }
+
+    /// Per new story: whether any of its items was stored (`stored` per item).
+    fn kept(&self, stored: &[Option<i64>]) -> Vec<bool> {
+        (0..self.made.len())
+            .map(|n| {
+                self.places
+                    .iter()
+                    .zip(stored)
+                    .any(|(p, s)| s.is_some() && matches!(p, Some(Place::Made(m)) if *m == n))
+            })
+            .collect()
+    }
+
+    fn columns(&self) -> StoryColumns {
+        let existing = self
+            .places
+            .iter()
+            .map(|p| match p {
+                Some(Place::Existing(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let made_at = self
+            .places
+            .iter()
+            .map(|p| match p {
+                Some(Place::Made(n)) => Some(*n as i64 + 1),
+                _ => None,
+            })
+            .collect();
+        let fingerprints = self.made.iter().map(|&(fp, _)| fp as i64).collect();
+        (existing, made_at, fingerprints)
+    }
+}
+
+/// Makes the batch's new stories, stores the new items (those already stored are left out)
+/// and marks the existing stories they join as seen, in one statement. Returns the new
+/// stories' ids in order, and per item its row or `None` when it was stored before (by
+/// another node a moment ago, say). Story ids come from one sequence, under the story lock,
+/// so they ascend in the order the rows are inserted.
+async fn store_new(
     tx: &Transaction<'_>,
     source_id: i64,
     now: i64,
     new: &[NewItem],
-    stories: &[Option<i64>],
-) -> Result<Vec<Option<i64>>, StoreError> {
+    placement: &Placement,
+) -> Result<(Vec<i64>, Vec<Option<i64>>), StoreError> {
+    let (existing, made_at, made) = placement.columns();
     let col = |f: fn(&NewItem) -> Option<&str>| new.iter().map(f).collect::<Vec<_>>();
     let keys = col(|i| Some(i.id.key.as_str()));
     let guids = col(|i| i.id.guid.as_deref());
@@ -501,13 +544,25 @@ async fn store_items(
         .collect();
     let insert = tx
         .prepare_cached(
-            "INSERT INTO items (source_id, fetched_at, key, guid, url, title_date, raw_hash, title,
-                                published_at, text, fingerprint, story_id)
-             SELECT $1, $2, k, g, u, td, h, t, p, x, f, st
-             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::bigint[], $10::text[], $11::bigint[], $12::bigint[])
-                  AS r(k, g, u, td, h, t, p, x, f, st)
-             ON CONFLICT DO NOTHING RETURNING id, key",
+            "WITH made AS (
+                INSERT INTO stories (fingerprint, first_seen, last_seen)
+                SELECT f, $2, $2 FROM unnest($13::bigint[]) WITH ORDINALITY AS t(f, n) ORDER BY n
+                RETURNING id),
+             numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM made),
+             stored AS (
+                INSERT INTO items (source_id, fetched_at, key, guid, url, title_date, raw_hash,
+                                   title, published_at, text, fingerprint, story_id)
+                SELECT $1, $2, k, g, u, td, h, t, p, x, f,
+                       COALESCE(st, (SELECT id FROM numbered WHERE numbered.n = r.mk))
+                FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                            $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $14::bigint[])
+                     AS r(k, g, u, td, h, t, p, x, f, st, mk)
+                ON CONFLICT DO NOTHING RETURNING id, key, story_id),
+             touched AS (
+                UPDATE stories SET last_seen = $2
+                WHERE id = ANY($12::bigint[]) AND id IN (SELECT story_id FROM stored))
+             SELECT id, key, NULL::bigint FROM stored
+             UNION ALL SELECT id, NULL, n FROM numbered",
         )
         .await?;
     let rows = tx
@@ -525,30 +580,46 @@ async fn store_items(
                 &published,
                 &texts,
                 &fps,
-                &stories,
+                &existing,
+                &made,
+                &made_at,
             ],
         )
         .await?;
+    let mut made_ids = vec![0i64; made.len()];
     let mut ids = std::collections::HashMap::with_capacity(rows.len());
     for r in rows {
-        ids.insert(r.try_get::<_, String>(1)?, r.try_get::<_, i64>(0)?);
+        let id: i64 = r.try_get(0)?;
+        match (
+            r.try_get::<_, Option<String>>(1)?,
+            r.try_get::<_, Option<i64>>(2)?,
+        ) {
+            (Some(key), _) => {
+                ids.insert(key, id);
+            }
+            (None, Some(n)) => made_ids[n as usize - 1] = id,
+            (None, None) => {}
+        }
     }
     // A key twice in one batch is stored once, for its first item.
-    Ok(new.iter().map(|i| ids.remove(i.id.key.as_str())).collect())
+    let stored = new.iter().map(|i| ids.remove(i.id.key.as_str())).collect();
+    Ok((made_ids, stored))
 }
 
-/// Inserts the outbox rows of one item: of its alerts (one per watch and notifier), those of
-/// watches that have not yet alerted for the item's story (or the item itself), merged into
-/// one row per notifier that lists every such watch.
+/// Inserts the outbox rows of stored items, each given with its story and alerts: of its
+/// alerts (one per watch and notifier), those of watches that have not yet alerted for the
+/// item's story (or the item itself), merged into one row per notifier that lists every such
+/// watch. Two round trips whatever the number of items: every item's check sent at once,
+/// then every row. Items of one story are planned in order, each seeing the watches the
+/// earlier ones alert.
 async fn insert_alerts(
     tx: &Transaction<'_>,
-    item_id: i64,
-    story_id: Option<i64>,
-    alerts: &[NewAlert],
+    items: &[(i64, Option<i64>, &[NewAlert])],
     now: i64,
     report: &mut InsertReport,
 ) -> Result<(), StoreError> {
-    if alerts.is_empty() {
+    let items: Vec<_> = items.iter().filter(|(_, _, a)| !a.is_empty()).collect();
+    if items.is_empty() {
         return Ok(());
     }
     let check = tx
@@ -557,50 +628,92 @@ async fn insert_alerts(
                 AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3))",
         )
         .await?;
-    let watches = outbox_rows::watches(alerts);
-    let alerted: Vec<String> = tx
-        .query(&check, &[&watches, &item_id, &story_id])
-        .await?
+    let watches: Vec<Vec<&str>> = items
         .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    let alerted: Vec<&str> = alerted.iter().map(String::as_str).collect();
-    let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
-    report.repeats += repeats;
-    for (notifier, alert) in rows {
-        let payload = serde_json::to_string(&alert)?;
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at, next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq",
-            )
-            .await?;
-        let row = tx
-            .query_opt(
-                &insert,
+        .map(|(_, _, alerts)| outbox_rows::watches(alerts))
+        .collect();
+    let check = &check;
+    let checked = futures_util::future::try_join_all(items.iter().zip(&watches).map(
+        |((item_id, story_id, _), watches)| async move {
+            tx.query(check, &[watches, item_id, story_id]).await
+        },
+    ))
+    .await?;
+    let insert = tx
+        .prepare_cached(
+            "WITH alert AS (
+                INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at,
+                                    next_attempt_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq),
+             listed AS (
+                INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+                SELECT seq, unnest($8::text[]), $3, $4, $7 FROM alert)
+             SELECT seq FROM alert",
+        )
+        .await?;
+    // What each planned row says, as the statement's parameters.
+    type RowArgs<'a> = (
+        String,
+        &'a str,
+        i64,
+        Option<i64>,
+        String,
+        String,
+        Vec<&'a str>,
+    );
+    let mut planned: Vec<RowArgs<'_>> = Vec::new();
+    // Watches alerted by earlier items of this batch, by story.
+    let mut alerted_here: Vec<(i64, &str)> = Vec::new();
+    for ((item_id, story_id, alerts), rows) in items.iter().zip(checked) {
+        let mut alerted: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if let Some(story) = story_id {
+            alerted.extend(
+                alerted_here
+                    .iter()
+                    .filter(|(s, _)| s == story)
+                    .map(|(_, w)| w.to_string()),
+            );
+        }
+        let alerted: Vec<&str> = alerted.iter().map(String::as_str).collect();
+        let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
+        report.repeats += repeats;
+        for (notifier, alert) in rows {
+            let payload = serde_json::to_string(&alert)?;
+            let names = alert.watch_names();
+            let watches: Vec<&str> = outbox_rows::watches(alerts)
+                .into_iter()
+                .filter(|w| names.contains(w))
+                .collect();
+            if let Some(story) = story_id {
+                alerted_here.extend(watches.iter().map(|w| (*story, *w)));
+            }
+            planned.push((
+                alert.id.clone(),
+                notifier,
+                *item_id,
+                *story_id,
+                alert.watch.clone(),
+                payload,
+                watches,
+            ));
+        }
+    }
+    let insert = &insert;
+    let inserted = futures_util::future::try_join_all(planned.iter().map(
+        |(id, notifier, item_id, story_id, watch, payload, watches)| async move {
+            tx.query_opt(
+                insert,
                 &[
-                    &alert.id,
-                    &notifier,
-                    &item_id,
-                    &story_id,
-                    &alert.watch,
-                    &payload,
-                    &now,
+                    id, notifier, item_id, story_id, watch, payload, &now, watches,
                 ],
             )
-            .await?;
-        let Some(row) = row else { continue };
-        report.alerts += 1;
-        let seq: i64 = row.try_get(0)?;
-        let watches: Vec<&str> = alert.watch_names();
-        let listed = tx
-            .prepare_cached(
-                "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
-                 SELECT $1, unnest($2::text[]), $3, $4, $5",
-            )
-            .await?;
-        tx.execute(&listed, &[&seq, &watches, &item_id, &story_id, &now])
-            .await?;
-    }
+            .await
+        },
+    ))
+    .await?;
+    report.alerts += inserted.iter().filter(|r| r.is_some()).count();
     Ok(())
 }

@@ -272,7 +272,7 @@ impl PostgresStore {
 }
 
 /// Writes polls' outcomes in `tx`: one statement for the sources' rows and one for their
-/// poll history, whatever the batch's size. Recording a poll ends the source's lease.
+/// poll history, sent together, whatever the batch's size. Recording a poll ends the source's lease.
 pub(super) async fn write_records(
     tx: &deadpool_postgres::Transaction<'_>,
     batch: &[(i64, PollRecord)],
@@ -310,24 +310,6 @@ pub(super) async fn write_records(
              WHERE s.id = r.id",
         )
         .await?;
-    let c = &cols;
-    tx.execute(
-        &update,
-        &[
-            &c.ids,
-            &c.ats,
-            &c.oks,
-            &c.statuses,
-            &c.errors,
-            &c.set_v,
-            &c.etags,
-            &c.lms,
-            &c.nexts,
-            &c.set_d,
-            &c.discovered,
-        ],
-    )
-    .await?;
     let history = tx
         .prepare_cached(
             "INSERT INTO polls (source_id, at, status, error)
@@ -343,8 +325,28 @@ pub(super) async fn write_records(
         .iter()
         .map(|e| e.as_deref().map(|e| crate::text::truncate_chars(e, 300)))
         .collect();
-    tx.execute(&history, &[&all.ids, &all.ats, &all.statuses, &errors])
-        .await?;
+    let c = &cols;
+    // Both sent at once: one round trip.
+    futures_util::future::try_join(
+        tx.execute(
+            &update,
+            &[
+                &c.ids,
+                &c.ats,
+                &c.oks,
+                &c.statuses,
+                &c.errors,
+                &c.set_v,
+                &c.etags,
+                &c.lms,
+                &c.nexts,
+                &c.set_d,
+                &c.discovered,
+            ],
+        ),
+        tx.execute(&history, &[&all.ids, &all.ats, &all.statuses, &errors]),
+    )
+    .await?;
     for (source_id, rec) in batch {
         if let Some(change) = &rec.health {
             write_health(tx, *source_id, rec.at, change).await?;
