@@ -764,3 +764,21 @@ fn postgres_statistics_wait_for_a_table_to_grow() {
     assert!(analyzed("stories") && analyzed("items"));
     assert!(!analyzed("alerts"));
 }
+
+/// A pruned story leaves no id behind in its items (PostgreSQL keeps no foreign key from
+/// items to stories: the prune clears them itself).
+#[test]
+fn postgres_pruned_stories_leave_no_ids_behind() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let store = Store::new(PostgresStore::connect(&pg_target(&url, "n1")).unwrap());
+    let src = one_source(&store);
+    let text = "a story long enough to be fingerprinted and kept in a story ".repeat(3);
+    store
+        .commit_poll(src, 1_000, &[item("old", &text, Some(7), &[])], &[])
+        .unwrap();
+    let linked = "SELECT COUNT(*) FROM items WHERE story_id IS NOT NULL";
+    assert_eq!(pg.sql("fw", linked).trim(), "1");
+    assert_eq!(store.prune(100_000, 50_000).unwrap().stories, 1);
+    assert_eq!(pg.sql("fw", linked).trim(), "0");
+}

@@ -145,6 +145,18 @@ const MIGRATIONS: &[&str] = &[
     END
     $$;
     "#,
+    // 4: no foreign keys from the tables every poll writes to rows that are never deleted
+    // (sources, items): checking one cost more than the row's insert (10 µs of the server's
+    // CPU a row against 3 to 4 µs for the row and its indexes), for a guarantee the code
+    // keeps by never deleting those rows. Pruned stories clear their items' `story_id`
+    // themselves (see `prune`); an alert's watches still go with it.
+    r#"
+    ALTER TABLE items DROP CONSTRAINT IF EXISTS items_source_id_fkey,
+                      DROP CONSTRAINT IF EXISTS items_story_id_fkey;
+    ALTER TABLE polls DROP CONSTRAINT IF EXISTS polls_source_id_fkey;
+    ALTER TABLE alerts DROP CONSTRAINT IF EXISTS alerts_item_id_fkey;
+    ALTER TABLE alert_watches DROP CONSTRAINT IF EXISTS alert_watches_item_id_fkey;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -245,9 +245,17 @@ impl Upkeep for PostgresStore {
                     &[&cutoff],
                 )
                 .await?;
-            let stories = tx
-                .execute("DELETE FROM stories WHERE last_seen < $1", &[&cutoff])
-                .await?;
+            // Their items keep no id of a story that is gone.
+            let stories: i64 = tx
+                .query_one(
+                    "WITH gone AS (DELETE FROM stories WHERE last_seen < $1 RETURNING id),
+                          cleared AS (UPDATE items SET story_id = NULL
+                                      WHERE story_id IN (SELECT id FROM gone))
+                     SELECT COUNT(*) FROM gone",
+                    &[&cutoff],
+                )
+                .await?
+                .try_get(0)?;
             tx.execute(
                 "DELETE FROM polls p USING (
                     SELECT ctid, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY at DESC) AS n FROM polls) old
