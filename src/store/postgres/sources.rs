@@ -1,6 +1,7 @@
 //! Sources on PostgreSQL: each node lists its own (`node_sources`) and claims due ones with
 //! a lease, so no source is polled by two nodes at once.
 
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -234,6 +235,9 @@ impl Sources for PostgresStore {
     fn record_polls(&self, batch: &[(i64, PollRecord)]) -> Result<(), StoreError> {
         self.run(async {
             let mut client = self.client().await?;
+            if batch.iter().all(|(_, rec)| rec.health.is_none()) {
+                return write_records(&client, batch).await;
+            }
             let tx = client.transaction().await?;
             write_records(&tx, batch).await?;
             tx.commit().await?;
@@ -271,10 +275,11 @@ impl PostgresStore {
     }
 }
 
-/// Writes polls' outcomes in `tx`: one statement for the sources' rows and one for their
-/// poll history, sent together, whatever the batch's size. Recording a poll ends the source's lease.
+/// Writes polls' outcomes: the sources' rows and their poll history in one statement,
+/// whatever the batch's size, then any health alerts they raise. Recording a poll ends the
+/// source's lease. Without health alerts, the one statement needs no transaction around it.
 pub(super) async fn write_records(
-    tx: &deadpool_postgres::Transaction<'_>,
+    client: &impl GenericClient,
     batch: &[(i64, PollRecord)],
 ) -> Result<(), StoreError> {
     // A source twice in one batch (polled twice within the deferral): its last outcome
@@ -289,31 +294,31 @@ pub(super) async fn write_records(
     for (source_id, rec) in last {
         cols.push(*source_id, rec);
     }
-    let update = tx
+    let record = client
         .prepare_cached(
-            "UPDATE sources s SET
-                last_poll_at = r.at,
-                last_success_at = CASE WHEN r.ok THEN r.at ELSE s.last_success_at END,
-                last_status = r.status,
-                last_error = r.error,
-                consecutive_failures = CASE WHEN r.ok THEN 0 ELSE s.consecutive_failures + 1 END,
-                etag = CASE WHEN r.set_v THEN r.etag ELSE s.etag END,
-                last_modified = CASE WHEN r.set_v THEN r.lm ELSE s.last_modified END,
-                next_poll_at = r.next,
-                failing_since = CASE WHEN r.ok THEN NULL ELSE COALESCE(s.failing_since, r.at) END,
-                discovered_url = CASE WHEN r.set_d THEN r.disc ELSE s.discovered_url END,
-                leased_by = NULL,
-                lease_until = NULL
-             FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $5::text[], $6::bool[],
-                         $7::text[], $8::text[], $9::bigint[], $10::bool[], $11::text[])
-                AS r(id, at, ok, status, error, set_v, etag, lm, next, set_d, disc)
-             WHERE s.id = r.id",
-        )
-        .await?;
-    let history = tx
-        .prepare_cached(
-            "INSERT INTO polls (source_id, at, status, error)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
+            "WITH updated AS (
+                UPDATE sources s SET
+                    last_poll_at = r.at,
+                    last_success_at = CASE WHEN r.ok THEN r.at ELSE s.last_success_at END,
+                    last_status = r.status,
+                    last_error = r.error,
+                    consecutive_failures =
+                        CASE WHEN r.ok THEN 0 ELSE s.consecutive_failures + 1 END,
+                    etag = CASE WHEN r.set_v THEN r.etag ELSE s.etag END,
+                    last_modified = CASE WHEN r.set_v THEN r.lm ELSE s.last_modified END,
+                    next_poll_at = r.next,
+                    failing_since =
+                        CASE WHEN r.ok THEN NULL ELSE COALESCE(s.failing_since, r.at) END,
+                    discovered_url = CASE WHEN r.set_d THEN r.disc ELSE s.discovered_url END,
+                    leased_by = NULL,
+                    lease_until = NULL
+                FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $5::text[],
+                            $6::bool[], $7::text[], $8::text[], $9::bigint[], $10::bool[],
+                            $11::text[])
+                    AS r(id, at, ok, status, error, set_v, etag, lm, next, set_d, disc)
+                WHERE s.id = r.id)
+             INSERT INTO polls (source_id, at, status, error)
+             SELECT * FROM unnest($12::bigint[], $13::bigint[], $14::text[], $15::text[])",
         )
         .await?;
     let mut all = RecordColumns::default();
@@ -326,10 +331,9 @@ pub(super) async fn write_records(
         .map(|e| e.as_deref().map(|e| crate::text::truncate_chars(e, 300)))
         .collect();
     let c = &cols;
-    // Both sent at once: one round trip.
-    futures_util::future::try_join(
-        tx.execute(
-            &update,
+    client
+        .execute(
+            &record,
             &[
                 &c.ids,
                 &c.ats,
@@ -342,14 +346,16 @@ pub(super) async fn write_records(
                 &c.nexts,
                 &c.set_d,
                 &c.discovered,
+                &all.ids,
+                &all.ats,
+                &all.statuses,
+                &errors,
             ],
-        ),
-        tx.execute(&history, &[&all.ids, &all.ats, &all.statuses, &errors]),
-    )
-    .await?;
+        )
+        .await?;
     for (source_id, rec) in batch {
         if let Some(change) = &rec.health {
-            write_health(tx, *source_id, rec.at, change).await?;
+            write_health(client, *source_id, rec.at, change).await?;
         }
     }
     Ok(())
@@ -404,7 +410,7 @@ impl RecordColumns {
 /// notifier. Only the node holding the source's lease polls it, so the alert is raised once
 /// for the cluster; its id makes a second raising a no-op anyway.
 async fn write_health(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     source_id: i64,
     at: i64,
     change: &HealthChange,
