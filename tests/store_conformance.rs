@@ -34,10 +34,16 @@ fn pg_target(url: &str, node: &str) -> PgTarget {
 }
 
 fn postgres() -> (Store, Keep) {
+    let (pg, store) = pg_store();
+    (store, Box::new(pg))
+}
+
+/// A throwaway cluster with database `fw`, and node `n1`'s store on it.
+fn pg_store() -> (PgCluster, Store) {
     let pg = PgCluster::start();
     let url = pg.database("fw");
     let store = Store::new(PostgresStore::connect(&pg_target(&url, "n1")).unwrap());
-    (store, Box::new(pg))
+    (pg, store)
 }
 
 /// `scenario` as a test on each backend.
@@ -741,9 +747,7 @@ fn postgres_migrates_from_the_previous_version_and_refuses_a_newer_one() {
 /// would go on doing so (a cold cycle cost several times its CPU).
 #[test]
 fn postgres_statistics_wait_for_a_table_to_grow() {
-    let pg = PgCluster::start();
-    let url = pg.database("fw");
-    let store = Store::new(PostgresStore::connect(&pg_target(&url, "n1")).unwrap());
+    let (pg, store) = pg_store();
     let src = one_source(&store);
     let analyzed = |table: &str| {
         pg.sql(
@@ -769,9 +773,7 @@ fn postgres_statistics_wait_for_a_table_to_grow() {
 /// items to stories: the prune clears them itself).
 #[test]
 fn postgres_pruned_stories_leave_no_ids_behind() {
-    let pg = PgCluster::start();
-    let url = pg.database("fw");
-    let store = Store::new(PostgresStore::connect(&pg_target(&url, "n1")).unwrap());
+    let (pg, store) = pg_store();
     let src = one_source(&store);
     let text = "a story long enough to be fingerprinted and kept in a story ".repeat(3);
     store

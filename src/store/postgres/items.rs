@@ -20,27 +20,37 @@ use crate::store::{
 /// One of an item's identities, by the column it is stored in.
 type IdentityPart = fn(&Identity) -> Option<&String>;
 
-/// Finds stored items by each kind of identity at once: `$1` the source, then per kind (key,
-/// guid, URL, title and date) the items' positions and values. Per position, the match of
-/// the strongest kind that has one, the oldest row of those: what looking the kinds up one
-/// after another, each for the items still unknown, would find, in one round trip.
-const CLASSIFY: &str = "SELECT DISTINCT ON (n) n, id, raw_hash, pruned FROM (
-        SELECT k.n, 0 AS kind, i.id, i.raw_hash, i.pruned
-        FROM unnest($2::bigint[], $3::text[]) AS k(n, v)
-        JOIN items i ON i.source_id = $1 AND i.key = k.v
-        UNION ALL
-        SELECT k.n, 1, i.id, i.raw_hash, i.pruned
-        FROM unnest($4::bigint[], $5::text[]) AS k(n, v)
-        JOIN items i ON i.source_id = $1 AND i.guid = k.v
-        UNION ALL
-        SELECT k.n, 2, i.id, i.raw_hash, i.pruned
-        FROM unnest($6::bigint[], $7::text[]) AS k(n, v)
-        JOIN items i ON i.source_id = $1 AND i.url = k.v
-        UNION ALL
-        SELECT k.n, 3, i.id, i.raw_hash, i.pruned
-        FROM unnest($8::bigint[], $9::text[]) AS k(n, v)
-        JOIN items i ON i.source_id = $1 AND i.title_date = k.v
-    ) AS m ORDER BY n, kind, id";
+/// The kinds of identity, strongest first: the column each is stored in, and its value.
+const KINDS: [(&str, IdentityPart); 4] = [
+    ("key", |i| Some(&i.key)),
+    ("guid", |i| i.guid.as_ref()),
+    ("url", |i| i.url.as_ref()),
+    ("title_date", |i| i.title_date.as_ref()),
+];
+
+/// Finds stored items by every kind of identity at once: `$1` the source, then per kind the
+/// items' positions and values. Per position, the match of the strongest kind that has one,
+/// the oldest row of those: what looking the kinds up one after another, each for the items
+/// still unknown, would find, in one round trip.
+static CLASSIFY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let lookups: Vec<String> = KINDS
+        .iter()
+        .enumerate()
+        .map(|(kind, (column, _))| {
+            format!(
+                "SELECT k.n, {kind} AS kind, i.id, i.raw_hash, i.pruned
+                 FROM unnest(${}::bigint[], ${}::text[]) AS k(n, v)
+                 JOIN items i ON i.source_id = $1 AND i.{column} = k.v",
+                2 * kind + 2,
+                2 * kind + 3
+            )
+        })
+        .collect();
+    format!(
+        "SELECT DISTINCT ON (n) n, id, raw_hash, pruned FROM ({}) AS m ORDER BY n, kind, id",
+        lookups.join(" UNION ALL ")
+    )
+});
 
 /// The key of the advisory lock under which new items join stories.
 const STORY_LOCK: i64 = 0x6665_6564_7761_7402;
@@ -49,17 +59,9 @@ impl Items for PostgresStore {
     fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
         self.run(async {
             let client = self.client().await?;
-            // Every kind of identity in one statement: per item, the row the strongest kind
-            // finds (the key, then the guid, the URL, the title and date), the oldest such.
-            let kinds: [IdentityPart; 4] = [
-                |i| Some(&i.key),
-                |i| i.guid.as_ref(),
-                |i| i.url.as_ref(),
-                |i| i.title_date.as_ref(),
-            ];
-            let columns: Vec<(Vec<i64>, Vec<&str>)> = kinds
+            let columns: Vec<(Vec<i64>, Vec<&str>)> = KINDS
                 .iter()
-                .map(|value| {
+                .map(|(_, value)| {
                     items
                         .iter()
                         .enumerate()
@@ -67,7 +69,7 @@ impl Items for PostgresStore {
                         .unzip()
                 })
                 .collect();
-            let stmt = client.prepare_cached(CLASSIFY).await?;
+            let stmt = client.prepare_cached(&CLASSIFY).await?;
             let mut args: Vec<&(dyn ToSql + Sync)> = vec![&source_id];
             for (at, values) in &columns {
                 args.push(at);
