@@ -181,3 +181,23 @@ fn a_closing_link_is_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 0);
     assert_eq!(alerts(&article, "harbour"), 1);
 }
+
+/// An article that closes on headings with nothing under them (a "Related" box whose links
+/// were left out, an author box's title): they title parts that are not there, and their
+/// words never alert. A heading inside the article, with text after it, stays.
+#[test]
+fn a_closing_heading_is_not_the_article() {
+    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
+                     after two years of work and a long dispute over its cost with the city.";
+    let html = format!(
+        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
+         <p>{paragraph}</p><h2>The cost</h2><p>{paragraph}</p><p>{paragraph}</p>\
+         <h3>More on Venezuela</h3><h4>About the author</h4>\
+         </article></body></html>"
+    );
+    let article = clean::extract_article(&html);
+    assert!(article.text.ends_with("with the city."), "{}", article.text);
+    assert!(article.text.contains("The cost"), "{}", article.text);
+    assert_eq!(alerts(&article, "Venezuela"), 0);
+    assert_eq!(alerts(&article, "harbour"), 1);
+}

@@ -71,16 +71,29 @@ struct Para {
     link_chars: usize,
     /// Links opened in this paragraph.
     opened: usize,
+    /// Whether it is a heading's text.
+    heading: bool,
+}
+
+/// A paragraph of a walk: its text, its number of links when it is nearly all link text
+/// (else 0), and whether it is a heading.
+pub(super) struct Marked {
+    pub(super) text: String,
+    pub(super) links: usize,
+    heading: bool,
 }
 
 /// Paragraphs of text under `root`, noise and link chrome left out.
 pub(super) fn paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
     drop_link_runs(marked_paragraphs(root, w))
+        .into_iter()
+        .map(|p| p.text)
+        .collect()
 }
 
 /// Paragraphs of text under `root`, noise left out, each with its number of links when it
 /// is nearly all link text (see [`drop_link_runs`]); walked without recursion.
-pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(String, usize)> {
+pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<Marked> {
     let mut out = Vec::new();
     let mut cur = Para::default();
     let mut stack = vec![Step::Enter(root)];
@@ -125,6 +138,7 @@ pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<(S
                 let block = BLOCK_TAGS.contains(&el.name());
                 if block {
                     flush(&mut cur, &mut out);
+                    cur.heading = matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
                     stack.push(Step::Exit);
                 }
                 if el.name() == "a" {
@@ -155,38 +169,42 @@ fn quotes_in(node: NodeRef<'_, Node>) -> Vec<NodeRef<'_, Node>> {
     found
 }
 
+/// The longest heading that a page closes on and is left out: a longer one is text set in
+/// a heading (or in one a page never closed).
+const HEADING_BYTES: usize = 120;
+
 /// The bytes of text before a closing link for it to be an article's closing link.
 const CLOSING_LINK_AFTER: usize = 200;
 
 /// A page's article paragraphs from its marked paragraphs: as [`drop_link_runs`] leaves
-/// them, and without a closing paragraph that is nothing but a link. That one points
-/// elsewhere ("Discuss this in the forum", "More on the topic"): not the article's own
-/// words. A feed item's content keeps it (a link post's link is its point).
-pub(super) fn article_paragraphs(mut paras: Vec<(String, usize)>) -> Vec<String> {
-    if let Some(((_, links), rest)) = paras.split_last()
-        && *links > 0
-        && rest.iter().map(|(p, _)| p.len()).sum::<usize>() >= CLOSING_LINK_AFTER
+/// them, and without what closes them but is not the article's own words, once it has them:
+/// a paragraph that is nothing but a link points elsewhere ("Discuss this in the forum",
+/// "More on the topic"), and a heading with nothing after it titles a part that is not
+/// there ("Related articles", "About the author"). A feed item's content keeps them (a link
+/// post's link is its point).
+pub(super) fn article_paragraphs(paras: Vec<Marked>) -> Vec<String> {
+    let mut paras = drop_link_runs(paras);
+    while let Some((last, rest)) = paras.split_last()
+        && (last.links > 0 || (last.heading && last.text.len() <= HEADING_BYTES))
+        && rest.iter().map(|p| p.text.len()).sum::<usize>() >= CLOSING_LINK_AFTER
     {
         paras.pop();
     }
-    drop_link_runs(paras)
+    paras.into_iter().map(|p| p.text).collect()
 }
 
 /// Paragraphs without those that are nothing but links when there are several: runs of two
 /// or more such paragraphs (the "You may also like" titles set as paragraphs in the body),
 /// or one of three or more links (a line of tags); nor the short line that introduces them.
-fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
+fn drop_link_runs(paras: Vec<Marked>) -> Vec<Marked> {
     let mut keep = vec![true; paras.len()];
     let mut i = 0;
     while i < paras.len() {
-        let run = paras[i..]
-            .iter()
-            .take_while(|(_, links)| *links > 0)
-            .count();
-        if run >= 2 || (run == 1 && paras[i].1 >= 3) {
+        let run = paras[i..].iter().take_while(|p| p.links > 0).count();
+        if run >= 2 || (run == 1 && paras[i].links >= 3) {
             keep[i..i + run].fill(false);
             if let Some(lead) = i.checked_sub(1) {
-                let p = paras[lead].0.as_str();
+                let p = paras[lead].text.as_str();
                 let sentence = p.ends_with(['.', '!', '?', '"', '”']) && !p.ends_with("...");
                 if p.split_whitespace().count() <= 6 && !sentence {
                     keep[lead] = false;
@@ -201,7 +219,7 @@ fn drop_link_runs(paras: Vec<(String, usize)>) -> Vec<String> {
     paras
         .into_iter()
         .zip(keep)
-        .filter_map(|((p, _), keep)| (keep || !any).then_some(p))
+        .filter_map(|(p, keep)| (keep || !any).then_some(p))
         .collect()
 }
 
@@ -247,7 +265,7 @@ fn push_text(cur: &mut String, text: &str) {
 
 /// Ends the paragraph being built: kept unless empty or a boilerplate label, with the number
 /// of its links when nearly all its text is link text (else 0).
-fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
+fn flush(cur: &mut Para, out: &mut Vec<Marked>) {
     let p = cur.text.trim();
     // Counted only when there is link text to weigh against it.
     let chars = if cur.link_chars > 0 {
@@ -259,7 +277,11 @@ fn flush(cur: &mut Para, out: &mut Vec<(String, usize)>) {
     let promo = || cur.link_chars * 2 >= chars && noise::is_promo_label(p);
     if !p.is_empty() && !noise::is_noise_paragraph(p) && !promo() {
         let all_links = cur.link_chars > 0 && cur.link_chars * 10 >= chars * 8;
-        out.push((p.to_string(), if all_links { cur.opened.max(1) } else { 0 }));
+        out.push(Marked {
+            text: p.to_string(),
+            links: if all_links { cur.opened.max(1) } else { 0 },
+            heading: cur.heading,
+        });
     }
     cur.text.clear();
     cur.link_chars = 0;
