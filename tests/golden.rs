@@ -201,3 +201,35 @@ fn a_closing_heading_is_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 0);
     assert_eq!(alerts(&article, "harbour"), 1);
 }
+
+/// Sections named in BEM style whose modifier says they hold an ad slot
+/// (`Report__Section--Ads`) are the article's sections, not ads: a watch on their words
+/// alerts. A box named an ad by its block (`AdSlot--sticky`) is still an ad.
+#[test]
+fn a_section_that_holds_an_ad_slot_is_not_an_ad() {
+    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
+                     after two years of work and a long dispute over its cost with the city.";
+    let section = |n: usize| {
+        format!(
+            "<section class=\"Report__Section Report__Section--Ads\"><h2>Part {n}</h2>\
+             <p>{paragraph}</p><p>{paragraph}</p></section>"
+        )
+    };
+    let html = format!(
+        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
+         {}{}{}<div class=\"AdSlot AdSlot--sticky\"><p>Cheap flights to Venezuela, book \
+         today and save on every route this spring.</p></div></article></body></html>",
+        section(1),
+        section(2),
+        section(3)
+    );
+    let article = clean::extract_article(&html);
+    assert_eq!(
+        article.text.matches("harbour authority").count(),
+        6,
+        "{}",
+        article.text
+    );
+    assert_eq!(alerts(&article, "harbour"), 1);
+    assert_eq!(alerts(&article, "Venezuela"), 0);
+}

@@ -552,6 +552,17 @@ fn has_noise_words(hint: &str) -> bool {
         .split_whitespace()
         .filter(|c| !(is_taxonomy(c) || (wordpress_post && c.contains('-'))))
     {
+        // A BEM modifier that says the block holds an ad slot or a share bar
+        // ("TestReport__Section--Ads") names a variant of the block, not an ad: only the
+        // block's own words count then.
+        let class = match class.split_once("--") {
+            Some((block, modifier))
+                if !block.is_empty() && words_of(modifier).all(|w| WRAPPER_WORDS.contains(&w)) =>
+            {
+                block
+            }
+            _ => class,
+        };
         let mut previous = "";
         for w in words_of(class) {
             // "with-navbar", "has-sidebar", "no-footer", "one-sidebar": the layout around
