@@ -233,3 +233,32 @@ fn a_section_that_holds_an_ad_slot_is_not_an_ad() {
     assert_eq!(alerts(&article, "harbour"), 1);
     assert_eq!(alerts(&article, "Venezuela"), 0);
 }
+
+/// A shop's product page sets the description inside the order form: a form holding three
+/// paragraphs of prose is the page's text, not a search box, and a watch on it alerts. A
+/// search form's words still never do.
+#[test]
+fn a_product_form_holding_prose_is_the_page() {
+    let paragraph = "A warm double-layer fleece blanket for dogs and cats, embroidered with \
+                     the name of your choice in thread that keeps its colour wash after wash.";
+    // Shop terms fill the footer: the form holds less than half the page's text.
+    let terms = "<p>Orders ship within three working days; returns are free within thirty \
+                 days of delivery, and the terms of sale apply to every order.</p>";
+    let html = format!(
+        "<html><head><title>Blanket</title></head><body><nav><a href=\"/\">Home</a></nav>\
+         <form class=\"search\"><input name=\"q\"><label>Search Venezuela gifts</label></form>\
+         <main><article><h1>Blanket</h1><form class=\"productform\"><div>\
+         <p>{paragraph}</p><p>{paragraph}</p><p>{paragraph}</p>\
+         <button>Add to basket</button></div></form></article></main>\
+         <footer>{terms}{terms}{terms}{terms}</footer></body></html>"
+    );
+    let article = clean::extract_article(&html);
+    assert_eq!(
+        article.text.matches("fleece blanket").count(),
+        3,
+        "{}",
+        article.text
+    );
+    assert_eq!(alerts(&article, "embroidered"), 1);
+    assert_eq!(alerts(&article, "Venezuela"), 0);
+}

@@ -269,8 +269,9 @@ fn has_noise_hint(el: &Element) -> bool {
 /// headline together with the prose (a masthead holds no prose, a comment thread no
 /// headline), so these are the headline's ancestors that hold at least half the page's
 /// long paragraphs outside other chrome. Found only when one of the headline's ancestors
-/// has a noise hint. Likewise a `<form>` holding most of the page's text is the page (an
-/// ASP.NET page sets its whole body in one), not a search box or a comment form.
+/// has a noise hint. Likewise a `<form>` holding most of the page's text (an ASP.NET page
+/// sets its whole body in one) or three paragraphs of prose (a product's order form) is
+/// the page, not a search box or a comment form.
 #[derive(Debug, Default)]
 pub(super) struct Wrappers {
     ids: HashSet<NodeId>,
@@ -462,7 +463,9 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
         .collect()
 }
 
-/// The `<form>`s under `body` that hold at least half of its text.
+/// The `<form>`s under `body` that hold at least half of its text, or three paragraphs of
+/// prose: a shop sets a product's description inside its order form, where a search box or
+/// a comment form holds a label or two.
 fn page_forms(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
     let text_len = |root: NodeRef<'_, Node>| -> usize {
         let mut n = 0;
@@ -486,7 +489,14 @@ fn page_forms(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
     let total = text_len(body);
     forms
         .into_iter()
-        .filter(|f| 2 * text_len(*f) >= total && total > 0)
+        .filter(|f| {
+            (2 * text_len(*f) >= total && total > 0)
+                || f.descendants()
+                    .filter(|p| matches!(p.value(), Node::Element(el) if el.name() == "p"))
+                    .filter(|p| is_prose(*p))
+                    .count()
+                    >= 3
+        })
         .map(|f| f.id())
         .collect()
 }
