@@ -38,6 +38,7 @@ fn main() {
         Some("extract") => {
             let figures = bench_extract(&corpora);
             update_extract_section(&figures);
+            update_extract_results(&figures);
         }
         Some("parse") if args.iter().any(|a| a == "--list") => list_parse(&corpora),
         Some("parse") => {
@@ -666,6 +667,45 @@ fn extract_section(f: &ExtractFigures) -> String {
     )
 }
 
+/// The extraction figures of `bench/results.json`, by key.
+fn extract_results(f: &ExtractFigures) -> serde_json::Map<String, serde_json::Value> {
+    let num = |v: f64| serde_json::json!((v * 1000.0).round() / 1000.0);
+    let mut out = serde_json::Map::new();
+    out.insert("extract_mb_s".into(), num(f.mb_s));
+    out.insert("extract_f1_macro".into(), num(f.macro_f1));
+    out.insert(
+        "extract_f1_macro_trafilatura".into(),
+        num(f.trafilatura_macro_f1),
+    );
+    out.insert(
+        "extract_vs_trafilatura".into(),
+        num(f.mb_s / f.trafilatura_mb_s),
+    );
+    for set in &f.sets {
+        out.insert(format!("extract_f1_{}", set.name), num(set.f1));
+        out.insert(
+            format!("extract_f1_{}_trafilatura", set.name),
+            num(set.trafilatura_f1),
+        );
+    }
+    out
+}
+
+/// Replaces the extraction figures in `bench/results.json`, the others left as the last
+/// full run wrote them (and the one-set `extract_f1` of earlier runs dropped).
+fn update_extract_results(f: &ExtractFigures) {
+    let path = bench_dir().join("results.json");
+    let mut results: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    results.remove("extract_f1");
+    results.extend(extract_results(f));
+    let sorted: std::collections::BTreeMap<_, _> = results.into_iter().collect();
+    std::fs::write(&path, serde_json::to_string_pretty(&sorted).unwrap() + "\n").unwrap();
+    eprintln!("wrote the extraction figures in bench/results.json");
+}
+
 /// Replaces the extraction table in `bench/RESULTS.md` (or adds it).
 fn update_extract_section(f: &ExtractFigures) {
     let path = bench_dir().join("RESULTS.md");
@@ -921,10 +961,6 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
     let mut results = serde_json::json!({
         "parse_mb_s": num(Some(parse.mb_s)),
         "parse_vs_feedparser": num(Some(parse.mb_s / parse.feedparser_mb_s)),
-        "extract_mb_s": num(Some(extract.mb_s)),
-        "extract_f1_macro": num(Some(extract.macro_f1)),
-        "extract_f1_macro_trafilatura": num(Some(extract.trafilatura_macro_f1)),
-        "extract_vs_trafilatura": num(Some(extract.mb_s / extract.trafilatura_mb_s)),
         "match_mb_s_10k_terms": num(Some(match_mb_s)),
         "store_items_s": num(Some(store_new)),
         "cold_cycle_1k_cpu_s": num(fw(1_000, cold).map(|u| u.cpu_s)),
@@ -1087,9 +1123,8 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
         }
     }
     results["web_page_slowest_ms_10k_sources_100k_alerts"] = num(Some(slowest_page));
-    for set in &extract.sets {
-        results[format!("extract_f1_{}", set.name)] = num(Some(set.f1));
-        results[format!("extract_f1_{}_trafilatura", set.name)] = num(Some(set.trafilatura_f1));
+    for (key, value) in extract_results(&extract) {
+        results[key] = value;
     }
     let _ = writeln!(md, "\n{}", extract_section(&extract));
     let _ = writeln!(
