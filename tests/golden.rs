@@ -164,19 +164,27 @@ fn soft_hyphens_and_decomposed_accents() {
     assert_eq!(alerts(&article, "Magdalener"), 1);
 }
 
+/// A paragraph of the harbour story the closing tests share.
+const HARBOUR: &str = "<p>The harbour authority said on Monday that the new quay would open in \
+                       spring, after two years of work and a long dispute over its cost with \
+                       the city.</p>";
+
+/// The harbour story's page: its headline, then `body`, in an `<article>`.
+fn harbour_page(body: &str) -> feedwatch::model::Article {
+    clean::extract_article(&format!(
+        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>{body}\
+         </article></body></html>"
+    ))
+}
+
 /// An article that closes with a paragraph that is nothing but a link to elsewhere (a forum
 /// thread, more on the topic): the link is not the article's text and its words never alert.
 #[test]
 fn a_closing_link_is_not_the_article() {
-    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
-                     after two years of work and a long dispute over its cost with the city.";
-    let html = format!(
-        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
-         <p>{paragraph}</p><p>{paragraph}</p><p>{paragraph}</p>\
-         <p><a href=\"/forum/42\">Venezuela and its ports: discuss in the forum</a></p>\
-         </article></body></html>"
-    );
-    let article = clean::extract_article(&html);
+    let article = harbour_page(&format!(
+        "{HARBOUR}{HARBOUR}{HARBOUR}\
+         <p><a href=\"/forum/42\">Venezuela and its ports: discuss in the forum</a></p>"
+    ));
     assert!(article.text.ends_with("with the city."), "{}", article.text);
     assert_eq!(alerts(&article, "Venezuela"), 0);
     assert_eq!(alerts(&article, "harbour"), 1);
@@ -187,19 +195,23 @@ fn a_closing_link_is_not_the_article() {
 /// words never alert. A heading inside the article, with text after it, stays.
 #[test]
 fn a_closing_heading_is_not_the_article() {
-    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
-                     after two years of work and a long dispute over its cost with the city.";
-    let html = format!(
-        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
-         <p>{paragraph}</p><h2>The cost</h2><p>{paragraph}</p><p>{paragraph}</p>\
-         <h3>More on Venezuela</h3><h4>About the author</h4>\
-         </article></body></html>"
-    );
-    let article = clean::extract_article(&html);
+    let article = harbour_page(&format!(
+        "{HARBOUR}<h2>The cost</h2>{HARBOUR}{HARBOUR}\
+         <h3>More on Venezuela</h3><h4>About the author</h4>"
+    ));
     assert!(article.text.ends_with("with the city."), "{}", article.text);
     assert!(article.text.contains("The cost"), "{}", article.text);
     assert_eq!(alerts(&article, "Venezuela"), 0);
     assert_eq!(alerts(&article, "harbour"), 1);
+    // Text set loose after a heading is not the heading's: it stays.
+    let article = harbour_page(&format!(
+        "{HARBOUR}{HARBOUR}<div><h4>Note</h4>The quay serves Venezuela too.</div>"
+    ));
+    assert!(
+        article.text.ends_with("serves Venezuela too."),
+        "{}",
+        article.text
+    );
 }
 
 /// Sections named in BEM style whose modifier says they hold an ad slot
@@ -207,23 +219,18 @@ fn a_closing_heading_is_not_the_article() {
 /// alerts. A box named an ad by its block (`AdSlot--sticky`) is still an ad.
 #[test]
 fn a_section_that_holds_an_ad_slot_is_not_an_ad() {
-    let paragraph = "The harbour authority said on Monday that the new quay would open in spring, \
-                     after two years of work and a long dispute over its cost with the city.";
-    let section = |n: usize| {
-        format!(
-            "<section class=\"Report__Section Report__Section--Ads\"><h2>Part {n}</h2>\
-             <p>{paragraph}</p><p>{paragraph}</p></section>"
-        )
-    };
-    let html = format!(
-        "<html><head><title>Quay</title></head><body><article><h1>Quay</h1>\
-         {}{}{}<div class=\"AdSlot AdSlot--sticky\"><p>Cheap flights to Venezuela, book \
-         today and save on every route this spring.</p></div></article></body></html>",
-        section(1),
-        section(2),
-        section(3)
-    );
-    let article = clean::extract_article(&html);
+    let sections: String = (1..=3)
+        .map(|n| {
+            format!(
+                "<section class=\"Report__Section Report__Section--Ads\"><h2>Part {n}</h2>\
+                 {HARBOUR}{HARBOUR}</section>"
+            )
+        })
+        .collect();
+    let article = harbour_page(&format!(
+        "{sections}<div class=\"AdSlot AdSlot--sticky\"><p>Cheap flights to Venezuela, \
+         book today and save on every route this spring.</p></div>"
+    ));
     assert_eq!(
         article.text.matches("harbour authority").count(),
         6,

@@ -78,8 +78,8 @@ struct Para {
 /// A paragraph of a walk: its text, its number of links when it is nearly all link text
 /// (else 0), and whether it is a heading.
 pub(super) struct Marked {
-    pub(super) text: String,
-    pub(super) links: usize,
+    text: String,
+    links: usize,
     heading: bool,
 }
 
@@ -286,6 +286,7 @@ fn flush(cur: &mut Para, out: &mut Vec<Marked>) {
     cur.text.clear();
     cur.link_chars = 0;
     cur.opened = 0;
+    cur.heading = false;
 }
 
 #[cfg(test)]
