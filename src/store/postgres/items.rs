@@ -1,5 +1,5 @@
-//! Items on PostgreSQL: classification in one round trip per kind of identity, and a poll's
-//! items with their stories and alerts in one transaction. Stories are joined under one
+//! Items on PostgreSQL: classification in one round trip, and a poll's items with their
+//! stories and alerts in one transaction of a few round trips. Stories are joined under one
 //! advisory lock held to the commit, so two nodes storing copies of one article at once see
 //! each other's story and the watch alerts once.
 
@@ -223,6 +223,8 @@ impl PostgresStore {
         }
         self.insert_new(tx, source_id, now, new, &mut report)
             .await?;
+        // Edited items' alerts go together once every edit is written.
+        let mut alerting: Vec<(i64, Option<i64>, &[NewAlert])> = Vec::new();
         for item in changed {
             match &item.material {
                 Some((text, fingerprint)) => {
@@ -234,14 +236,7 @@ impl PostgresStore {
                         )
                         .await?;
                     report.updated += 1;
-                    let story_id: Option<i64> = row.try_get(0)?;
-                    insert_alerts(
-                        tx,
-                        &[(item.item_id, story_id, &item.alerts)],
-                        now,
-                        &mut report,
-                    )
-                    .await?;
+                    alerting.push((item.item_id, row.try_get(0)?, &item.alerts));
                 }
                 None => {
                     tx.execute(
@@ -252,6 +247,7 @@ impl PostgresStore {
                 }
             }
         }
+        insert_alerts(tx, &alerting, now, &mut report).await?;
         Ok(report)
     }
 
@@ -448,6 +444,17 @@ impl PostgresStore {
         }
         Ok(None)
     }
+}
+
+/// An outbox row planned for an item: its alert (for one notifier) with the watches it
+/// lists.
+struct OutboxRow<'a> {
+    alert: crate::model::Alert,
+    payload: String,
+    notifier: &'a str,
+    item_id: i64,
+    story_id: Option<i64>,
+    watches: Vec<&'a str>,
 }
 
 /// Where a new item's story is.
@@ -653,68 +660,65 @@ async fn insert_alerts(
              SELECT seq FROM alert",
         )
         .await?;
-    // What each planned row says, as the statement's parameters.
-    type RowArgs<'a> = (
-        String,
-        &'a str,
-        i64,
-        Option<i64>,
-        String,
-        String,
-        Vec<&'a str>,
-    );
-    let mut planned: Vec<RowArgs<'_>> = Vec::new();
+    let mut planned: Vec<OutboxRow<'_>> = Vec::new();
     // Watches alerted by earlier items of this batch, by story.
     let mut alerted_here: Vec<(i64, &str)> = Vec::new();
-    for ((item_id, story_id, alerts), rows) in items.iter().zip(checked) {
-        let mut alerted: Vec<String> = rows
+    for ((&&(item_id, story_id, alerts), rows), item_watches) in
+        items.iter().zip(checked).zip(&watches)
+    {
+        let stored: Vec<String> = rows
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-        if let Some(story) = story_id {
-            alerted.extend(
+        let alerted: Vec<&str> = stored
+            .iter()
+            .map(String::as_str)
+            .chain(
                 alerted_here
                     .iter()
-                    .filter(|(s, _)| s == story)
-                    .map(|(_, w)| w.to_string()),
-            );
-        }
-        let alerted: Vec<&str> = alerted.iter().map(String::as_str).collect();
+                    .filter(|(s, _)| Some(*s) == story_id)
+                    .map(|(_, w)| *w),
+            )
+            .collect();
         let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
         report.repeats += repeats;
         for (notifier, alert) in rows {
-            let payload = serde_json::to_string(&alert)?;
             let names = alert.watch_names();
-            let watches: Vec<&str> = outbox_rows::watches(alerts)
-                .into_iter()
+            let watches: Vec<&str> = item_watches
+                .iter()
+                .copied()
                 .filter(|w| names.contains(w))
                 .collect();
             if let Some(story) = story_id {
-                alerted_here.extend(watches.iter().map(|w| (*story, *w)));
+                alerted_here.extend(watches.iter().map(|w| (story, *w)));
             }
-            planned.push((
-                alert.id.clone(),
+            planned.push(OutboxRow {
+                payload: serde_json::to_string(&alert)?,
+                alert,
                 notifier,
-                *item_id,
-                *story_id,
-                alert.watch.clone(),
-                payload,
+                item_id,
+                story_id,
                 watches,
-            ));
+            });
         }
     }
     let insert = &insert;
-    let inserted = futures_util::future::try_join_all(planned.iter().map(
-        |(id, notifier, item_id, story_id, watch, payload, watches)| async move {
-            tx.query_opt(
-                insert,
-                &[
-                    id, notifier, item_id, story_id, watch, payload, &now, watches,
-                ],
-            )
-            .await
-        },
-    ))
+    let inserted = futures_util::future::try_join_all(planned.iter().map(|row| async move {
+        tx.query_opt(
+            insert,
+            &[
+                &row.alert.id,
+                &row.notifier,
+                &row.item_id,
+                &row.story_id,
+                &row.alert.watch,
+                &row.payload,
+                &now,
+                &row.watches,
+            ],
+        )
+        .await
+    }))
     .await?;
     report.alerts += inserted.iter().filter(|r| r.is_some()).count();
     Ok(())
