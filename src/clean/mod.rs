@@ -16,7 +16,7 @@ mod score;
 mod teasers;
 mod walk;
 
-pub use depth::prepare_html;
+pub use depth::{prepare_for_text, prepare_html};
 pub use regions::{REST_OF_PAGE, Region, page_regions};
 
 use std::sync::LazyLock;
@@ -51,7 +51,7 @@ static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
 
 /// Extracts the article of a whole HTML page.
 pub fn extract_article(html: &str) -> Article {
-    let doc = Html::parse_document(&prepare_html(html));
+    let doc = Html::parse_document(&prepare_for_text(html));
     let facts = PageFacts::of(&doc);
     let element_text = |e: ElementRef| fold_whitespace(&e.text().collect::<String>());
     let title = facts

@@ -8,7 +8,7 @@ use scraper::Node;
 use scraper::node::Element;
 
 /// Elements whose content is never article text.
-const SKIP_TAGS: &[&str] = &[
+pub(super) const SKIP_TAGS: &[&str] = &[
     "script",
     "style",
     "noscript",
