@@ -165,14 +165,15 @@ impl<'a> Pass<'a> {
             self.write(tag);
             return rest;
         }
-        if !closing && RAW.contains(&key) && !(key == "svg" && tag.ends_with("/>")) {
+        let kind = kind_of(key);
+        if !closing && kind & RAW_TAG != 0 && !(key == "svg" && tag.ends_with("/>")) {
             self.text(text, false);
             self.after_block = false;
             return self.raw(tag, key, rest);
         }
         let keep = if closing {
             close(&mut self.open, name)
-        } else if VOID.contains(&key) {
+        } else if kind & VOID_TAG != 0 {
             true
         } else {
             let keep = self.open.len() < self.limit;
@@ -180,7 +181,7 @@ impl<'a> Pass<'a> {
             self.deepest = self.deepest.max(self.open.len());
             keep
         };
-        let block = keep && self.text_only && LINE_BREAKING.contains(&key);
+        let block = keep && self.text_only && kind & BREAKS_LINES != 0;
         self.text(text, self.after_block && block);
         self.after_block = block;
         if closing && self.pre > 0 {
@@ -199,7 +200,7 @@ impl<'a> Pass<'a> {
                 let drop_href = self.text_only && key != "link";
                 push_start_tag(&mut self.out, tag, start + len, drop_href);
             }
-            if !closing && self.text_only && UNREAD.contains(&key) && !VOID.contains(&key) {
+            if !closing && self.text_only && kind & (UNREAD_TAG | VOID_TAG) == UNREAD_TAG {
                 self.muted = Some(self.open.len());
             }
         }
@@ -213,7 +214,7 @@ impl<'a> Pass<'a> {
         let code = match key {
             "style" | "svg" => true,
             "script" => !contains_ignore_case(tag, b"ld+json"),
-            _ => self.text_only && UNREAD.contains(&key),
+            _ => self.text_only && kind_of(key) & UNREAD_TAG != 0,
         };
         self.write(tag);
         if !code {
@@ -221,6 +222,36 @@ impl<'a> Pass<'a> {
         }
         &rest[end..]
     }
+}
+
+/// What the pass does with a tag or an attribute, by its lowercase name, as bits.
+const VOID_TAG: u8 = 1;
+const RAW_TAG: u8 = 2;
+const BREAKS_LINES: u8 = 4;
+const UNREAD_TAG: u8 = 8;
+const KEPT_ATTRIBUTE: u8 = 16;
+
+/// The lists above as one map: a lookup per tag, where comparing with each list's names was
+/// a third of the pass.
+static KINDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u8>> =
+    std::sync::LazyLock::new(|| {
+        let mut kinds = rustc_hash::FxHashMap::default();
+        for (names, kind) in [
+            (VOID, VOID_TAG),
+            (RAW, RAW_TAG),
+            (LINE_BREAKING, BREAKS_LINES),
+            (UNREAD, UNREAD_TAG),
+            (KEPT_ATTRIBUTES, KEPT_ATTRIBUTE),
+        ] {
+            for name in names {
+                *kinds.entry(*name).or_default() |= kind;
+            }
+        }
+        kinds
+    });
+
+fn kind_of(key: &str) -> u8 {
+    KINDS.get(key).copied().unwrap_or(0)
 }
 
 /// `name` in ASCII lowercase in `buf`, or "" when it is longer than any name looked up.
@@ -293,30 +324,28 @@ fn tag_end(src: &[u8]) -> Option<usize> {
         return memchr::memchr(b'>', src);
     }
     let mut i = 1;
-    while i < src.len() {
-        match src[i] {
-            b'>' => return Some(i),
-            b'=' => {
-                i += 1;
-                while src.get(i).is_some_and(u8::is_ascii_whitespace) {
+    loop {
+        i += memchr::memchr2(b'>', b'=', &src[i..])?;
+        if src[i] == b'>' {
+            return Some(i);
+        }
+        // A value: quoted, it runs to its closing quote; else to white space or `>`.
+        i += 1;
+        while src.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        match src.get(i) {
+            Some(&q @ (b'"' | b'\'')) => i += 2 + memchr::memchr(q, &src[i + 1..])?,
+            _ => {
+                while src
+                    .get(i)
+                    .is_some_and(|&b| b != b'>' && !b.is_ascii_whitespace())
+                {
                     i += 1;
                 }
-                match src.get(i) {
-                    Some(&q @ (b'"' | b'\'')) => i += 2 + memchr::memchr(q, &src[i + 1..])?,
-                    _ => {
-                        while src
-                            .get(i)
-                            .is_some_and(|&b| b != b'>' && !b.is_ascii_whitespace())
-                        {
-                            i += 1;
-                        }
-                    }
-                }
             }
-            _ => i += 1,
         }
     }
-    None
 }
 
 /// Writes a start tag (whole, as [`tag_end`] finds it) with only its [`KEPT_ATTRIBUTES`],
@@ -361,8 +390,9 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize, drop_href: bool)
             };
         }
         // Each kept attribute with the space before it.
-        let kept = KEPT_ATTRIBUTES.iter().any(|k| k.eq_ignore_ascii_case(name))
-            && !(drop_href && name.eq_ignore_ascii_case("href"));
+        let mut lower = [0u8; 16];
+        let key = lowercase(name, &mut lower);
+        let kept = kind_of(key) & KEPT_ATTRIBUTE != 0 && !(drop_href && key == "href");
         if name.is_empty() || kept {
             out.push_str(&attrs[from..i]);
         }
