@@ -784,3 +784,58 @@ fn postgres_pruned_stories_leave_no_ids_behind() {
     assert_eq!(store.prune(100_000, 50_000).unwrap().stories, 1);
     assert_eq!(pg.sql("fw", linked).trim(), "0");
 }
+
+/// A poll's commit waits for the story lock before it writes its source's row: a commit
+/// that held the row while waiting would deadlock with the lock's holder waiting for that
+/// row (as a node starting up writes every source). The commit here runs on a fresh
+/// connection, where the lock's statements are not yet prepared.
+#[test]
+fn postgres_a_commit_waiting_for_the_story_lock_holds_no_source_row() {
+    let (pg, store) = pg_store();
+    let src = one_source(&store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let holder = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&pg.url("fw"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({})",
+                feedwatch::store::STORY_LOCK
+            ))
+            .await
+            .unwrap();
+        client
+    });
+    let text = "a story long enough to be fingerprinted and kept in a story ".repeat(3);
+    let committing = std::thread::spawn(move || {
+        store.commit_and_record(
+            src,
+            &[item("new", &text, Some(7), &[])],
+            &[],
+            &ok(1_000, 9_000),
+        )
+    });
+    let waiting = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while pg.sql("fw", waiting) != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit never waited for the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rt.block_on(async {
+        holder
+            .execute(
+                "UPDATE sources SET interval_ms = interval_ms WHERE id = $1",
+                &[&src],
+            )
+            .await
+            .expect("the source's row is free while its commit waits for the lock");
+        holder.batch_execute("COMMIT").await.unwrap();
+    });
+    let report = committing.join().unwrap().expect("the commit goes through");
+    assert_eq!(report.items, 1);
+}

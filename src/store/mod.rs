@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
-pub use postgres::{PgTarget, PostgresStore};
+pub use postgres::{PgTarget, PostgresStore, STORY_LOCK};
 pub use sqlite::{SqliteStore, StoreLock};
 pub use types::*;
 

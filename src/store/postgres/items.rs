@@ -52,8 +52,9 @@ static CLASSIFY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// The key of the advisory lock under which new items join stories.
-const STORY_LOCK: i64 = 0x6665_6564_7761_7402;
+/// The key of the advisory lock under which new items join stories (as `pg_locks` shows it
+/// while a commit waits).
+pub const STORY_LOCK: i64 = 0x6665_6564_7761_7402;
 
 impl Items for PostgresStore {
     fn classify(&self, source_id: i64, items: &[Identity]) -> Result<Vec<Seen>, StoreError> {
@@ -142,13 +143,15 @@ impl Items for PostgresStore {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            // The poll's record goes out with the items' first statements.
-            let record = [(source_id, rec.clone())];
-            let (report, ()) = futures_util::future::try_join(
-                self.write_poll(&tx, source_id, rec.at, new, changed),
-                super::sources::write_records(&tx, &record),
-            )
-            .await?;
+            let report = self
+                .write_poll(&tx, source_id, rec.at, new, changed)
+                .await?;
+            // Only after the story lock that `write_poll` may take: a commit that held its
+            // source's row while it waited for the lock would deadlock with the holder of
+            // the lock waiting for that row behind a statement that writes every source (a
+            // node starting up). Sent alongside, the record could run first whenever a
+            // statement of the lock was not yet prepared on the connection.
+            super::sources::write_records(&tx, &[(source_id, rec.clone())]).await?;
             tx.commit().await?;
             Ok(report)
         })

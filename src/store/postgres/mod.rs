@@ -16,6 +16,8 @@ mod schema;
 mod sources;
 mod views;
 
+pub use items::STORY_LOCK;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
