@@ -74,3 +74,52 @@ async fn run_alerts_reloads_on_sighup_and_exits_zero_on_sigterm() {
         "polled once per interval, not in a loop"
     );
 }
+
+/// Sources claimed ahead of a free slot are the node's until polled: a daemon that stops
+/// gives them back with the polls it cut short, so they are due at once (for another node,
+/// or this one started again), not when their lease runs out.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_gives_back_sources_claimed_but_not_polled() {
+    let http = HttpServer::start().await;
+    let feeds: String = (1..=3)
+        .map(|n| {
+            format!(
+                "\n[[feed]]\nname = \"Slow {n}\"\nurl = \"{}?n={n}\"\n",
+                http.url("/trickle")
+            )
+        })
+        .collect();
+    let work = Workdir::new(&format!(
+        "[store]\npath = \"fw.db\"\n\n[fetch]\nconcurrency = 1\ntimeout = \"30s\"\n{feeds}"
+    ));
+    // A first run records the sources (new ones are spread over 150 ms) and stops while
+    // its only slot is busy: all three are due when the second starts.
+    let first = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || http.hits("/trickle") == 1).await,
+        "the first poll never started"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(first).await;
+    let daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || http.hits("/trickle") == 2).await,
+        "the second run's first poll never started"
+    );
+    // One source polling, one claimed ahead of the only slot, one never claimed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(daemon).await;
+    assert_eq!(http.hits("/trickle"), 2, "one slot, one poll per run");
+    let now = feedwatch::time::Clock::system().now();
+    let mut due = work.due_at(now);
+    due.sort();
+    assert_eq!(due, ["Slow 1", "Slow 2", "Slow 3"]);
+}
+
+async fn stop(mut daemon: tokio::process::Child) {
+    signal(&daemon, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("did not stop within 20 s");
+    assert!(status.unwrap().success());
+}

@@ -171,6 +171,8 @@ struct Daemon {
     tasks: JoinSet<PollTask>,
     /// Source id of each running poll, by task, so a poll that panicked is accounted for too.
     in_flight: HashMap<tokio::task::Id, i64>,
+    /// Sources claimed ahead of a free slot, oldest first, with when they were claimed.
+    queued: std::collections::VecDeque<(SourceRow, tokio::time::Instant)>,
     /// Longest sleep between looks at the store (and between watchdog pings).
     tick: Duration,
     next_prune: tokio::time::Instant,
@@ -230,6 +232,7 @@ impl Daemon {
             dispatcher_stop,
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
+            queued: Default::default(),
             first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
             catalog,
             config_hash,
@@ -262,19 +265,31 @@ impl Daemon {
         }
     }
 
-    /// Claims as many due sources as there are free slots, and starts their polls.
+    /// Starts polls for the free slots from the queue of claimed sources, claiming when the
+    /// queue holds fewer than that: as many again as the daemon runs at once besides. On a
+    /// busy cycle the store is asked once per slot-full of polls instead of after every few
+    /// (each ask is a round trip and a plan on PostgreSQL).
     async fn claim_and_spawn(&mut self) -> anyhow::Result<()> {
+        self.release_stale().await?;
         let free = self.global.available_permits();
         if free == 0 {
             return Ok(());
         }
-        let (lease, now) = (ms(self.rt.lease), self.now());
-        let rows = self
-            .store
-            .blocking(move |s| s.claim_due(now, free, lease))
-            .await?;
+        if self.queued.len() < free {
+            let want = free + self.rt.concurrency - self.queued.len();
+            let (lease, now) = (ms(self.rt.lease), self.now());
+            let rows = self
+                .store
+                .blocking(move |s| s.claim_due(now, want, lease))
+                .await?;
+            let at = tokio::time::Instant::now();
+            self.queued.extend(rows.into_iter().map(|row| (row, at)));
+        }
         let running: std::collections::HashSet<i64> = self.in_flight.values().copied().collect();
-        for row in rows {
+        let mut started = 0;
+        while started < free
+            && let Some((row, _)) = self.queued.pop_front()
+        {
             let Some(source) = self.rt.sources.get(&row.name).cloned() else {
                 continue;
             };
@@ -293,7 +308,28 @@ impl Daemon {
                 self.global.clone(),
             );
             self.in_flight.insert(task, source_id);
+            started += 1;
         }
+        Ok(())
+    }
+
+    /// Gives back the queued sources that waited for a slot for a quarter of their lease
+    /// (every slot held by slow polls): the rest of the lease must cover their own poll.
+    /// They are claimed again, by this node or another, at once.
+    async fn release_stale(&mut self) -> anyhow::Result<()> {
+        let limit = self.rt.lease / 4;
+        let stale: Vec<i64> = self
+            .queued
+            .iter()
+            .filter(|(_, at)| at.elapsed() > limit)
+            .map(|(row, _)| row.id)
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        self.queued.retain(|(_, at)| at.elapsed() <= limit);
+        let now = self.now();
+        self.store.blocking(move |s| s.release(&stale, now)).await?;
         Ok(())
     }
 
@@ -418,12 +454,17 @@ impl Daemon {
         self.tasks.abort_all();
         flush_records(&self.store).await;
         if !self.in_flight.is_empty() {
-            let now = self.now();
-            let ids: Vec<i64> = self.in_flight.into_values().collect();
             warn!(
-                count = ids.len(),
+                count = self.in_flight.len(),
                 "polls cut short by shutdown; they run first next time"
             );
+        }
+        // Cut short or never started: the sources go back to whichever node polls next.
+        let now = self.now();
+        let ids: Vec<i64> = (self.in_flight.into_values())
+            .chain(self.queued.into_iter().map(|(row, _)| row.id))
+            .collect();
+        if !ids.is_empty() {
             self.store.blocking(move |s| s.release(&ids, now)).await?;
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.dispatcher).await;
