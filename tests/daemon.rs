@@ -94,26 +94,27 @@ async fn sigterm_gives_back_sources_claimed_but_not_polled() {
     ));
     // A first run records the sources (new ones are spread over 150 ms) and stops while
     // its only slot is busy: all three are due when the second starts.
-    let first = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
-    assert!(
-        wait_for(Duration::from_secs(20), || http.hits("/trickle") == 1).await,
-        "the first poll never started"
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = run_until_polled(&work, &http, 1).await;
     stop(first).await;
-    let daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
-    assert!(
-        wait_for(Duration::from_secs(20), || http.hits("/trickle") == 2).await,
-        "the second run's first poll never started"
-    );
     // One source polling, one claimed ahead of the only slot, one never claimed.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let daemon = run_until_polled(&work, &http, 2).await;
     stop(daemon).await;
     assert_eq!(http.hits("/trickle"), 2, "one slot, one poll per run");
     let now = feedwatch::time::Clock::system().now();
     let mut due = work.due_at(now);
     due.sort();
     assert_eq!(due, ["Slow 1", "Slow 2", "Slow 3"]);
+}
+
+/// `feedwatch run`, once the slow feed has been asked `hits` times in all and a little after.
+async fn run_until_polled(work: &Workdir, http: &HttpServer, hits: usize) -> tokio::process::Child {
+    let daemon = work.command(&["run"]).kill_on_drop(true).spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || http.hits("/trickle") == hits).await,
+        "poll {hits} never started"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    daemon
 }
 
 async fn stop(mut daemon: tokio::process::Child) {

@@ -243,22 +243,16 @@ const KEPT_ATTRIBUTE: u8 = 16;
 
 /// The lists above as one map: a lookup per tag, where comparing with each list's names was
 /// a third of the pass.
-static KINDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u8>> =
-    std::sync::LazyLock::new(|| {
-        let mut kinds = rustc_hash::FxHashMap::default();
-        for (names, kind) in [
-            (VOID, VOID_TAG),
-            (RAW, RAW_TAG),
-            (LINE_BREAKING, BREAKS_LINES),
-            (UNREAD, UNREAD_TAG),
-            (KEPT_ATTRIBUTES, KEPT_ATTRIBUTE),
-        ] {
-            for name in names {
-                *kinds.entry(*name).or_default() |= kind;
-            }
-        }
-        kinds
-    });
+static KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::new(|| {
+    super::name_kinds(&[
+        (VOID, VOID_TAG),
+        (RAW, RAW_TAG),
+        (super::walk::BLOCK_TAGS, BREAKS_LINES),
+        (DOCUMENT_TAGS, BREAKS_LINES),
+        (UNREAD, UNREAD_TAG),
+        (KEPT_ATTRIBUTES, KEPT_ATTRIBUTE),
+    ])
+});
 
 fn kind_of(key: &str) -> u8 {
     KINDS.get(key).copied().unwrap_or(0)
@@ -419,47 +413,10 @@ fn is_pre(name: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(name))
 }
 
-/// Tags at which text breaks into lines (the paragraph walk's blocks and the document's
-/// head): white space beside one is nobody's text.
-const LINE_BREAKING: &[&str] = &[
-    "address",
-    "article",
-    "blockquote",
-    "body",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-    "html",
-    "head",
-    "tbody",
-    "thead",
-    "tfoot",
-];
+/// Besides the paragraph walk's blocks, the tags at which text breaks into lines: the
+/// document's frame and a table's row groups. White space between two such tags is nobody's
+/// text.
+const DOCUMENT_TAGS: &[&str] = &["html", "head", "tbody", "thead", "tfoot"];
 
 /// `text` with each run of white space made one character (a line break when it holds one).
 fn push_folded(out: &mut String, text: &str) {

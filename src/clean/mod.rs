@@ -38,6 +38,21 @@ const SPREAD_FACTOR: usize = 4;
 /// Below this many characters a chosen region is not trusted to be the article.
 const MIN_ARTICLE_CHARS: usize = 200;
 
+/// Names looked up in several lists at once: each name with the bits of the lists holding it.
+/// One hash lookup per name, where comparing with each list in turn cost a tenth of the
+/// extraction's time.
+type NameKinds = rustc_hash::FxHashMap<&'static str, u8>;
+
+fn name_kinds(lists: &[(&[&'static str], u8)]) -> NameKinds {
+    let mut kinds = NameKinds::default();
+    for (names, kind) in lists {
+        for name in *names {
+            *kinds.entry(*name).or_default() |= kind;
+        }
+    }
+    kinds
+}
+
 fn selector(css: &str) -> Selector {
     Selector::parse(css).expect("static selector")
 }

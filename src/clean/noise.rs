@@ -142,21 +142,14 @@ const WEAK: u8 = 2;
 const CONTENT: u8 = 4;
 const WRAPPER: u8 = 8;
 
-static WORD_KINDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u8>> =
-    std::sync::LazyLock::new(|| {
-        let mut kinds = rustc_hash::FxHashMap::default();
-        for (words, kind) in [
-            (STRONG_NOISE_WORDS, STRONG),
-            (WEAK_NOISE_WORDS, WEAK),
-            (CONTENT_WORDS, CONTENT),
-            (WRAPPER_WORDS, WRAPPER),
-        ] {
-            for w in words {
-                *kinds.entry(*w).or_default() |= kind;
-            }
-        }
-        kinds
-    });
+static WORD_KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::new(|| {
+    super::name_kinds(&[
+        (STRONG_NOISE_WORDS, STRONG),
+        (WEAK_NOISE_WORDS, WEAK),
+        (CONTENT_WORDS, CONTENT),
+        (WRAPPER_WORDS, WRAPPER),
+    ])
+});
 
 /// Whether `word` is in the list of `kind`.
 fn is(kind: u8, word: &str) -> bool {

@@ -10,7 +10,7 @@ use super::score;
 use crate::text::fold_whitespace;
 
 /// Elements that start and end a paragraph of output.
-const BLOCK_TAGS: &[&str] = &[
+pub(super) const BLOCK_TAGS: &[&str] = &[
     "address",
     "article",
     "blockquote",

@@ -318,16 +318,15 @@ impl Daemon {
     /// They are claimed again, by this node or another, at once.
     async fn release_stale(&mut self) -> anyhow::Result<()> {
         let limit = self.rt.lease / 4;
-        let stale: Vec<i64> = self
-            .queued
-            .iter()
-            .filter(|(_, at)| at.elapsed() > limit)
-            .map(|(row, _)| row.id)
-            .collect();
+        // Oldest first: the stale ones are at the front.
+        let mut stale = Vec::new();
+        while let Some((row, _)) = self.queued.front().filter(|(_, at)| at.elapsed() > limit) {
+            stale.push(row.id);
+            self.queued.pop_front();
+        }
         if stale.is_empty() {
             return Ok(());
         }
-        self.queued.retain(|(_, at)| at.elapsed() <= limit);
         let now = self.now();
         self.store.blocking(move |s| s.release(&stale, now)).await?;
         Ok(())
