@@ -438,6 +438,36 @@ mod tests {
     }
 
     #[test]
+    fn a_closing_section_goes_and_a_label_in_the_middle_stays() {
+        let para = |n: usize| {
+            format!(
+                "<p>Paragraph {n} of the report on the talks in Caracas, long enough to be \
+                 prose, with a comma and a full stop.</p>"
+            )
+        };
+        let story: String = (1..=6).map(para).collect();
+        let bio =
+            "<p>Ann Writer has covered Latin America for twenty years and lives in Bogotá.</p>";
+        for label in ["About the author", "Lesen Sie auch die folgenden Beiträge:"] {
+            let html = format!(
+                "<html><body><article>{story}<h3>{label}</h3>{bio}</article></body></html>"
+            );
+            let text = extract_article(&html).text;
+            assert!(text.ends_with("Paragraph 6 of the report on the talks in Caracas, long enough to be prose, with a comma and a full stop."), "{text}");
+        }
+        // Early in the article, the label titles a part of it.
+        let html = format!(
+            "<html><body><article>{}<h3>About the author</h3>{}</article></body></html>",
+            para(1),
+            (2..=6).map(para).collect::<String>()
+        );
+        let text = extract_article(&html).text;
+        assert!(
+            text.contains("About the author") && text.contains("Paragraph 6"),
+            "{text}"
+        );
+    }
+    #[test]
     fn app_shell_with_json_ld_gives_the_article_body() {
         let body = "Venezuela reopened the border crossing on Monday, officials said. ".repeat(6);
         let html = format!(

@@ -671,6 +671,49 @@ pub(super) fn is_promo_label(p: &str) -> bool {
     })
 }
 
+/// Labels that open a section closing an article which is not its text: the author's bio,
+/// further reading, related stories. Compared with a label's start, lowercased.
+const CLOSING_LABELS: &[&str] = &[
+    "about the author",
+    "related",
+    "read also",
+    "also read",
+    "see also",
+    "more on this",
+    "you may also like",
+    "you might also like",
+    "über den autor",
+    "über die autorin",
+    "lesen sie auch",
+    "lesen sie mehr",
+    "mehr zum thema",
+    "weitere artikel",
+    "zum weiterlesen",
+    "das könnte sie auch interessieren",
+    "à propos de l'auteur",
+    "à lire aussi",
+    "lire aussi",
+    "sur le même sujet",
+    "sobre el autor",
+    "lea también",
+    "lee también",
+    "te puede interesar",
+    "noticias relacionadas",
+    "leia também",
+    "leggi anche",
+    "articoli correlati",
+];
+
+/// Whether a paragraph is a label ([`CLOSING_LABELS`]): a few words, not a sentence.
+pub(super) fn is_closing_label(p: &str) -> bool {
+    let p = p.trim();
+    if p.len() > 60 || p.split_whitespace().count() > 8 || p.ends_with(['.', '!', '?']) {
+        return false;
+    }
+    let lower = p.to_lowercase();
+    CLOSING_LABELS.iter().any(|l| lower.starts_with(l))
+}
+
 /// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`, "View on
 /// Twitter") or another label of its own.
 pub(super) fn is_noise_link_text(text: &str) -> bool {

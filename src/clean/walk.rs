@@ -190,7 +190,26 @@ pub(super) fn article_paragraphs(paras: Vec<Marked>) -> Vec<String> {
     {
         paras.pop();
     }
+    if let Some(at) = closing_section(&paras) {
+        paras.truncate(at);
+    }
     paras.into_iter().map(|p| p.text).collect()
+}
+
+/// Where a closing section starts: a short label that announces what is not the article
+/// ("About the author", "Lesen Sie auch:", "Sur le même sujet") in the article's last part,
+/// after which comes a bio, a reading list or the rest of a teaser block.
+fn closing_section(paras: &[Marked]) -> Option<usize> {
+    let total: usize = paras.iter().map(|p| p.text.len()).sum();
+    let mut before = 0;
+    for (i, p) in paras.iter().enumerate() {
+        // The tail is small beside the article: a label in the middle titles a part of it.
+        if i > 0 && 2 * (total - before) <= before && noise::is_closing_label(&p.text) {
+            return Some(i);
+        }
+        before += p.text.len();
+    }
+    None
 }
 
 /// Paragraphs without those that are nothing but links when there are several: runs of two
