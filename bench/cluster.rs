@@ -356,14 +356,14 @@ fn cycle(backend: &Backend<'_>, nodes: &Nodes, n: usize, name: &'static str) -> 
         && profiling()
     {
         eprintln!(
-            "{} node(s), {name} cycle: server CPU s by process: {}\nstatements by time spent (calls | ms | rows | statement)\n{}",
+            "{} node(s), {name} cycle: server CPU s by process: {}\nstatements by time spent (calls | ms | planning ms | rows | statement)\n{}",
             nodes.0.len(),
             cpu_by_kind(&processes_before, &processes()),
             pg.sql(
                 db,
-                "SELECT calls, round(total_exec_time::numeric), rows,
+                "SELECT calls, round(total_exec_time::numeric), round(total_plan_time::numeric), rows,
                         left(regexp_replace(query, '\\s+', ' ', 'g'), 120)
-                 FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20;
+                 FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20;
                  SELECT pg_stat_statements_reset() IS NULL"
             )
         );
@@ -410,7 +410,8 @@ pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
     };
     site.generate();
     let options = if profiling() {
-        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+         -c pg_stat_statements.track_planning=on"
     } else {
         ""
     };

@@ -636,8 +636,10 @@ async fn insert_alerts(
     }
     let check = tx
         .prepare_cached(
-            "SELECT DISTINCT watch FROM alert_watches WHERE watch = ANY($1)
-                AND (item_id = $2 OR ($3::bigint IS NOT NULL AND story_id = $3))",
+            // Two index reads, one plan whatever the arguments: with `$3 IS NOT NULL` in it,
+            // the server planned the statement anew each time (about 120 µs).
+            "SELECT watch FROM alert_watches WHERE item_id = $2 AND watch = ANY($1)
+             UNION SELECT watch FROM alert_watches WHERE story_id = $3 AND watch = ANY($1)",
         )
         .await?;
     let watches: Vec<Vec<&str>> = items
