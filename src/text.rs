@@ -4,7 +4,14 @@
 
 /// Whitespace runs become one space; leading and trailing whitespace goes.
 pub(crate) fn fold_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// `s` as text is exchanged: in Unicode's composed form (NFC), so one outlet's "é" as one

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
@@ -98,7 +99,7 @@ type Scores = rustc_hash::FxHashMap<NodeId, f64>;
 /// The elements that hold the article, in document order (the best container and the
 /// siblings that belong with it), or `None` when no paragraph votes.
 pub(super) fn article_nodes(root: NodeRef<'_, Node>, w: &Wrappers) -> Option<Vec<NodeId>> {
-    let scores = paragraph_votes(root, w);
+    let scores = weigh(root, paragraph_votes(root, w));
     let (top_node, top_score) = best_container(root, &scores)?;
     let threshold = (top_score * 0.2).max(10.0);
     let Some(parent) = top_node.parent() else {
@@ -133,7 +134,7 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
             let weight = if in_item { 0.5 } else { 1.0 };
             vote(
                 &mut scores,
-                &visible_text(node, w),
+                visible_stats(node, w),
                 weight,
                 node.ancestors(),
             );
@@ -147,7 +148,7 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
             for run in inline_runs(node, w) {
                 vote(
                     &mut scores,
-                    &run,
+                    text_stats(&run),
                     1.0,
                     std::iter::once(node).chain(node.ancestors()),
                 );
@@ -158,22 +159,65 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
     scores
 }
 
+/// What a paragraph's vote reads of its text: its length in characters, white space
+/// folded, and its commas.
+#[derive(Default)]
+struct TextStats {
+    chars: usize,
+    commas: usize,
+    /// Whether a word was seen, and white space after it.
+    started: bool,
+    space: bool,
+}
+
+impl TextStats {
+    fn add(&mut self, text: &str) {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                self.space = self.started;
+                continue;
+            }
+            self.chars += 1 + usize::from(self.space);
+            self.commas += usize::from(matches!(c, ',' | '،' | '、' | '，'));
+            self.started = true;
+            self.space = false;
+        }
+    }
+}
+
+fn text_stats(text: &str) -> TextStats {
+    let mut stats = TextStats::default();
+    stats.add(text);
+    stats
+}
+
+/// [`TextStats`] of [`visible_text`], without making it.
+fn visible_stats(node: NodeRef<'_, Node>, w: &Wrappers) -> TextStats {
+    let mut stats = TextStats::default();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match n.value() {
+            Node::Text(t) => stats.add(t),
+            Node::Element(el) if n.id() != node.id() && w.is_noise(n, el) => {}
+            _ => stack.extend(n.children().rev()),
+        }
+    }
+    stats
+}
+
 /// A paragraph's vote: 25 characters or more count, by length and commas (times
 /// `weight`), for the first three of `ancestors` (its parent first).
 fn vote<'a>(
     scores: &mut Scores,
-    text: &str,
+    text: TextStats,
     weight: f64,
     ancestors: impl Iterator<Item = NodeRef<'a, Node>>,
 ) {
-    let len = text.chars().count();
+    let len = text.chars;
     if len < 25 {
         return;
     }
-    let score = weight
-        * (1.0
-            + text.matches([',', '،', '、', '，']).count() as f64
-            + (len as f64 / 100.0).min(3.0));
+    let score = weight * (1.0 + text.commas as f64 + (len as f64 / 100.0).min(3.0));
     for (i, ancestor) in ancestors.take(3).enumerate() {
         if !matches!(ancestor.value(), Node::Element(_)) {
             break;
@@ -230,11 +274,64 @@ fn inline_runs(node: NodeRef<'_, Node>, w: &Wrappers) -> Vec<String> {
     runs
 }
 
-/// A node's score weighed by how little of it is link text.
+/// A node's score, as [`weigh`] made it (0 for a node without one).
 fn weighed(scores: &Scores, node: NodeRef<'_, Node>) -> f64 {
+    scores.get(&node.id()).copied().unwrap_or(0.0)
+}
+
+/// Each score times the share of its node's text outside links ([`link_density`]), every
+/// share found in one walk of the document: a walk of each scored node's own text went
+/// over the same text once per scored ancestor.
+fn weigh(root: NodeRef<'_, Node>, mut scores: Scores) -> Scores {
+    // Per open element: its text and the text in links, so far.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    // The positions in `open` of open links.
+    let mut links: Vec<usize> = Vec::new();
+    for edge in root.tree().root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(el) => {
+                    if el.name() == "a" {
+                        links.push(open.len());
+                    }
+                    open.push((0, 0));
+                }
+                Node::Text(t) => {
+                    let len = t.trim().chars().count();
+                    if let Some(top) = open.last_mut() {
+                        top.0 += len;
+                    }
+                    // Link text for the innermost link and, as it closes, those around it;
+                    // not for elements inside the link.
+                    if let Some(&link) = links.last() {
+                        open[link].1 += len;
+                    }
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                let Node::Element(el) = node.value() else {
+                    continue;
+                };
+                let Some((all, linked)) = open.pop() else {
+                    continue;
+                };
+                if el.name() == "a" {
+                    links.pop();
+                }
+                if let Some(score) = scores.get_mut(&node.id())
+                    && all > 0
+                {
+                    *score *= 1.0 - linked as f64 / all as f64;
+                }
+                if let Some(parent) = open.last_mut() {
+                    parent.0 += all;
+                    parent.1 += linked;
+                }
+            }
+        }
+    }
     scores
-        .get(&node.id())
-        .map_or(0.0, |s| s * (1.0 - link_density(node)))
 }
 
 /// The best-scoring container and its score. Content split over several children of one
