@@ -418,7 +418,7 @@ fn is_pre(name: &str) -> bool {
 /// text.
 const DOCUMENT_TAGS: &[&str] = &["html", "head", "tbody", "thead", "tfoot"];
 
-/// `text` with each run of white space made one character (a line break when it holds one).
+/// `text` with each run of white space made one space.
 fn push_folded(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut from = 0;
@@ -429,13 +429,11 @@ fn push_folded(out: &mut String, text: &str) {
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
                 i += 1;
             }
-            if i - start > 1 {
+            // One space, never a line break: the tokenizer stops at each `\n` (to count
+            // lines) and hands it to the tree builder alone.
+            if i - start > 1 || bytes[start] != b' ' {
                 out.push_str(&text[from..start]);
-                out.push(if bytes[start..i].contains(&b'\n') {
-                    '\n'
-                } else {
-                    ' '
-                });
+                out.push(' ');
                 from = i;
             }
         } else {
