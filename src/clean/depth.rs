@@ -258,10 +258,14 @@ fn kind_of(key: &str) -> u8 {
     KINDS.get(key).copied().unwrap_or(0)
 }
 
-/// `name` in ASCII lowercase in `buf`, or "" when it is longer than any name looked up.
-fn lowercase<'b>(name: &str, buf: &'b mut [u8; 16]) -> &'b str {
+/// `name` in ASCII lowercase (in `buf` when it is not already), or "" when it is longer
+/// than any name looked up.
+fn lowercase<'b>(name: &'b str, buf: &'b mut [u8; 16]) -> &'b str {
     if name.len() > buf.len() {
         return "";
+    }
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return name;
     }
     let out = &mut buf[..name.len()];
     out.copy_from_slice(name.as_bytes());
@@ -379,8 +383,10 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize, drop_href: bool)
         });
         let name = &attrs[name_at..i];
         let eq = skip(i, &|b| b.is_ascii_whitespace());
+        let mut value_at = i;
         if bytes.get(eq) == Some(&b'=') {
             let value = skip(eq + 1, &|b| b.is_ascii_whitespace());
+            value_at = value;
             i = match bytes.get(value) {
                 Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &bytes[value + 1..]) {
                     Some(end) => value + end + 2,
@@ -397,7 +403,11 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize, drop_href: bool)
         // Each kept attribute with the space before it.
         let mut lower = [0u8; 16];
         let key = lowercase(name, &mut lower);
-        let kept = kind_of(key) & KEPT_ATTRIBUTE != 0 && !(drop_href && key == "href");
+        // A style is read only for whether it hides the element.
+        let kept = kind_of(key) & KEPT_ATTRIBUTE != 0
+            && !(drop_href && key == "href")
+            && (key != "style"
+                || super::noise::hidden_by_style(attrs[value_at..i].trim_matches(['"', '\''])));
         if name.is_empty() || kept {
             out.push_str(&attrs[from..i]);
         }
@@ -500,6 +510,11 @@ mod tests {
             prepare_html(html),
             r#"<div class="a b" id=main><img/><a HREF="/x">x</a><br/></div>"#
         );
+        // A style stays only when it hides its element.
+        assert_eq!(
+            prepare_html(r#"<p style="color: red">a</p><p STYLE='display: none'>b</p>"#),
+            r#"<p>a</p><p STYLE='display: none'>b</p>"#
+        );
         // Quoted values hold `>` and tags; one left open takes the rest of the page.
         for page in [
             r#"<div id="rail</div><div data-ad="1"><p class=x data-y=2>t</p>"#,
@@ -533,7 +548,7 @@ mod tests {
         let html = "<body>\n  <div>\n    <p>a  <a href=/x>b</a>\n <a href=/y>c</a></p>\n  </div>\n<pre>x\n    y</pre></body>";
         assert_eq!(
             prepare_for_text(html),
-            "<body><div><p>a <a>b</a>\n<a>c</a></p></div><pre>x\n    y</pre></body>"
+            "<body><div><p>a <a>b</a> <a>c</a></p></div><pre>x\n    y</pre></body>"
         );
         let head = "<head><link rel=stylesheet href=/s.css><link rel=canonical href=/a>\
                     <script type=application/ld+json>{}</script><style>p{}</style></head>";

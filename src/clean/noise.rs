@@ -1,7 +1,7 @@
 //! What counts as noise: elements that never hold article text, class/id hints of page
 //! chrome, and whole paragraphs that are boilerplate labels.
 
-use std::collections::HashSet;
+use rustc_hash::{FxHashMap, FxHashSet as HashSet};
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
@@ -329,7 +329,7 @@ impl Wrappers {
         headline: Option<NodeRef<'_, Node>>,
     ) -> HashSet<NodeId> {
         let Some(headline) = headline else {
-            return HashSet::new();
+            return HashSet::default();
         };
         let hinted: HashSet<NodeId> = headline
             .ancestors()
@@ -337,7 +337,7 @@ impl Wrappers {
             .map(|a| a.id())
             .collect();
         if hinted.is_empty() {
-            return HashSet::new();
+            return HashSet::default();
         }
         // Long paragraphs under `root`, not counting those inside other chrome. One walk per
         // hinted ancestor (a handful) and one for the page: linear in the page.
@@ -438,8 +438,8 @@ fn prose_wrappers(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
             !words.iter().any(|w| is(STRONG, w) && !is(WRAPPER, w))
         })
     };
-    let (mut total, mut held) = (0usize, std::collections::HashMap::<NodeId, usize>::new());
-    let mut hints = std::collections::HashMap::<NodeId, Option<bool>>::new();
+    let (mut total, mut held) = (0usize, FxHashMap::<NodeId, usize>::default());
+    let mut hints = FxHashMap::<NodeId, Option<bool>>::default();
     let mut stack = vec![body];
     while let Some(node) = stack.pop() {
         let Node::Element(el) = node.value() else {
@@ -505,7 +505,7 @@ fn page_forms(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
         .filter(|n| matches!(n.value(), Node::Element(el) if el.name() == "form"))
         .collect();
     if forms.is_empty() {
-        return HashSet::new();
+        return HashSet::default();
     }
     let total = text_len(body);
     forms
@@ -523,7 +523,7 @@ fn page_forms(body: NodeRef<'_, Node>) -> HashSet<NodeId> {
 }
 
 /// An inline style that hides the element: `display: none` or `visibility: hidden`.
-fn hidden_by_style(style: &str) -> bool {
+pub(super) fn hidden_by_style(style: &str) -> bool {
     style.split(';').any(|decl| {
         let Some((prop, value)) = decl.split_once(':') else {
             return false;

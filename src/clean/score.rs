@@ -3,7 +3,7 @@
 //! density, and the best one is the article. Siblings that score nearly as well, or that are
 //! plainly paragraphs of prose, join it.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
