@@ -175,11 +175,12 @@ impl<'a> Pass<'a> {
         let keep = if closing {
             close(&mut self.open, name)
         } else if kind & VOID_TAG != 0 {
-            // For the text, form fields and links to anything but the page's own address
-            // are not there at all.
+            // For the text, form fields, links to anything but the page's own address and
+            // metadata the extraction does not read are not there at all.
             !(self.text_only
                 && (kind & UNREAD_TAG != 0
-                    || (key == "link" && !contains_ignore_case(tag, b"canonical"))))
+                    || (key == "link" && !contains_ignore_case(tag, b"canonical"))
+                    || (key == "meta" && !meta_is_read(&tag[start + len..tag.len() - 1]))))
         } else {
             let keep = self.open.len() < self.limit;
             self.open.push((name, keep));
@@ -365,55 +366,116 @@ fn push_start_tag(out: &mut String, tag: &str, name_end: usize, drop_href: bool)
         out.push_str(tag);
         return;
     }
-    let bytes = attrs.as_bytes();
-    let skip = |mut i: usize, f: &dyn Fn(u8) -> bool| {
-        while i < bytes.len() && f(bytes[i]) {
-            i += 1;
-        }
-        i
-    };
     let mark = out.len();
     out.push_str(&tag[..name_end]);
-    let mut i = 0;
-    while i < bytes.len() {
-        let from = i;
-        let name_at = skip(i, &|b| b.is_ascii_whitespace() || b == b'/');
-        i = skip(name_at, &|b| {
-            b != b'=' && b != b'/' && !b.is_ascii_whitespace()
-        });
-        let name = &attrs[name_at..i];
-        let eq = skip(i, &|b| b.is_ascii_whitespace());
-        let mut value_at = i;
-        if bytes.get(eq) == Some(&b'=') {
-            let value = skip(eq + 1, &|b| b.is_ascii_whitespace());
-            value_at = value;
-            i = match bytes.get(value) {
-                Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &bytes[value + 1..]) {
-                    Some(end) => value + end + 2,
-                    // Not from `tag_end`: the tag as it is.
-                    None => {
-                        out.truncate(mark);
-                        out.push_str(tag);
-                        return;
-                    }
-                },
-                _ => skip(value, &|b| !b.is_ascii_whitespace()),
-            };
-        }
-        // Each kept attribute with the space before it.
+    for attr in Attributes::of(attrs) {
+        let Some(attr) = attr else {
+            // A quote never closed (not from `tag_end`): the tag as it is.
+            out.truncate(mark);
+            out.push_str(tag);
+            return;
+        };
         let mut lower = [0u8; 16];
-        let key = lowercase(name, &mut lower);
+        let key = lowercase(attr.name, &mut lower);
         // A style is read only for whether it hides the element.
         let kept = kind_of(key) & KEPT_ATTRIBUTE != 0
             && !(drop_href && key == "href")
-            && (key != "style"
-                || super::noise::hidden_by_style(attrs[value_at..i].trim_matches(['"', '\''])));
-        if name.is_empty() || kept {
-            out.push_str(&attrs[from..i]);
+            && (key != "style" || super::noise::hidden_by_style(attr.value));
+        if attr.name.is_empty() || kept {
+            out.push_str(attr.raw);
         }
-        i = i.max(from + 1);
     }
     out.push('>');
+}
+
+/// Whether the extraction reads a `<meta>` (its attributes after the name): its name or
+/// property is one of [`READ_METAS`](super::facts::READ_METAS).
+fn meta_is_read(attrs: &str) -> bool {
+    Attributes::of(attrs).flatten().any(|attr| {
+        let mut lower = [0u8; 16];
+        matches!(lowercase(attr.name, &mut lower), "name" | "property")
+            && super::facts::READ_METAS
+                .iter()
+                .any(|m| attr.value.trim().eq_ignore_ascii_case(m))
+    })
+}
+
+/// An attribute of a start tag.
+struct Attribute<'a> {
+    /// As written, with the white space before it.
+    raw: &'a str,
+    name: &'a str,
+    /// Without its quotes.
+    value: &'a str,
+}
+
+/// The attributes of a start tag (the text between its name and its `>`), read as the
+/// tokenizer reads them; `None`, and then nothing, for a quote that never closes.
+struct Attributes<'a> {
+    attrs: &'a str,
+    at: usize,
+    done: bool,
+}
+
+impl<'a> Attributes<'a> {
+    fn of(attrs: &'a str) -> Self {
+        Attributes {
+            attrs,
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = Option<Attribute<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.attrs.as_bytes();
+        if self.done || self.at >= bytes.len() {
+            return None;
+        }
+        let skip = |mut i: usize, f: &dyn Fn(u8) -> bool| {
+            while i < bytes.len() && f(bytes[i]) {
+                i += 1;
+            }
+            i
+        };
+        let from = self.at;
+        let name_at = skip(from, &|b| b.is_ascii_whitespace() || b == b'/');
+        let mut i = skip(name_at, &|b| {
+            b != b'=' && b != b'/' && !b.is_ascii_whitespace()
+        });
+        let name = &self.attrs[name_at..i];
+        let eq = skip(i, &|b| b.is_ascii_whitespace());
+        let mut value = &self.attrs[i..i];
+        if bytes.get(eq) == Some(&b'=') {
+            let at = skip(eq + 1, &|b| b.is_ascii_whitespace());
+            i = match bytes.get(at) {
+                Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &bytes[at + 1..]) {
+                    Some(end) => {
+                        value = &self.attrs[at + 1..at + 1 + end];
+                        at + end + 2
+                    }
+                    None => {
+                        self.done = true;
+                        return Some(None);
+                    }
+                },
+                _ => {
+                    let end = skip(at, &|b| !b.is_ascii_whitespace());
+                    value = &self.attrs[at..end];
+                    end
+                }
+            };
+        }
+        self.at = i.max(from + 1);
+        Some(Some(Attribute {
+            raw: &self.attrs[from..i],
+            name,
+            value,
+        }))
+    }
 }
 
 /// Elements whose white space is the text's.
@@ -551,10 +613,12 @@ mod tests {
             "<body><div><p>a <a>b</a> <a>c</a></p></div><pre>x\n    y</pre></body>"
         );
         let head = "<head><link rel=stylesheet href=/s.css><link rel=canonical href=/a>\
+                    <meta name=viewport content=width=device-width><meta property=\"OG:Title\" content=T>\
                     <script type=application/ld+json>{}</script><style>p{}</style></head>";
         assert_eq!(
             prepare_for_text(head),
-            "<head><link rel=canonical href=/a><script type=application/ld+json>{}</script></head>"
+            "<head><link rel=canonical href=/a><meta property=\"OG:Title\" content=T>\
+             <script type=application/ld+json>{}</script></head>"
         );
     }
 

@@ -5,6 +5,21 @@ use scraper::{ElementRef, Html};
 
 use crate::text::fold_whitespace;
 
+/// The `<meta>` names and properties the extraction reads: the page handed to the parser for
+/// the text has no others.
+pub(super) const READ_METAS: &[&str] = &[
+    "og:title",
+    "twitter:title",
+    "og:description",
+    "description",
+    "twitter:description",
+    "author",
+    "article:author",
+    "article:published_time",
+    "og:published_time",
+    "date",
+];
+
 /// What one walk over the page finds besides the article: metadata, title, byline, links.
 #[derive(Default)]
 pub(super) struct PageFacts<'a> {
@@ -67,8 +82,10 @@ impl<'a> PageFacts<'a> {
         f
     }
 
-    /// The first non-empty content of a `<meta>` with one of these names.
+    /// The first non-empty content of a `<meta>` with one of these names (each one of
+    /// [`READ_METAS`]).
     pub(super) fn meta(&self, names: &[&str]) -> Option<String> {
+        debug_assert!(names.iter().all(|n| READ_METAS.contains(n)), "{names:?}");
         self.metas.iter().find_map(|(key, content)| {
             names
                 .iter()
