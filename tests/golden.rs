@@ -1,6 +1,7 @@
 //! Golden pages in the shapes the web has (WordPress with Jetpack share and related posts,
 //! AMP, a paywalled app shell with JSON-LD, a table-and-<font> layout in windows-1252, a
-//! Spanish page, comment threads): every line of `NAME.expected` is a paragraph of the
+//! Spanish page, comment threads, an article closed by a bio, further reading and a call to
+//! follow the site): every line of `NAME.expected` is a paragraph of the
 //! extracted text and no line of `NAME.noise` appears in it. Each page mentions
 //! "Venezuela" only in its navigation, sidebars, related links or comments, so a watch for
 //! it must never fire on these articles.
@@ -268,4 +269,9 @@ fn a_product_form_holding_prose_is_the_page() {
     );
     assert_eq!(alerts(&article, "embroidered"), 1);
     assert_eq!(alerts(&article, "Venezuela"), 0);
+}
+
+#[test]
+fn closing_bio_reading_list_and_call_to_follow() {
+    check("closing-section");
 }

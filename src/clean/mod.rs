@@ -455,6 +455,17 @@ mod tests {
             let text = extract_article(&html).text;
             assert!(text.ends_with("Paragraph 6 of the report on the talks in Caracas, long enough to be prose, with a comma and a full stop."), "{text}");
         }
+        // A call to follow the site closes it too, and an arrow sets off a promo label.
+        let html = format!(
+            "<html><body><article><p>À lire aussi » <a href=/x>Une autre histoire</a></p>{story}\
+             <p>Síguenos en Telegram, Instagram y Facebook para recibir las noticias.</p>\
+             </article></body></html>"
+        );
+        let text = extract_article(&html).text;
+        assert!(
+            text.starts_with("Paragraph 1") && text.ends_with("full stop."),
+            "{text}"
+        );
         // Early in the article, the label titles a part of it.
         let html = format!(
             "<html><body><article>{}<h3>About the author</h3>{}</article></body></html>",

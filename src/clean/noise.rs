@@ -664,11 +664,12 @@ const PROMO_LABELS: &[&str] = &[
     "mehr zum thema",
 ];
 
-/// Whether a paragraph opens with a promo label and a colon.
+/// Whether a paragraph opens with a promo label and a colon or an arrow ("À lire aussi »").
 pub(super) fn is_promo_label(p: &str) -> bool {
-    p.split_once(':').is_some_and(|(label, _)| {
-        label.len() <= 20 && PROMO_LABELS.contains(&label.trim().to_lowercase().as_str())
-    })
+    p.split_once([':', '»', '›', '→'])
+        .is_some_and(|(label, _)| {
+            label.len() <= 20 && PROMO_LABELS.contains(&label.trim().to_lowercase().as_str())
+        })
 }
 
 /// Labels that open a section closing an article which is not its text: the author's bio,
@@ -712,6 +713,38 @@ pub(super) fn is_closing_label(p: &str) -> bool {
     }
     let lower = p.to_lowercase();
     CLOSING_LABELS.iter().any(|l| lower.starts_with(l))
+}
+
+/// Phrases of a call to follow, subscribe or download that closes a page's text ("Follow us
+/// on Telegram", "Síguenos en Instagram"), lowercased.
+const CALLS_TO_ACTION: &[&str] = &[
+    "follow us",
+    "subscribe now",
+    "subscribe to our",
+    "sign up for our",
+    "join our",
+    "keep up with me",
+    "download our app",
+    "app for ios",
+    "apps for ios",
+    "síguenos",
+    "siguenos",
+    "suscríbete",
+    "únete",
+    "folgen sie uns",
+    "suivez-nous",
+    "abonnez-vous",
+    "siga-nos",
+    "seguici",
+];
+
+/// Whether a paragraph is a short call to action ([`CALLS_TO_ACTION`]).
+pub(super) fn is_call_to_action(p: &str) -> bool {
+    if p.len() > 300 || p.split_whitespace().count() > 40 {
+        return false;
+    }
+    let lower = p.to_lowercase();
+    CALLS_TO_ACTION.iter().any(|c| lower.contains(c))
 }
 
 /// Whether a link's text is an embed's fallback chrome (`pic.twitter.com/…`, "View on

@@ -179,19 +179,27 @@ const CLOSING_LINK_AFTER: usize = 200;
 /// A page's article paragraphs from its marked paragraphs: as [`drop_link_runs`] leaves
 /// them, and without what closes them but is not the article's own words, once it has them:
 /// a paragraph that is nothing but a link points elsewhere ("Discuss this in the forum",
-/// "More on the topic"), and a heading with nothing after it titles a part that is not
-/// there ("Related articles", "About the author"). A feed item's content keeps them (a link
+/// "More on the topic"), a heading with nothing after it titles a part that is not
+/// there ("Related articles", "About the author"), and a call to follow or subscribe is the
+/// site's ("Follow us on Telegram"). A feed item's content keeps them (a link
 /// post's link is its point).
 pub(super) fn article_paragraphs(paras: Vec<Marked>) -> Vec<String> {
     let mut paras = drop_link_runs(paras);
-    while let Some((last, rest)) = paras.split_last()
-        && (last.links > 0 || (last.heading && last.text.len() <= HEADING_BYTES))
-        && rest.iter().map(|p| p.text.len()).sum::<usize>() >= CLOSING_LINK_AFTER
-    {
-        paras.pop();
-    }
-    if let Some(at) = closing_section(&paras) {
-        paras.truncate(at);
+    // What a closing section leaves last may close the text too ("Follow us" before
+    // "About the author").
+    loop {
+        while let Some((last, rest)) = paras.split_last()
+            && (last.links > 0
+                || (last.heading && last.text.len() <= HEADING_BYTES)
+                || noise::is_call_to_action(&last.text))
+            && rest.iter().map(|p| p.text.len()).sum::<usize>() >= CLOSING_LINK_AFTER
+        {
+            paras.pop();
+        }
+        match closing_section(&paras) {
+            Some(at) => paras.truncate(at),
+            None => break,
+        }
     }
     paras.into_iter().map(|p| p.text).collect()
 }
