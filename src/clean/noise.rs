@@ -673,7 +673,8 @@ pub(super) fn is_promo_label(p: &str) -> bool {
 }
 
 /// Labels that open a section closing an article which is not its text: the author's bio,
-/// further reading, related stories. Compared with a label's start, lowercased.
+/// further reading, related stories, a press release's contacts. Compared with a label's
+/// start, lowercased.
 const CLOSING_LABELS: &[&str] = &[
     "about the author",
     "related",
@@ -683,6 +684,10 @@ const CLOSING_LABELS: &[&str] = &[
     "more on this",
     "you may also like",
     "you might also like",
+    "kontakt",
+    "pressekontakt",
+    "press contact",
+    "media contact",
     "über den autor",
     "über die autorin",
     "lesen sie auch",
