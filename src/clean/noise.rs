@@ -637,7 +637,32 @@ pub(super) fn is_noise_paragraph(text: &str) -> bool {
         .get(..16)
         .is_some_and(|head| head.eq_ignore_ascii_case("pic.twitter.com/"));
     // Labels are short: a paragraph is lowercased only when it could be one.
-    embed_link || (t.len() <= 40 && NOISE_PARAGRAPHS.contains(&t.to_lowercase().as_str()))
+    embed_link
+        || (t.len() <= 40 && NOISE_PARAGRAPHS.contains(&t.to_lowercase().as_str()))
+        || is_caption_line(t)
+}
+
+/// Labels that open an image's caption or credit set as a paragraph ("Foto: dpa",
+/// "Abbildung: Vergleich ...").
+const CAPTION_LABELS: &[&str] = &[
+    "foto",
+    "fotos",
+    "photo",
+    "photos",
+    "bild",
+    "abbildung",
+    "image",
+    "credit",
+    "crédit photo",
+];
+
+/// Whether a paragraph is a caption or a credit: a [`CAPTION_LABELS`] label, a colon, and
+/// at most a few lines.
+fn is_caption_line(p: &str) -> bool {
+    p.len() <= 400
+        && p.split_once(':').is_some_and(|(label, _)| {
+            label.len() <= 12 && CAPTION_LABELS.contains(&label.trim().to_lowercase().as_str())
+        })
 }
 
 /// Labels that introduce a link to another story ("READ MORE: ...", "Lea también: ...").
@@ -816,6 +841,13 @@ mod tests {
         assert!(is_noise_paragraph("Advertisement banner"));
         assert!(is_noise_paragraph(" View post on X "));
         assert!(is_noise_paragraph("Read more »"));
+        assert!(is_noise_paragraph("Foto: dpa/Jonas Beispiel"));
+        assert!(is_noise_paragraph(
+            "Abbildung: Vergleich auf dem Gletscher (links)"
+        ));
+        assert!(!is_noise_paragraph(
+            "Photographers: they came from Caracas to cover the talks."
+        ));
         assert!(!is_noise_paragraph(
             "Advertisement revenue fell in Venezuela."
         ));
