@@ -659,10 +659,15 @@ const CAPTION_LABELS: &[&str] = &[
 /// Whether a paragraph is a caption or a credit: a [`CAPTION_LABELS`] label, a colon, and
 /// at most a few lines.
 fn is_caption_line(p: &str) -> bool {
-    p.len() <= 400
-        && p.split_once(':').is_some_and(|(label, _)| {
-            label.len() <= 12 && CAPTION_LABELS.contains(&label.trim().to_lowercase().as_str())
-        })
+    p.len() <= 400 && label_of(p, &[':'], 12).is_some_and(|l| CAPTION_LABELS.contains(&l.as_str()))
+}
+
+/// What opens `p` before the first of `separators`, trimmed and lowercased, when it is at
+/// most `max` bytes: a label, to be looked up in a list of them.
+fn label_of(p: &str, separators: &[char], max: usize) -> Option<String> {
+    p.split_once(separators)
+        .filter(|(label, _)| label.len() <= max)
+        .map(|(label, _)| label.trim().to_lowercase())
 }
 
 /// Labels that introduce a link to another story ("READ MORE: ...", "Lea también: ...").
@@ -691,10 +696,7 @@ const PROMO_LABELS: &[&str] = &[
 
 /// Whether a paragraph opens with a promo label and a colon or an arrow ("À lire aussi »").
 pub(super) fn is_promo_label(p: &str) -> bool {
-    p.split_once([':', '»', '›', '→'])
-        .is_some_and(|(label, _)| {
-            label.len() <= 20 && PROMO_LABELS.contains(&label.trim().to_lowercase().as_str())
-        })
+    label_of(p, &[':', '»', '›', '→'], 20).is_some_and(|l| PROMO_LABELS.contains(&l.as_str()))
 }
 
 /// Labels that open a section closing an article which is not its text: the author's bio,

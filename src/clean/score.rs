@@ -194,14 +194,7 @@ fn text_stats(text: &str) -> TextStats {
 /// [`TextStats`] of [`visible_text`], without making it.
 fn visible_stats(node: NodeRef<'_, Node>, w: &Wrappers) -> TextStats {
     let mut stats = TextStats::default();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        match n.value() {
-            Node::Text(t) => stats.add(t),
-            Node::Element(el) if n.id() != node.id() && w.is_noise(n, el) => {}
-            _ => stack.extend(n.children().rev()),
-        }
-    }
+    each_visible_text(node, w, |t| stats.add(t));
     stats
 }
 
@@ -507,18 +500,23 @@ fn has_block_child(node: NodeRef<'_, Node>) -> bool {
         .any(|c| matches!(c.value(), Node::Element(e) if BLOCK_TAGS.contains(&e.name())))
 }
 
-/// Text under `node`, noise left out, walked without recursion.
+/// Text under `node`, noise left out, white space folded.
 fn visible_text(node: NodeRef<'_, Node>, w: &Wrappers) -> String {
     let mut out = String::new();
+    each_visible_text(node, w, |t| out.push_str(t));
+    crate::text::fold_whitespace(&out)
+}
+
+/// Each text under `node` outside noise, in document order, walked without recursion.
+fn each_visible_text(node: NodeRef<'_, Node>, w: &Wrappers, mut f: impl FnMut(&str)) {
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         match n.value() {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => f(t),
             Node::Element(el) if n.id() != node.id() && w.is_noise(n, el) => {}
             _ => stack.extend(n.children().rev()),
         }
     }
-    crate::text::fold_whitespace(&out)
 }
 
 /// A block that is mostly links and little prose.
