@@ -14,8 +14,8 @@
 //! For reading a page's text ([`prepare_for_text`]), the parser is spared more: what is inside
 //! elements whose content is never the article's ([`UNREAD`]: menus, buttons, embeds),
 //! code elements and form fields whole, `<link>`s but the canonical one, links' targets,
-//! and white space that nobody's text holds (runs fold to one character, and the white
-//! space between two line-breaking tags goes). The tree keeps every element and word the
+//! and white space that nobody's text holds (runs fold to one character, and white space
+//! beside a line-breaking tag goes: the text breaks there anyway). The tree keeps every element and word the
 //! extraction reads, with two thirds of the nodes; parsing is two thirds of the
 //! extraction's time.
 
@@ -91,7 +91,8 @@ fn max_depth(html: &str, limit: usize, text_only: bool) -> (String, usize) {
         // Comments go whole (their text is never the article's, and a `>` inside one
         // would end a tag scan early). The text before one may still stand beside a block.
         if let Some(body) = tag_src.strip_prefix("<!--") {
-            pass.after_block &= !pass.text(text, false);
+            let after_block = pass.after_block;
+            pass.after_block &= !pass.text(text, after_block);
             rest = memchr::memmem::find(body.as_bytes(), b"-->").map_or("", |end| &body[end + 3..]);
             continue;
         }
@@ -131,15 +132,15 @@ impl<'a> Pass<'a> {
     }
 
     /// Writes the text between two tags: as it is, or (`text_only`, outside `<pre>`) with
-    /// its white space folded, and then left out when it is only white space between two
-    /// tags that break lines. Whether any text was written.
-    fn text(&mut self, text: &str, between_blocks: bool) -> bool {
+    /// its white space folded, and then left out when it is only white space beside a tag
+    /// that breaks lines. Whether any text was written.
+    fn text(&mut self, text: &str, beside_block: bool) -> bool {
         if self.muted.is_some() || text.is_empty() {
             return false;
         }
         if !self.text_only || self.pre > 0 {
             self.out.push_str(text);
-        } else if between_blocks && text.bytes().all(|b| b.is_ascii_whitespace()) {
+        } else if beside_block && text.bytes().all(|b| b.is_ascii_whitespace()) {
             return false;
         } else {
             push_folded(&mut self.out, text);
@@ -172,8 +173,12 @@ impl<'a> Pass<'a> {
             self.after_block = false;
             return self.raw(tag, key, rest);
         }
+        // A stray end tag closes nothing, so it breaks no line either.
+        let mut stray = false;
         let keep = if closing {
-            close(&mut self.open, name)
+            let closed = close(&mut self.open, name);
+            stray = closed.is_none();
+            closed.unwrap_or(true)
         } else if kind & VOID_TAG != 0 {
             // For the text, form fields, links to anything but the page's own address and
             // metadata the extraction does not read are not there at all.
@@ -187,8 +192,8 @@ impl<'a> Pass<'a> {
             self.deepest = self.deepest.max(self.open.len());
             keep
         };
-        let block = keep && self.text_only && kind & BREAKS_LINES != 0;
-        self.text(text, self.after_block && block);
+        let block = keep && !stray && self.text_only && kind & BREAKS_LINES != 0;
+        self.text(text, self.after_block || block);
         self.after_block = block;
         if closing && self.pre > 0 {
             self.pre = self.open.iter().filter(|(n, _)| is_pre(n)).count();
@@ -486,7 +491,7 @@ fn is_pre(name: &str) -> bool {
 }
 
 /// Besides the paragraph walk's blocks, the tags at which text breaks into lines: the
-/// document's frame and a table's row groups. White space between two such tags is nobody's
+/// document's frame and a table's row groups. White space beside such a tag is nobody's
 /// text.
 const DOCUMENT_TAGS: &[&str] = &["html", "head", "tbody", "thead", "tfoot"];
 
@@ -516,21 +521,17 @@ fn push_folded(out: &mut String, text: &str) {
 }
 
 /// An end tag: closes the nearest open element of its name within reach, and the elements
-/// opened inside it; whether the end tag is kept (it is dropped with its dropped start tag,
-/// and a stray one is kept for the parser to ignore).
-fn close(open: &mut Vec<(&str, bool)>, name: &str) -> bool {
+/// opened inside it; whether the end tag is kept (it is dropped with its dropped start tag),
+/// or None for a stray one, which closes nothing (and is kept for the parser to ignore).
+fn close(open: &mut Vec<(&str, bool)>, name: &str) -> Option<bool> {
     let reach = open.len().saturating_sub(END_TAG_REACH);
-    match open[reach..]
-        .iter()
-        .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
-    {
-        Some(at) => {
-            let kept = open[reach + at].1;
-            open.truncate(reach + at);
-            kept
-        }
-        None => true,
-    }
+    let at = reach
+        + open[reach..]
+            .iter()
+            .rposition(|(n, _)| n.eq_ignore_ascii_case(name))?;
+    let kept = open[at].1;
+    open.truncate(at);
+    Some(kept)
 }
 
 /// Whether `text` contains `needle` (which starts with an ASCII byte), ignoring ASCII case.
@@ -611,6 +612,16 @@ mod tests {
         assert_eq!(
             prepare_for_text(html),
             "<body><div><p>a <a>b</a> <a>c</a></p></div><pre>x\n    y</pre></body>"
+        );
+        // White space beside a block's tag is nobody's text; beside a stray end tag, which
+        // the parser ignores, it may part two words.
+        assert_eq!(
+            prepare_for_text("<li> <span>a</span> </li>\n<span>b</span> <div>c</div>"),
+            "<li><span>a</span></li><span>b</span><div>c</div>"
+        );
+        assert_eq!(
+            prepare_for_text("<div><a>x</a></h2> <span>y</span></div>"),
+            "<div><a>x</a></h2> <span>y</span></div>"
         );
         let head = "<head><link rel=stylesheet href=/s.css><link rel=canonical href=/a>\
                     <meta name=viewport content=width=device-width><meta property=\"OG:Title\" content=T>\

@@ -68,7 +68,7 @@ static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
 pub fn extract_article(html: &str) -> Article {
     let doc = Html::parse_document(&prepare_for_text(html));
     let facts = PageFacts::of(&doc);
-    let element_text = |e: ElementRef| fold_whitespace(&e.text().collect::<String>());
+    let element_text = |e: ElementRef| walk::line_text(*e);
     let title = facts
         .meta(&["og:title", "twitter:title"])
         .or_else(|| facts.h1.map(element_text))
@@ -478,6 +478,28 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn words_stay_apart_where_the_parser_is_spared_white_space() {
+        let story = "<p>The council met on Tuesday in Caracas, as it does every week, and voted \
+                     on the budget for the coming year after a long debate.</p>"
+            .repeat(4);
+        let html = format!(
+            "<html><body><h1><span>Council</span><br> <span>votes</span></h1><article>{story}\
+             <div>Figures come from the ministry.<!-- --> <div class=\"ad-slot\">Sponsored</div> \
+             <!-- -->Figures from partners are marked.</div></article></body></html>"
+        );
+        let article = extract_article(&html);
+        assert_eq!(article.title, "Council votes");
+        assert!(
+            article
+                .text
+                .ends_with("Figures come from the ministry. Figures from partners are marked."),
+            "{}",
+            article.text
+        );
+    }
+
     #[test]
     fn app_shell_with_json_ld_gives_the_article_body() {
         let body = "Venezuela reopened the border crossing on Monday, officials said. ".repeat(6);

@@ -45,6 +45,22 @@ pub(super) const BLOCK_TAGS: &[&str] = &[
     "ul",
 ];
 
+/// An element's text on one line: its words with white space folded, and a space where a
+/// block inside it ends or begins ("Ann Writer<br>Staff" and "<p>WEEKEND</p><p>CODING</p>"
+/// are two words however the page spaced them).
+pub(super) fn line_text(root: NodeRef<'_, Node>) -> String {
+    let mut line = String::new();
+    for edge in root.traverse() {
+        let (ego_tree::iter::Edge::Open(node) | ego_tree::iter::Edge::Close(node)) = edge;
+        match node.value() {
+            Node::Text(t) if matches!(edge, ego_tree::iter::Edge::Open(_)) => line.push_str(t),
+            Node::Element(el) if BLOCK_TAGS.contains(&el.name()) => line.push(' '),
+            _ => {}
+        }
+    }
+    fold_whitespace(&line)
+}
+
 /// Plain text: paragraphs at blank lines, whitespace collapsed inside each.
 pub(super) fn split_plain(text: &str) -> String {
     text.split("\n\n")
@@ -117,11 +133,13 @@ pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<Ma
                 push_text(&mut cur.text, t)
             }
             Node::Element(el) => {
+                let block = BLOCK_TAGS.contains(&el.name());
                 if node.id() != root.id() && w.is_noise(node, el) {
                     // An embedded post's own words stay; its chrome goes with the rest.
                     if noise::is_embed(el) {
                         stack.extend(quotes_in(node).into_iter().rev().map(Step::Enter));
                     }
+                    skipped(&mut cur, block);
                     continue;
                 }
                 if el.name() == "a" && first_text(node).is_some_and(noise::is_noise_link_text) {
@@ -133,9 +151,9 @@ pub(super) fn marked_paragraphs(root: NodeRef<'_, Node>, w: &Wrappers) -> Vec<Ma
                     && matches!(el.name(), "ul" | "ol" | "div" | "section" | "table" | "dl")
                     && score::is_link_list(node, w)
                 {
+                    skipped(&mut cur, block);
                     continue;
                 }
-                let block = BLOCK_TAGS.contains(&el.name());
                 if block {
                     flush(&mut cur, &mut out);
                     cur.heading = matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
@@ -264,6 +282,14 @@ fn visible_chars(text: &str) -> usize {
     }
 }
 
+/// A block left out of the text still parts the words on either side of it
+/// ("schools.<div class=ad>…</div>From"), as a space does, without ending the paragraph.
+fn skipped(cur: &mut Para, block: bool) {
+    if block {
+        push_text(&mut cur.text, " ");
+    }
+}
+
 /// Appends `text` with each run of whitespace as one space, and none at the start of `cur`.
 fn push_text(cur: &mut String, text: &str) {
     let space = |cur: &mut String| {
@@ -319,6 +345,20 @@ fn flush(cur: &mut Para, out: &mut Vec<Marked>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_text_parts_words_at_blocks_only() {
+        let doc = scraper::Html::parse_fragment(
+            "<h1><span>WEEKEND</span><br><span>CODING</span> A<i>GENT</i></h1>\
+             <div><p>Ann Writer</p><p>Staff</p></div>",
+        );
+        let lines: Vec<_> = ["h1", "div"]
+            .map(|s| scraper::Selector::parse(s).unwrap())
+            .iter()
+            .map(|s| line_text(*doc.select(s).next().unwrap()))
+            .collect();
+        assert_eq!(lines, ["WEEKEND CODING AGENT", "Ann Writer Staff"]);
+    }
 
     #[test]
     fn text_runs_collapse_whitespace_across_nodes() {
