@@ -14,10 +14,12 @@ mod noise;
 mod regions;
 mod score;
 mod teasers;
+mod tokens;
 mod walk;
 
 pub use depth::{prepare_for_text, prepare_html};
 pub use regions::{REST_OF_PAGE, Region, page_regions};
+pub use tokens::parse_document;
 
 use std::sync::LazyLock;
 
@@ -66,7 +68,7 @@ static BODY: LazyLock<Selector> = LazyLock::new(|| selector("body"));
 
 /// Extracts the article of a whole HTML page.
 pub fn extract_article(html: &str) -> Article {
-    let doc = Html::parse_document(&prepare_for_text(html));
+    let doc = parse_document(&prepare_for_text(html));
     let facts = PageFacts::of(&doc);
     let element_text = |e: ElementRef| walk::line_text(*e);
     let title = facts

@@ -3,7 +3,7 @@
 //! found only there can be pointed at.
 
 use ego_tree::NodeRef;
-use scraper::{Html, Node};
+use scraper::Node;
 
 use super::noise::is_noise;
 use super::prepare_html;
@@ -28,7 +28,7 @@ pub const REST_OF_PAGE: &str = "the rest of the page";
 /// The outermost elements of the page that cleaning drops whole, in page order, then the
 /// rest of its visible text. Walked with an explicit stack, like the extraction.
 pub fn page_regions(html: &str) -> Vec<Region> {
-    let doc = Html::parse_document(&prepare_html(html));
+    let doc = super::parse_document(&prepare_html(html));
     let mut regions = Vec::new();
     let mut rest = String::new();
     let mut stack = vec![doc.tree.root()];

@@ -1,6 +1,6 @@
 //! HTML pages as sources: telling a page from a feed, and the article links of a listing page.
 
-use scraper::{Html, Selector};
+use scraper::Selector;
 use url::Url;
 
 use crate::dedupe::canonical_url;
@@ -31,7 +31,7 @@ pub fn looks_like_feed(body: &[u8], content_type: Option<&str>) -> bool {
 /// Feeds an HTML page advertises (`<link rel="alternate" type="application/rss+xml">`, Atom,
 /// JSON Feed), resolved against the page, in page order.
 pub fn discover_feeds(html: &str, base: &Url) -> Vec<String> {
-    let doc = Html::parse_document(&crate::clean::prepare_html(html));
+    let doc = crate::clean::parse_document(&crate::clean::prepare_html(html));
     let links = Selector::parse("link[rel][href][type]").expect("static selector");
     doc.select(&links)
         .filter(|l| {
@@ -59,7 +59,7 @@ pub fn discover_feeds(html: &str, base: &Url) -> Vec<String> {
 /// Links of a listing page (or of its `select` region), canonical, first occurrence first,
 /// with their text; links inside navigation, headers, footers and asides are left out.
 pub fn page_links(html: &str, base: &Url, select: Option<&str>) -> Vec<(String, String)> {
-    let doc = Html::parse_document(&crate::clean::prepare_html(html));
+    let doc = crate::clean::parse_document(&crate::clean::prepare_html(html));
     let anchors = Selector::parse("a[href]").expect("static selector");
     let roots: Vec<_> = match select.and_then(|s| Selector::parse(s).ok()) {
         Some(sel) => doc.select(&sel).collect(),
