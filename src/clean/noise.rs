@@ -562,6 +562,9 @@ fn has_noise_words(hint: &str) -> bool {
     } else {
         std::borrow::Cow::Borrowed(hint)
     };
+    if !may_name_chrome(&lower) {
+        return false;
+    }
     // An element whose classes name the content itself ("l-sidebar-fixed
     // l-article-body-segment", "content-with-sidebar") is chrome only when a class says so
     // plainly ("article-share", "post-related").
@@ -607,6 +610,18 @@ fn has_noise_words(hint: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether any word of a (lowercase) class or id is a chrome word, or any two adjacent
+/// words a chrome pair: what [`has_noise_words`] needs to say yes. Most classes have none,
+/// and are answered by this one lookup per word.
+fn may_name_chrome(lower: &str) -> bool {
+    let mut previous = "";
+    words_of(lower).any(|w| {
+        let chrome = is(STRONG | WEAK, w) || NOISE_PAIRS.contains(&(previous, w));
+        previous = w;
+        chrome
+    })
 }
 
 /// WordPress and similar CMSs label a post's container with its taxonomy

@@ -68,7 +68,12 @@ fn is_space(b: u8) -> bool {
 
 impl<'a> Reader<'a> {
     fn new(src: &'a str) -> Self {
-        let sink = HtmlTreeSink::new(Html::new_document());
+        // About a node per `<` (an element for a start tag, a text for an end tag): room
+        // for them from the start, where growing copied the tree each time it doubled.
+        let mut doc = Html::new_document();
+        let tags = memchr::memchr_iter(b'<', src.as_bytes()).count();
+        doc.tree = ego_tree::Tree::with_capacity(scraper::Node::Document, tags + 1);
+        let sink = HtmlTreeSink::new(doc);
         Reader {
             src,
             at: 0,
