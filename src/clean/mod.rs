@@ -43,13 +43,45 @@ const MIN_ARTICLE_CHARS: usize = 200;
 /// Names looked up in several lists at once: each name with the bits of the lists holding it.
 /// One hash lookup per name, where comparing with each list in turn cost a tenth of the
 /// extraction's time.
-type NameKinds = rustc_hash::FxHashMap<&'static str, u8>;
+/// Names (of tags, attributes, class words) with what the rules make of them, as bits,
+/// looked up by length and first byte and then compared: a lookup per tag, attribute and
+/// class word, where hashing each name was a fortieth of the extraction.
+struct NameKinds {
+    buckets: Vec<Vec<(&'static str, u8)>>,
+}
+
+impl NameKinds {
+    const LENGTHS: usize = 32;
+    const FIRSTS: usize = 37;
+
+    fn bucket(name: &str) -> usize {
+        let first = match name.as_bytes().first() {
+            Some(b @ b'a'..=b'z') => usize::from(b - b'a'),
+            Some(b @ b'0'..=b'9') => 26 + usize::from(b - b'0'),
+            _ => 36,
+        };
+        name.len().min(Self::LENGTHS - 1) * Self::FIRSTS + first
+    }
+
+    fn get(&self, name: &str) -> Option<&u8> {
+        self.buckets[Self::bucket(name)]
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, kind)| kind)
+    }
+}
 
 fn name_kinds(lists: &[(&[&'static str], u8)]) -> NameKinds {
-    let mut kinds = NameKinds::default();
+    let mut kinds = NameKinds {
+        buckets: vec![Vec::new(); NameKinds::LENGTHS * NameKinds::FIRSTS],
+    };
     for (names, kind) in lists {
         for name in *names {
-            *kinds.entry(*name).or_default() |= kind;
+            let bucket = &mut kinds.buckets[NameKinds::bucket(name)];
+            match bucket.iter_mut().find(|(n, _)| n == name) {
+                Some((_, k)) => *k |= kind,
+                None => bucket.push((name, *kind)),
+            }
         }
     }
     kinds

@@ -146,7 +146,7 @@ impl<'a> Reader<'a> {
         let bytes = self.src.as_bytes();
         while let Some(found) = memchr::memchr2(b'<', b'&', &bytes[self.at..]) {
             let lt = self.at + found;
-            self.text.push_slice(&self.src[self.at..lt]);
+            push_str(&mut self.text, &self.src[self.at..lt]);
             self.at = lt;
             if bytes[lt] == b'&' {
                 self.before_text(&self.src[lt..]);
@@ -182,7 +182,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        self.text.push_slice(&self.src[self.at..]);
+        push_str(&mut self.text, &self.src[self.at..]);
         self.at = self.src.len();
         Ok(Content::Markup)
     }
@@ -358,7 +358,7 @@ impl<'a> Reader<'a> {
             }
             // A script's `<!--` starts the standard's escaped states.
             RawKind::ScriptData if content.contains("<!--") => return Err(Unread),
-            RawKind::Rawtext | RawKind::ScriptData => self.text.push_slice(content),
+            RawKind::Rawtext | RawKind::ScriptData => push_str(&mut self.text, content),
             RawKind::ScriptDataEscaped(_) => return Err(Unread),
         }
         self.at += end;
@@ -449,10 +449,20 @@ fn push_decoded(out: &mut StrTendril, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
     let mut at = 0;
     while let Some(found) = memchr::memchr(b'&', &bytes[at..]) {
-        out.push_slice(&text[at..at + found]);
+        push_str(out, &text[at..at + found]);
         at = push_reference(out, text, at + found, attribute);
     }
-    out.push_slice(&text[at..]);
+    push_str(out, &text[at..]);
+}
+
+/// Appends `s`; into an empty tendril, copied once at its size (most text and values have
+/// no reference and are one piece).
+fn push_str(out: &mut StrTendril, s: &str) {
+    if out.is_empty() {
+        *out = StrTendril::from_slice(s);
+    } else {
+        out.push_slice(s);
+    }
 }
 
 /// Decodes the character reference at `src[amp]` (an `&`) into `out`, or writes the `&` as
