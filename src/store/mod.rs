@@ -354,13 +354,19 @@ impl Store {
             .is_some_and(|(_, rec)| rec.at <= now - DEFER_MS)
     }
 
-    /// Writes the deferred poll outcomes in one transaction; how many there were.
+    /// Writes the deferred poll outcomes in one transaction; how many there were. When the
+    /// write fails they wait again, ahead of any deferred since, for the next flush.
     pub fn flush_records(&self) -> Result<usize, StoreError> {
         let batch = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
         if batch.is_empty() {
             return Ok(0);
         }
-        self.backend.record_polls(&batch)?;
+        if let Err(e) = self.backend.record_polls(&batch) {
+            let mut queue = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            let since = std::mem::replace(&mut *queue, batch);
+            queue.extend(since);
+            return Err(e);
+        }
         Ok(batch.len())
     }
 }

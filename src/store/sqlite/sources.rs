@@ -336,4 +336,55 @@ mod tests {
             (Some(20 + DEFER_MS), 20 + DEFER_MS + 3_600_000)
         );
     }
+
+    #[tokio::test]
+    async fn deferred_outcomes_survive_a_failed_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).unwrap();
+        let spec = |name: &str| SourceSpec {
+            name: name.into(),
+            kind: SourceType::Feed,
+            url: format!("http://e.org/{name}"),
+            interval_ms: 1000,
+        };
+        store.sync_sources(&[spec("a"), spec("b")], 0, 0).unwrap();
+        let ids: Vec<i64> = store
+            .active_sources()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let rec = |at: i64| PollRecord {
+            at,
+            result: Ok(PollStatus::NotModified),
+            validators: None,
+            discovered_url: Discovery::Keep,
+            next_poll_at: at + 3_600_000,
+            health: None,
+        };
+        // The database refuses the write (as a full disk or a lost connection would).
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON sources
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        store.defer_record(ids[0], rec(5)).await.unwrap();
+        assert!(store.flush_records().is_err());
+        // One deferred since joins it; once the database takes writes again, both are
+        // written, the older first.
+        store.defer_record(ids[1], rec(6)).await.unwrap();
+        other.execute_batch("DROP TRIGGER refuse").unwrap();
+        assert_eq!(store.flush_records().unwrap(), 2);
+        let mut polled: Vec<_> = store
+            .source_health()
+            .unwrap()
+            .iter()
+            .map(|h| h.last_poll_at)
+            .collect();
+        polled.sort();
+        assert_eq!(polled, [Some(5), Some(6)]);
+    }
 }
