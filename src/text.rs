@@ -14,6 +14,16 @@ pub(crate) fn fold_whitespace(s: &str) -> String {
     out
 }
 
+/// `s` in ASCII lowercase, copied only when it has an uppercase letter (most names and
+/// classes are lowercase already).
+pub(crate) fn ascii_lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// `s` as text is exchanged: in Unicode's composed form (NFC), so one outlet's "é" as one
 /// code point and another's as two are the same text (copies of an article compare equal, a
 /// snippet reads the same however its page spelled it), and without soft hyphens, which only

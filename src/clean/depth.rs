@@ -15,9 +15,8 @@
 //! elements whose content is never the article's ([`UNREAD`]: menus, buttons, embeds),
 //! code elements and form fields whole, `<link>`s but the canonical one, links' targets,
 //! and white space that nobody's text holds (runs fold to one character, and white space
-//! beside a line-breaking tag goes: the text breaks there anyway). The tree keeps every element and word the
-//! extraction reads, with two thirds of the nodes; parsing is two thirds of the
-//! extraction's time.
+//! beside a line-breaking tag goes: the text breaks there anyway). The tree keeps every
+//! element and word the extraction reads, with two thirds of the nodes.
 
 use std::borrow::Cow;
 
@@ -221,7 +220,7 @@ impl<'a> Pass<'a> {
     /// A raw element's start tag (`key` its lowercase name) and its content up to its end
     /// tag, written as it is or, for code, left out.
     fn raw(&mut self, tag: &str, key: &str, rest: &'a str) -> &'a str {
-        let end = find_close(rest, key).unwrap_or(rest.len());
+        let end = super::tokens::find_end_tag(rest, key).unwrap_or(rest.len());
         let code = match key {
             "style" | "svg" => true,
             "script" => !contains_ignore_case(tag, b"ld+json"),
@@ -544,15 +543,6 @@ fn contains_ignore_case(text: &str, needle: &[u8]) -> bool {
             && bytes
                 .get(i..i + needle.len())
                 .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
-}
-
-/// Where `</name` first stands in `text`, ignoring case, without copying the text.
-fn find_close(text: &str, name: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    memchr::memmem::find_iter(bytes, b"</").find(|&at| {
-        let end = at + 2 + name.len();
-        end <= bytes.len() && bytes[at + 2..end].eq_ignore_ascii_case(name.as_bytes())
     })
 }
 

@@ -40,9 +40,6 @@ const SPREAD_FACTOR: usize = 4;
 /// Below this many characters a chosen region is not trusted to be the article.
 const MIN_ARTICLE_CHARS: usize = 200;
 
-/// Names looked up in several lists at once: each name with the bits of the lists holding it.
-/// One hash lookup per name, where comparing with each list in turn cost a tenth of the
-/// extraction's time.
 /// Names (of tags, attributes, class words) with what the rules make of them, as bits,
 /// looked up by length and first byte and then compared: a lookup per tag, attribute and
 /// class word, where hashing each name was a fortieth of the extraction.

@@ -556,12 +556,7 @@ pub(super) fn is_embed(el: &Element) -> bool {
 }
 
 fn has_noise_words(hint: &str) -> bool {
-    // Most classes are lowercase already: no copy for them.
-    let lower = if hint.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(hint.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(hint)
-    };
+    let lower = crate::text::ascii_lowercase(hint);
     if !may_name_chrome(&lower) {
         return false;
     }

@@ -23,6 +23,8 @@ use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts, TreeSink};
 use html5ever::{Attribute, LocalName, QualName, ns};
 use scraper::{Html, HtmlTreeSink};
 
+use crate::text::ascii_lowercase;
+
 /// `html` parsed into the tree html5ever's parser builds of it.
 pub fn parse_document(html: &str) -> Html {
     // The standard's input stream: no byte order mark, and line breaks as `\n`.
@@ -196,7 +198,7 @@ impl<'a> Reader<'a> {
         while i < bytes.len() && !is_space(bytes[i]) && !matches!(bytes[i], b'/' | b'>') {
             i += 1;
         }
-        let name = LocalName::from(lowercase(&self.src[from..i]).as_ref());
+        let name = LocalName::from(ascii_lowercase(&self.src[from..i]).as_ref());
         let mut attrs: Vec<Attribute> = Vec::new();
         let mut duplicates = false;
         let mut self_closing = false;
@@ -227,7 +229,7 @@ impl<'a> Reader<'a> {
                 return None;
             };
             i = next;
-            let attr_name = LocalName::from(lowercase(attr_name).as_ref());
+            let attr_name = LocalName::from(ascii_lowercase(attr_name).as_ref());
             if attrs.iter().any(|a| a.name.local == attr_name) {
                 duplicates = true;
             } else {
@@ -366,18 +368,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// `name` in ASCII lowercase, as the tokenizer reads tag and attribute names.
-fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(name)
-    }
-}
-
-/// Where the end tag of `name` starts in `text`: `</name` in any case, followed by white
+/// Where the end tag of `name` (lowercase) starts in `text`: `</name` in any case, followed by white
 /// space, `/` or `>`.
-fn find_end_tag(text: &str, name: &str) -> Option<usize> {
+pub(super) fn find_end_tag(text: &str, name: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     memchr::memmem::find_iter(bytes, b"</").find(|&at| {
         let end = at + 2 + name.len();
@@ -406,7 +399,7 @@ fn read_doctype(src: &str) -> Option<(Doctype, usize)> {
     while i < bytes.len() && !is_space(bytes[i]) && bytes[i] != b'>' {
         i += 1;
     }
-    let name = StrTendril::from_slice(&lowercase(&src[from..i]));
+    let name = StrTendril::from_slice(&ascii_lowercase(&src[from..i]));
     let quoted = |i: usize| -> Option<(StrTendril, usize)> {
         let q = *bytes.get(i).filter(|q| matches!(q, b'"' | b'\''))?;
         let len = memchr::memchr(q, &bytes[i + 1..])?;
