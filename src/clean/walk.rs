@@ -3,6 +3,7 @@
 //! recursion.
 
 use ego_tree::NodeRef;
+use ego_tree::iter::Edge;
 use scraper::Node;
 
 use super::noise::{self, Wrappers};
@@ -51,9 +52,9 @@ pub(super) const BLOCK_TAGS: &[&str] = &[
 pub(super) fn line_text(root: NodeRef<'_, Node>) -> String {
     let mut line = String::new();
     for edge in root.traverse() {
-        let (ego_tree::iter::Edge::Open(node) | ego_tree::iter::Edge::Close(node)) = edge;
+        let (Edge::Open(node) | Edge::Close(node)) = edge;
         match node.value() {
-            Node::Text(t) if matches!(edge, ego_tree::iter::Edge::Open(_)) => line.push_str(t),
+            Node::Text(t) if matches!(edge, Edge::Open(_)) => line.push_str(t),
             Node::Element(el) if BLOCK_TAGS.contains(&el.name()) => line.push(' '),
             _ => {}
         }

@@ -272,11 +272,10 @@ mod tests {
     use crate::model::SourceType;
     use crate::store::{DEFER_BATCH, DEFER_MS, Store};
 
-    #[tokio::test]
-    async fn deferred_outcomes_are_written_in_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let specs: Vec<SourceSpec> = (0..DEFER_BATCH + 1)
+    /// A store at `path` with `n` feeds, and their ids in order.
+    fn store_with_feeds(path: &std::path::Path, n: usize) -> (Store, Vec<i64>) {
+        let store = Store::open(path).unwrap();
+        let specs: Vec<SourceSpec> = (0..n)
             .map(|i| SourceSpec {
                 name: format!("s{i:03}"),
                 kind: SourceType::Feed,
@@ -285,12 +284,31 @@ mod tests {
             })
             .collect();
         store.sync_sources(&specs, 0, 0).unwrap();
-        let ids: Vec<i64> = store
+        let ids = store
             .active_sources()
             .unwrap()
             .iter()
             .map(|r| r.id)
             .collect();
+        (store, ids)
+    }
+
+    /// A poll at `at` that found the feed unchanged.
+    fn not_modified(at: i64) -> PollRecord {
+        PollRecord {
+            at,
+            result: Ok(PollStatus::NotModified),
+            validators: None,
+            discovered_url: Discovery::Keep,
+            next_poll_at: at + 3_600_000,
+            health: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn deferred_outcomes_are_written_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ids) = store_with_feeds(&dir.path().join("t.db"), DEFER_BATCH + 1);
         let polled = |store: &Store| {
             store
                 .source_health()
@@ -299,14 +317,7 @@ mod tests {
                 .filter(|h| h.last_poll_at.is_some())
                 .count()
         };
-        let rec = |at: i64| PollRecord {
-            at,
-            result: Ok(PollStatus::NotModified),
-            validators: None,
-            discovered_url: Discovery::Keep,
-            next_poll_at: at + 3_600_000,
-            health: None,
-        };
+        let rec = not_modified;
         // Below the batch size nothing is written until a flush...
         for &id in &ids[..DEFER_BATCH - 1] {
             store.defer_record(id, rec(5)).await.unwrap();
@@ -341,28 +352,8 @@ mod tests {
     async fn deferred_outcomes_survive_a_failed_write() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).unwrap();
-        let spec = |name: &str| SourceSpec {
-            name: name.into(),
-            kind: SourceType::Feed,
-            url: format!("http://e.org/{name}"),
-            interval_ms: 1000,
-        };
-        store.sync_sources(&[spec("a"), spec("b")], 0, 0).unwrap();
-        let ids: Vec<i64> = store
-            .active_sources()
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        let rec = |at: i64| PollRecord {
-            at,
-            result: Ok(PollStatus::NotModified),
-            validators: None,
-            discovered_url: Discovery::Keep,
-            next_poll_at: at + 3_600_000,
-            health: None,
-        };
+        let (store, ids) = store_with_feeds(&path, 2);
+        let rec = not_modified;
         // The database refuses the write (as a full disk or a lost connection would).
         let other = rusqlite::Connection::open(&path).unwrap();
         other
