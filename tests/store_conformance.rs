@@ -12,8 +12,8 @@ use common::postgres::PgCluster;
 use feedwatch::dedupe::short_hash;
 use feedwatch::model::{Alert, AlertKind, PollStatus, SourceType};
 use feedwatch::store::{
-    DeliveryState, Discovery, HealthChange, Identity, NewAlert, NewItem, PgTarget, PollRecord,
-    PostgresStore, Seen, SourceFilter, SourceSpec, Store,
+    ChangedItem, DeliveryState, Discovery, HealthChange, Identity, NewAlert, NewItem, PgTarget,
+    PollRecord, PostgresStore, Seen, SourceFilter, SourceSpec, Store,
 };
 
 /// What keeps a store alive: its folder, or its cluster.
@@ -62,6 +62,7 @@ both!(
     dedupe_by_every_identity,
     stories_alert_once_per_watch,
     one_poll_carrying_a_story_twice_alerts_once,
+    an_edit_and_a_new_copy_in_one_poll_alert_once,
     outbox_lifecycle_and_dead_letters,
     retention_keeps_tombstones_and_pending_alerts,
     sources_sync_claim_and_record,
@@ -307,6 +308,40 @@ fn one_poll_carrying_a_story_twice_alerts_once(store: &Store) {
         )
         .unwrap();
     assert_eq!((r.items, r.alerts, r.repeats), (1, 0, 1));
+}
+
+/// One poll edits an item so that it now matches, and brings a new copy of the same story
+/// that matches too: the watch alerts once (for the new copy, planned first).
+fn an_edit_and_a_new_copy_in_one_poll_alert_once(store: &Store) {
+    let src = one_source(store);
+    let text =
+        "an article that an outlet edits while a second address carries it, again ".repeat(3);
+    store
+        .commit_poll(src, 10, &[item("k1", &text, Some(77), &[])], &[])
+        .unwrap();
+    let Seen::Changed { item_id, .. } =
+        store.classify(src, &[identity("k1", "edited")]).unwrap()[0]
+    else {
+        panic!("k1's raw content changed");
+    };
+    let edit = ChangedItem {
+        item_id,
+        raw_hash: "edited".into(),
+        material: Some((text.clone(), Some(77))),
+        alerts: item("k1", "", None, &[("w", "n")]).alerts,
+    };
+    let r = store
+        .commit_poll(
+            src,
+            20,
+            &[item("k2", &text, Some(77 ^ 0b11), &[("w", "n")])],
+            &[edit],
+        )
+        .unwrap();
+    assert_eq!((r.items, r.updated, r.alerts, r.repeats), (1, 1, 1, 1));
+    let alerts = store.recent_alerts(0, None).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert.id, "k2-w");
 }
 
 fn outbox_lifecycle_and_dead_letters(store: &Store) {

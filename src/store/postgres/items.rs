@@ -127,7 +127,9 @@ impl Items for PostgresStore {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let report = self.write_poll(&tx, source_id, now, new, changed).await?;
+            let report = self
+                .write_poll(&tx, source_id, now, new, changed, None)
+                .await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -144,14 +146,8 @@ impl Items for PostgresStore {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let report = self
-                .write_poll(&tx, source_id, rec.at, new, changed)
+                .write_poll(&tx, source_id, rec.at, new, changed, Some(rec))
                 .await?;
-            // Only after the story lock that `write_poll` may take: a commit that held its
-            // source's row while it waited for the lock would deadlock with the holder of
-            // the lock waiting for that row behind a statement that writes every source (a
-            // node starting up). Sent alongside, the record could run first whenever a
-            // statement of the lock was not yet prepared on the connection.
-            super::sources::write_records(&tx, &[(source_id, rec.clone())]).await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -212,6 +208,13 @@ impl Items for PostgresStore {
 }
 
 impl PostgresStore {
+    /// Writes a poll's new and edited items, their stories and alerts, and its record when
+    /// given. The record goes in the last round trip, with the outbox rows: only after the
+    /// story lock this may take. A commit that held its source's row while it waited for the
+    /// lock would deadlock with the holder of the lock waiting for that row behind a
+    /// statement that writes every source (a node starting up); sent alongside the lock, the
+    /// record could run first whenever a statement of the lock was not yet prepared on the
+    /// connection.
     async fn write_poll(
         &self,
         tx: &Transaction<'_>,
@@ -219,15 +222,16 @@ impl PostgresStore {
         now: i64,
         new: &[NewItem],
         changed: &[ChangedItem],
+        record: Option<&PollRecord>,
     ) -> Result<InsertReport, StoreError> {
         let mut report = InsertReport::default();
         if new.iter().any(|i| i.fingerprint.is_some()) {
             self.lock_and_refresh_stories(tx, now).await?;
         }
-        self.insert_new(tx, source_id, now, new, &mut report)
+        let mut outbox = Outbox::default();
+        self.insert_new(tx, source_id, now, new, &mut outbox, &mut report)
             .await?;
-        // Edited items' alerts go together once every edit is written.
-        let mut alerting: Vec<(i64, Option<i64>, &[NewAlert])> = Vec::new();
+        let mut alerting: Vec<Alerting<'_>> = Vec::new();
         for item in changed {
             match &item.material {
                 Some((text, fingerprint)) => {
@@ -239,7 +243,12 @@ impl PostgresStore {
                         )
                         .await?;
                     report.updated += 1;
-                    alerting.push((item.item_id, row.try_get(0)?, &item.alerts));
+                    alerting.push(Alerting {
+                        item_id: item.item_id,
+                        story_id: row.try_get(0)?,
+                        alerts: &item.alerts,
+                        fresh: false,
+                    });
                 }
                 None => {
                     tx.execute(
@@ -250,7 +259,16 @@ impl PostgresStore {
                 }
             }
         }
-        insert_alerts(tx, &alerting, now, &mut report).await?;
+        outbox.plan(tx, &alerting, &mut report).await?;
+        let records = record.map(|r| [(source_id, r.clone())]);
+        let (inserted, ()) = futures_util::future::try_join(outbox.insert(tx, now), async {
+            match &records {
+                Some(batch) => super::sources::write_records(tx, batch).await,
+                None => Ok(()),
+            }
+        })
+        .await?;
+        report.alerts += inserted;
         Ok(report)
     }
 
@@ -258,12 +276,13 @@ impl PostgresStore {
     /// existing one it nearly repeats, one an earlier item of the batch starts, or a new one),
     /// one statement makes the new stories and stores the items (those already stored are
     /// left out), then the stored items' alerts.
-    async fn insert_new(
+    async fn insert_new<'a>(
         &self,
         tx: &Transaction<'_>,
         source_id: i64,
         now: i64,
-        new: &[NewItem],
+        new: &'a [NewItem],
+        outbox: &mut Outbox<'a>,
         report: &mut InsertReport,
     ) -> Result<(), StoreError> {
         if new.is_empty() {
@@ -296,16 +315,24 @@ impl PostgresStore {
                 }
             }
         }
-        let alerting: Vec<(i64, Option<i64>, &[NewAlert])> = new
+        let alerting: Vec<Alerting<'_>> = new
             .iter()
+            .zip(&placement.places)
             .zip(placement.story_ids(&made_ids))
             .zip(stored)
-            .filter_map(|((item, story_id), item_id)| {
-                item_id.map(|id| (id, story_id, item.alerts.as_slice()))
+            .filter_map(|(((item, place), story_id), item_id)| {
+                item_id.map(|item_id| Alerting {
+                    item_id,
+                    story_id,
+                    alerts: &item.alerts,
+                    // A row just stored, in a story just made (or none): nothing can have
+                    // alerted for either yet.
+                    fresh: !matches!(place, Some(Place::Existing(_))),
+                })
             })
             .collect();
         report.items += alerting.len();
-        insert_alerts(tx, &alerting, now, report).await
+        outbox.plan(tx, &alerting, report).await
     }
 
     /// Finds each new item's story: an existing one it nearly repeats, one an earlier item
@@ -458,6 +485,16 @@ struct OutboxRow<'a> {
     item_id: i64,
     story_id: Option<i64>,
     watches: Vec<&'a str>,
+}
+
+/// A stored item whose alerts go to the outbox.
+struct Alerting<'a> {
+    item_id: i64,
+    story_id: Option<i64>,
+    alerts: &'a [NewAlert],
+    /// Whether the item and its story were both made in this transaction, so that no watch
+    /// can have alerted for either: the check of earlier alerts is left out.
+    fresh: bool,
 }
 
 /// Where a new item's story is.
@@ -618,113 +655,128 @@ async fn store_new(
     Ok((made_ids, stored))
 }
 
-/// Inserts the outbox rows of stored items, each given with its story and alerts: of its
-/// alerts (one per watch and notifier), those of watches that have not yet alerted for the
-/// item's story (or the item itself), merged into one row per notifier that lists every such
-/// watch. Two round trips whatever the number of items: every item's check sent at once,
-/// then every row. Items of one story are planned in order, each seeing the watches the
-/// earlier ones alert.
-async fn insert_alerts(
-    tx: &Transaction<'_>,
-    items: &[(i64, Option<i64>, &[NewAlert])],
-    now: i64,
-    report: &mut InsertReport,
-) -> Result<(), StoreError> {
-    let items: Vec<_> = items.iter().filter(|(_, _, a)| !a.is_empty()).collect();
-    if items.is_empty() {
-        return Ok(());
-    }
-    let check = tx
-        .prepare_cached(
-            // Two index reads, one plan whatever the arguments: with `$3 IS NOT NULL` in it,
-            // the server planned the statement anew each time (about 120 µs).
-            "SELECT watch FROM alert_watches WHERE item_id = $2 AND watch = ANY($1)
-             UNION SELECT watch FROM alert_watches WHERE story_id = $3 AND watch = ANY($1)",
-        )
-        .await?;
-    let watches: Vec<Vec<&str>> = items
-        .iter()
-        .map(|(_, _, alerts)| outbox_rows::watches(alerts))
-        .collect();
-    let check = &check;
-    let checked = futures_util::future::try_join_all(items.iter().zip(&watches).map(
-        |((item_id, story_id, _), watches)| async move {
-            tx.query(check, &[watches, item_id, story_id]).await
-        },
-    ))
-    .await?;
-    let insert = tx
-        .prepare_cached(
-            "WITH alert AS (
-                INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload, created_at,
-                                    next_attempt_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq),
-             listed AS (
-                INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
-                SELECT seq, unnest($8::text[]), $3, $4, $7 FROM alert)
-             SELECT seq FROM alert",
-        )
-        .await?;
-    let mut planned: Vec<OutboxRow<'_>> = Vec::new();
-    // Watches alerted by earlier items of this batch, by story.
-    let mut alerted_here: Vec<(i64, &str)> = Vec::new();
-    for ((&&(item_id, story_id, alerts), rows), item_watches) in
-        items.iter().zip(checked).zip(&watches)
-    {
-        let stored: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let alerted: Vec<&str> = stored
-            .iter()
-            .map(String::as_str)
-            .chain(
-                alerted_here
-                    .iter()
-                    .filter(|(s, _)| Some(*s) == story_id)
-                    .map(|(_, w)| *w),
-            )
-            .collect();
-        let (rows, repeats) = outbox_rows::plan(alerts, &alerted);
-        report.repeats += repeats;
-        for (notifier, alert) in rows {
-            let names = alert.watch_names();
-            let watches: Vec<&str> = item_watches
-                .iter()
-                .copied()
-                .filter(|w| names.contains(w))
-                .collect();
-            if let Some(story) = story_id {
-                alerted_here.extend(watches.iter().map(|w| (story, *w)));
-            }
-            planned.push(OutboxRow {
-                payload: serde_json::to_string(&alert)?,
-                alert,
-                notifier,
-                item_id,
-                story_id,
-                watches,
-            });
+/// The outbox rows of a poll's stored items, planned as the items are written and inserted
+/// together at the end: of an item's alerts (one per watch and notifier), those of watches
+/// that have not yet alerted for the item's story (or the item itself), merged into one row
+/// per notifier that lists every such watch. Items of one story are planned in order, each
+/// seeing the watches the earlier ones alert.
+#[derive(Default)]
+struct Outbox<'a> {
+    rows: Vec<OutboxRow<'a>>,
+    /// Watches alerted by items planned before, by story.
+    alerted: Vec<(i64, &'a str)>,
+}
+
+impl<'a> Outbox<'a> {
+    /// Plans the rows of `items`, in at most one round trip whatever their number: the checks
+    /// of earlier alerts for items that are not fresh, sent at once.
+    async fn plan(
+        &mut self,
+        tx: &Transaction<'_>,
+        items: &[Alerting<'a>],
+        report: &mut InsertReport,
+    ) -> Result<(), StoreError> {
+        let items: Vec<&Alerting<'a>> = items.iter().filter(|a| !a.alerts.is_empty()).collect();
+        if items.is_empty() {
+            return Ok(());
         }
-    }
-    let insert = &insert;
-    let inserted = futures_util::future::try_join_all(planned.iter().map(|row| async move {
-        tx.query_opt(
-            insert,
-            &[
-                &row.alert.id,
-                &row.notifier,
-                &row.item_id,
-                &row.story_id,
-                &row.alert.watch,
-                &row.payload,
-                &now,
-                &row.watches,
-            ],
+        let check = tx
+            .prepare_cached(
+                // Two index reads, one plan whatever the arguments: with `$3 IS NOT NULL` in
+                // it, the server planned the statement anew each time (about 120 µs).
+                "SELECT watch FROM alert_watches WHERE item_id = $2 AND watch = ANY($1)
+                 UNION SELECT watch FROM alert_watches WHERE story_id = $3 AND watch = ANY($1)",
+            )
+            .await?;
+        let watches: Vec<Vec<&'a str>> = items
+            .iter()
+            .map(|a| outbox_rows::watches(a.alerts))
+            .collect();
+        let check = &check;
+        // A cold start's items, each in a new story, need no check at all.
+        let checked: Vec<Vec<String>> = futures_util::future::try_join_all(
+            items.iter().zip(&watches).map(|(a, watches)| async move {
+                if a.fresh {
+                    return Ok(Vec::new());
+                }
+                let rows = tx.query(check, &[watches, &a.item_id, &a.story_id]).await?;
+                rows.iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<Vec<String>, _>>()
+            }),
         )
-        .await
-    }))
-    .await?;
-    report.alerts += inserted.iter().filter(|r| r.is_some()).count();
-    Ok(())
+        .await?;
+        for ((a, stored), item_watches) in items.iter().zip(checked).zip(&watches) {
+            let alerted: Vec<&str> = stored
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    self.alerted
+                        .iter()
+                        .filter(|(s, _)| Some(*s) == a.story_id)
+                        .map(|(_, w)| *w),
+                )
+                .collect();
+            let (rows, repeats) = outbox_rows::plan(a.alerts, &alerted);
+            report.repeats += repeats;
+            for (notifier, alert) in rows {
+                let names = alert.watch_names();
+                let watches: Vec<&'a str> = item_watches
+                    .iter()
+                    .copied()
+                    .filter(|w| names.contains(w))
+                    .collect();
+                if let Some(story) = a.story_id {
+                    self.alerted.extend(watches.iter().map(|w| (story, *w)));
+                }
+                self.rows.push(OutboxRow {
+                    payload: serde_json::to_string(&alert)?,
+                    alert,
+                    notifier,
+                    item_id: a.item_id,
+                    story_id: a.story_id,
+                    watches,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the planned rows, all sent at once; returns how many were new.
+    async fn insert(&self, tx: &Transaction<'_>, now: i64) -> Result<usize, StoreError> {
+        if self.rows.is_empty() {
+            return Ok(0);
+        }
+        let insert = tx
+            .prepare_cached(
+                "WITH alert AS (
+                    INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload,
+                                        created_at, next_attempt_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq),
+                 listed AS (
+                    INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+                    SELECT seq, unnest($8::text[]), $3, $4, $7 FROM alert)
+                 SELECT seq FROM alert",
+            )
+            .await?;
+        let insert = &insert;
+        let inserted = futures_util::future::try_join_all(self.rows.iter().map(|row| async move {
+            tx.query_opt(
+                insert,
+                &[
+                    &row.alert.id,
+                    &row.notifier,
+                    &row.item_id,
+                    &row.story_id,
+                    &row.alert.watch,
+                    &row.payload,
+                    &now,
+                    &row.watches,
+                ],
+            )
+            .await
+        }))
+        .await?;
+        Ok(inserted.iter().filter(|r| r.is_some()).count())
+    }
 }
