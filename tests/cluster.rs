@@ -2,7 +2,8 @@
 //! 300 feeds and send to a webhook receiver; one node is killed with SIGKILL mid-cycle. Every
 //! alert arrives (an alert id at most twice: a message the dead node sent but did not record
 //! is sent again with its id), every source is polled again within two intervals, and no
-//! source is ever polled by two nodes at once.
+//! source is ever polled by two nodes at once. A node keeps its name across a lost
+//! connection, or stops when another daemon took the name.
 
 mod common;
 
@@ -349,5 +350,105 @@ async fn nodes_with_different_configs_say_so() {
     assert_eq!(
         (same_config("a"), same_config("b")),
         (Some(true), Some(false))
+    );
+}
+
+/// A node's name is held by a lock on a connection of its own. When that connection closes
+/// (as a database restart closes it), the node takes its name again at its next heartbeat
+/// and keeps running; when another daemon took the name meanwhile, the node stops with an
+/// error that says so, and a daemon started under a name already held is refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_its_name_across_a_lost_connection_or_stops() {
+    let Setup {
+        _pg,
+        url,
+        farm: _,
+        farm_url,
+        hook,
+    } = Setup::start().await;
+    let dirs = [Workdir::new(&node_config(
+        &url,
+        "a",
+        &farm_url,
+        &hook.url("/hook"),
+    ))];
+    let mut nodes = start_nodes(&dirs);
+    let log = || std::fs::read_to_string(dirs[0].dir.path().join("log")).unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let key = feedwatch::store::node_lock("a");
+    // The holder of the name's lock (a bigint key: its high half in classid, low in objid).
+    let holder = format!(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND classid::bigint = {} AND objid::bigint = {}",
+        (key >> 32) & 0xffff_ffff,
+        key & 0xffff_ffff
+    );
+    let held = || {
+        let client = &client;
+        let holder = holder.clone();
+        async move { !client.query(&holder, &[]).await.unwrap().is_empty() }
+    };
+    assert!(
+        common::wait_for_async(Duration::from_secs(30), held).await,
+        "the node never held its name:\n{}",
+        log()
+    );
+    let terminate = format!("SELECT pg_terminate_backend(pid) FROM ({holder}) AS h");
+
+    // Closed with the name left free: taken again, and the node runs on.
+    client.batch_execute(&terminate).await.unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || log()
+            .contains("holds this node's name again"))
+        .await,
+        "the name was not taken again:\n{}",
+        log()
+    );
+    assert!(common::wait_for_async(Duration::from_secs(5), held).await);
+    assert!(nodes[0].try_wait().unwrap().is_none(), "{}", log());
+
+    // Closed while another connection waits for the name: it gets it, and the node stops.
+    let (thief, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let waiting = tokio::spawn(async move {
+        thief
+            .execute("SELECT pg_advisory_lock($1)", &[&key])
+            .await
+            .unwrap();
+        thief
+    });
+    let queued = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    assert!(
+        common::wait_for_async(Duration::from_secs(10), || async {
+            !client.query(queued, &[]).await.unwrap().is_empty()
+        })
+        .await
+    );
+    client.batch_execute(&terminate).await.unwrap();
+    let _thief = waiting.await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), nodes[0].wait())
+        .await
+        .expect("the node did not stop")
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        log().contains("another feedwatch daemon runs as node \"a\""),
+        "{}",
+        log()
+    );
+
+    // A daemon started under a name another holds is refused at once.
+    let out = dirs[0].run(&["run"]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("another feedwatch daemon runs as node \"a\" on this database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

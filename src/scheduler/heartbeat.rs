@@ -1,22 +1,26 @@
 //! On a store shared with other daemons: say this node is alive every few seconds, take
-//! over the leases of nodes gone silent, and say so when the nodes run different configs.
+//! over the leases of nodes gone silent, say so when the nodes run different configs, and
+//! keep this node's name (taken again after a database restart; when another daemon took
+//! it meanwhile, this one stops, as it would have been refused at its start).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-use crate::store::{HEARTBEAT_MS, SILENT_AFTER_MS, Store};
+use crate::store::{HEARTBEAT_MS, SILENT_AFTER_MS, Store, StoreError};
 use crate::time::Clock;
 
-/// Beats until `shutdown`; `config_hash` follows reloads.
+/// Beats until `shutdown`; `config_hash` follows reloads. Cancels `name_lost` and returns
+/// when another daemon holds this node's name.
 pub(super) async fn run(
     store: Store,
     clock: Clock,
     config_hash: watch::Receiver<String>,
     shutdown: CancellationToken,
+    name_lost: CancellationToken,
 ) {
     // The configs last seen to differ from ours, so each difference is said once.
     let mut told: BTreeMap<String, String> = BTreeMap::new();
@@ -26,6 +30,12 @@ pub(super) async fn run(
         let ours = hash.clone();
         match store.blocking(move |s| s.heartbeat(now, &hash)).await {
             Ok(beat) => {
+                if beat.retaken {
+                    info!(
+                        node = %store.node(),
+                        "holds this node's name again (the connection that held it had closed)"
+                    );
+                }
                 if beat.taken > 0 {
                     info!(
                         sources = beat.taken,
@@ -50,6 +60,15 @@ pub(super) async fn run(
                     );
                 }
                 told = others;
+            }
+            Err(e @ StoreError::NodeTaken { .. }) => {
+                error!(
+                    error = %e,
+                    "this node's name was taken by another daemon while the connection holding \
+                     it was closed; stopping, so that one daemon polls and sends as this node"
+                );
+                name_lost.cancel();
+                return;
             }
             Err(e) => warn!(error = %e, "cannot record this node's heartbeat"),
         }

@@ -116,6 +116,11 @@ pub async fn run(config_path: PathBuf, rt: Runtime) -> anyhow::Result<()> {
         tokio::select! {
             _ = signals.term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = signals.int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = daemon.name_lost.cancelled() => {
+                let node = daemon.store.node().to_string();
+                daemon.stop().await?;
+                anyhow::bail!("another feedwatch daemon runs as node \"{node}\" on this database");
+            }
             _ = signals.hup.recv() => daemon.reload().await,
             Some(done) = daemon.tasks.join_next_with_id(), if !daemon.tasks.is_empty() => {
                 daemon.poll_done(done).await;
@@ -183,6 +188,8 @@ struct Daemon {
     catalog: Option<Arc<std::sync::RwLock<Arc<crate::web::Catalog>>>>,
     /// The config's hash for the heartbeat (shared stores), replaced on reload.
     config_hash: watch::Sender<String>,
+    /// Cancelled when another daemon took this node's name (shared stores): the daemon stops.
+    name_lost: CancellationToken,
 }
 
 impl Daemon {
@@ -200,12 +207,14 @@ impl Daemon {
             tick = tick.min(Duration::from_millis(crate::store::HEARTBEAT_MS as u64));
         }
         let (config_hash, hash_rx) = watch::channel(rt.config_hash.clone());
+        let name_lost = CancellationToken::new();
         if rt.ctx.store.is_shared() {
             tokio::spawn(heartbeat::run(
                 rt.ctx.store.clone(),
                 rt.ctx.clock.clone(),
                 hash_rx,
                 shutdown.clone(),
+                name_lost.clone(),
             ));
         }
         let catalog = rt.listen.map(|addr| {
@@ -236,6 +245,7 @@ impl Daemon {
             first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
             catalog,
             config_hash,
+            name_lost,
             rt,
             tick,
             next_prune: tokio::time::Instant::now(),

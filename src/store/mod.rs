@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
-pub use postgres::{PgTarget, PostgresStore, STORY_LOCK};
+pub use postgres::{PgTarget, PostgresStore, STORY_LOCK, node_lock};
 pub use sqlite::{SqliteStore, StoreLock};
 pub use types::*;
 
@@ -52,6 +52,16 @@ pub enum StoreError {
         found: i64,
         /// The newest version this build knows.
         known: i64,
+    },
+    /// Another daemon holds this node's name on the shared database.
+    #[error(
+        "cannot open database {path}: another feedwatch daemon runs as node \"{node}\" on this database; give each daemon its own [store] node"
+    )]
+    NodeTaken {
+        /// The server's address.
+        path: String,
+        /// The name.
+        node: String,
     },
     /// A stored alert's JSON does not parse.
     #[error("stored alert is corrupt: {0}")]

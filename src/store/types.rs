@@ -391,6 +391,8 @@ pub struct Heartbeat {
     pub taken: u64,
     /// The other nodes heard from lately, with the hashes of their configs.
     pub peers: Vec<(String, String)>,
+    /// Whether this node took its name again, the connection that held it having closed.
+    pub retaken: bool,
 }
 
 /// One daemon sharing the store, as `feedwatch cluster` shows it.

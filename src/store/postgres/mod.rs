@@ -168,29 +168,45 @@ impl PostgresStore {
     /// A second daemon with the same name on the same database is refused, as a second
     /// daemon on one SQLite file is.
     pub fn hold_node(&self) -> Result<(), StoreError> {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("feedwatch node {}", self.node).as_bytes());
-        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
         self.run(async {
-            let client = self.client().await?;
-            let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .await?
-                .try_get(0)?;
-            if !got {
-                return Err(StoreError::Open {
-                    path: self.label.clone(),
-                    message: format!(
-                        "another feedwatch daemon runs as node \"{}\" on this database; give each \
-                         daemon its own [store] node",
-                        self.node
-                    ),
-                });
-            }
-            *self.held.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(deadpool_postgres::Object::take(client));
+            let held = self.take_node().await?;
+            *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
             Ok(())
         })
+    }
+
+    /// The name's lock on a connection of its own, taken out of the pool.
+    async fn take_node(&self) -> Result<deadpool_postgres::ClientWrapper, StoreError> {
+        let client = self.client().await?;
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&node_lock(&self.node)])
+            .await?
+            .try_get(0)?;
+        if !got {
+            return Err(StoreError::NodeTaken {
+                path: self.label.clone(),
+                node: self.node.clone(),
+            });
+        }
+        Ok(deadpool_postgres::Object::take(client))
+    }
+
+    /// Takes this node's name again when the connection holding it was closed (a database
+    /// restart, a terminated backend): the server let the lock go with it. Says whether it
+    /// did; refused when another daemon took the name meanwhile.
+    async fn keep_node(&self) -> Result<bool, StoreError> {
+        let lost = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|c| c.is_closed());
+        if !lost {
+            return Ok(false);
+        }
+        let held = self.take_node().await?;
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
+        Ok(true)
     }
 
     /// Runs `f` to completion on this thread, its I/O driven by the store's runtime.
@@ -212,6 +228,14 @@ impl Drop for PostgresStore {
             runtime.shutdown_background();
         }
     }
+}
+
+/// The key of the session advisory lock that holds node `node`'s name (as `pg_locks` shows
+/// it while the node runs).
+pub fn node_lock(node: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("feedwatch node {node}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// `host:port/dbname` of a connection string.
@@ -288,6 +312,7 @@ impl Cluster for PostgresStore {
 
     fn heartbeat(&self, now: i64, config_hash: &str) -> Result<Heartbeat, StoreError> {
         self.run(async {
+            let retaken = self.keep_node().await?;
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             tx.execute(
@@ -324,7 +349,11 @@ impl Cluster for PostgresStore {
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<Result<_, StoreError>>()?;
             tx.commit().await?;
-            Ok(Heartbeat { taken, peers })
+            Ok(Heartbeat {
+                taken,
+                peers,
+                retaken,
+            })
         })
     }
 
