@@ -307,7 +307,14 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 fn init_logging(daemon: bool, format: LogFormat) {
-    let default = if daemon { "info" } else { "warn" };
+    // The pool's own warnings when a database restart closes its connections ("Connection
+    // error: db error", with the server's words left out) say nothing that the failed
+    // operations do not say better in their own lines.
+    let default = if daemon {
+        "info,deadpool.postgres=error"
+    } else {
+        "warn,deadpool.postgres=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEEDWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
