@@ -130,14 +130,16 @@ impl Outbox for PostgresStore {
 
     fn mark_delivered(&self, seqs: &[i64], batch: &str, now: i64) -> Result<(), StoreError> {
         self.run(async {
-            self.client()
-                .await?
-                .execute(
+            let client = self.client().await?;
+            // Prepared once per connection: sent as text, each delivery cost a round trip
+            // more to prepare it.
+            let mark = client
+                .prepare_cached(
                     "UPDATE alerts SET state = 'delivered', attempts = attempts + 1, delivered_at = $2,
                         batch = $3, last_error = NULL WHERE seq = ANY($1)",
-                    &[&seqs, &now, &batch],
                 )
                 .await?;
+            client.execute(&mark, &[&seqs, &now, &batch]).await?;
             Ok(())
         })
     }
@@ -153,13 +155,15 @@ impl Outbox for PostgresStore {
             Err(state) => (state, None),
         };
         self.run(async {
-            self.client()
-                .await?
-                .execute(
+            let client = self.client().await?;
+            let mark = client
+                .prepare_cached(
                     "UPDATE alerts SET state = $2, attempts = attempts + 1, last_error = $3,
                         next_attempt_at = COALESCE($4, next_attempt_at) WHERE seq = ANY($1)",
-                    &[&seqs, &state.as_str(), &error, &next_at],
                 )
+                .await?;
+            client
+                .execute(&mark, &[&seqs, &state.as_str(), &error, &next_at])
                 .await?;
             Ok(())
         })
