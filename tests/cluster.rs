@@ -150,6 +150,11 @@ struct Setup {
 }
 
 impl Setup {
+    /// The config of node `node` on this setup's database, farm and receiver.
+    fn config(&self, node: &str) -> String {
+        node_config(&self.url, node, &self.farm_url, &self.hook.url("/hook"))
+    }
+
     async fn start() -> Setup {
         let pg = PgCluster::start();
         let url = pg.database("fw");
@@ -186,23 +191,11 @@ fn start_nodes(dirs: &[Workdir]) -> Vec<tokio::process::Child> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
-    let Setup {
-        _pg,
-        url,
-        farm,
-        farm_url,
-        hook,
-    } = Setup::start().await;
+    let setup = Setup::start().await;
     let dirs: Vec<Workdir> = (1..=3)
-        .map(|n| {
-            Workdir::new(&node_config(
-                &url,
-                &format!("n{n}"),
-                &farm_url,
-                &hook.url("/hook"),
-            ))
-        })
+        .map(|n| Workdir::new(&setup.config(&format!("n{n}"))))
         .collect();
+    let (farm, hook) = (&setup.farm, &setup.hook);
     let mut nodes = start_nodes(&dirs);
     let polled = || farm.polls.lock().unwrap().len();
     // Mid-cycle: the first polls are spread over 15 s (50 ms per new source).
@@ -306,15 +299,9 @@ async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
 /// node and its config's hash, and `cluster --json` marks the other node's config.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_with_different_configs_say_so() {
-    let Setup {
-        _pg,
-        url,
-        farm: _,
-        farm_url,
-        hook,
-    } = Setup::start().await;
-    let same = node_config(&url, "a", &farm_url, &hook.url("/hook"));
-    let other = node_config(&url, "b", &farm_url, &hook.url("/hook")).replace(
+    let setup = Setup::start().await;
+    let same = setup.config("a");
+    let other = setup.config("b").replace(
         "terms = [\"Venezuela\"]",
         "terms = [\"Venezuela\", \"Caracas\"]",
     );
@@ -359,22 +346,12 @@ async fn nodes_with_different_configs_say_so() {
 /// error that says so, and a daemon started under a name already held is refused at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_keeps_its_name_across_a_lost_connection_or_stops() {
-    let Setup {
-        _pg,
-        url,
-        farm: _,
-        farm_url,
-        hook,
-    } = Setup::start().await;
-    let dirs = [Workdir::new(&node_config(
-        &url,
-        "a",
-        &farm_url,
-        &hook.url("/hook"),
-    ))];
+    let setup = Setup::start().await;
+    let url = &setup.url;
+    let dirs = [Workdir::new(&setup.config("a"))];
     let mut nodes = start_nodes(&dirs);
     let log = || std::fs::read_to_string(dirs[0].dir.path().join("log")).unwrap();
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
@@ -411,7 +388,7 @@ async fn a_node_keeps_its_name_across_a_lost_connection_or_stops() {
     assert!(nodes[0].try_wait().unwrap().is_none(), "{}", log());
 
     // Closed while another connection waits for the name: it gets it, and the node stops.
-    let (thief, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let (thief, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
