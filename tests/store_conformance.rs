@@ -13,7 +13,7 @@ use feedwatch::dedupe::short_hash;
 use feedwatch::model::{Alert, AlertKind, PollStatus, SourceType};
 use feedwatch::store::{
     ChangedItem, DeliveryState, Discovery, HealthChange, Identity, NewAlert, NewItem, PgTarget,
-    PollRecord, PostgresStore, Seen, SourceFilter, SourceSpec, Store,
+    PollCommit, PollRecord, PostgresStore, Seen, SourceFilter, SourceSpec, Store,
 };
 
 /// What keeps a store alive: its folder, or its cluster.
@@ -63,6 +63,7 @@ both!(
     stories_alert_once_per_watch,
     one_poll_carrying_a_story_twice_alerts_once,
     an_edit_and_a_new_copy_in_one_poll_alert_once,
+    polls_committed_together_keep_their_own_reports,
     outbox_lifecycle_and_dead_letters,
     retention_keeps_tombstones_and_pending_alerts,
     sources_sync_claim_and_record,
@@ -342,6 +343,64 @@ fn an_edit_and_a_new_copy_in_one_poll_alert_once(store: &Store) {
     let alerts = store.recent_alerts(0, None).unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].alert.id, "k2-w");
+}
+
+/// Polls committed together (as the daemon does when polls finish at once): copies of one
+/// story in two of them alert once, and each poll gets its own report and outcome.
+fn polls_committed_together_keep_their_own_reports(store: &Store) {
+    let specs = [
+        spec("a", "http://a.org/f"),
+        spec("b", "http://b.org/f"),
+        spec("c", "http://c.org/f"),
+    ];
+    store.sync_sources(&specs, 0, 0).unwrap();
+    let ids: Vec<i64> = store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let text = "one wire story that two outlets publish within the same minute, again ".repeat(3);
+    let poll = |source_id: i64, new: Vec<NewItem>, at: i64| PollCommit {
+        source_id,
+        new,
+        changed: Vec::new(),
+        record: ok(at, at + 60_000),
+    };
+    let polls = [
+        poll(ids[0], vec![item("k1", &text, Some(42), &[("w", "n")])], 10),
+        poll(
+            ids[1],
+            vec![
+                item("k2", &text, Some(42 ^ 0b1), &[("w", "n")]),
+                item("k3", "other words", None, &[("w", "m")]),
+            ],
+            20,
+        ),
+        poll(ids[2], Vec::new(), 30),
+    ];
+    let results = store.commit_polls(&polls);
+    let reports: Vec<(usize, usize, usize)> = results
+        .into_iter()
+        .map(|r| r.unwrap())
+        .map(|r| (r.items, r.alerts, r.repeats))
+        .collect();
+    assert_eq!(reports, [(1, 1, 0), (2, 1, 1), (0, 0, 0)]);
+    let alerts: Vec<String> = store
+        .recent_alerts(0, None)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect();
+    assert_eq!(alerts, ["k3-w", "k1-w"]);
+    let polled: Vec<Option<i64>> = store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.last_success_at)
+        .collect();
+    assert_eq!(polled, [Some(10), Some(20), Some(30)]);
+    assert_eq!(store.next_poll_at().unwrap(), Some(60_010));
 }
 
 fn outbox_lifecycle_and_dead_letters(store: &Store) {
@@ -873,4 +932,54 @@ fn postgres_a_commit_waiting_for_the_story_lock_holds_no_source_row() {
     });
     let report = committing.join().unwrap().expect("the commit goes through");
     assert_eq!(report.items, 1);
+}
+
+/// A poll the server refuses, committed with others: the others are stored, it alone fails
+/// with the server's words, and nothing of it is kept.
+#[test]
+fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
+    let (pg, store) = pg_store();
+    store
+        .sync_sources(
+            &[spec("a", "http://a.org/f"), spec("b", "http://b.org/f")],
+            0,
+            0,
+        )
+        .unwrap();
+    let ids: Vec<i64> = store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    // A rule of the database's own that one item breaks (as a value the server cannot
+    // store would).
+    pg.sql(
+        "fw",
+        "ALTER TABLE items ADD CONSTRAINT no_poison CHECK (title <> 'title poison')",
+    );
+    let poll = |source_id: i64, key: &str| PollCommit {
+        source_id,
+        new: vec![item(key, &format!("text of {key}"), None, &[("w", "n")])],
+        changed: Vec::new(),
+        record: ok(10, 60_010),
+    };
+    let results = store.commit_polls(&[poll(ids[0], "fine"), poll(ids[1], "poison")]);
+    assert_eq!(results[0].as_ref().unwrap().alerts, 1);
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("no_poison"), "{err}");
+    let alerts: Vec<String> = store
+        .recent_alerts(0, None)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect();
+    assert_eq!(alerts, ["fine-w"]);
+    let polled: Vec<Option<i64>> = store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.last_success_at)
+        .collect();
+    assert_eq!(polled, [Some(10), None]);
 }

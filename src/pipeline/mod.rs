@@ -23,8 +23,8 @@ use crate::model::{Alert, AlertKind, Item, PollStatus, Source, SourceKind};
 use crate::parse;
 use crate::retry::Backoff;
 use crate::store::{
-    ChangedItem, Discovery, Identity, InsertReport, NewAlert, NewItem, PollRecord, Seen, SourceRow,
-    Store,
+    ChangedItem, Discovery, Identity, InsertReport, NewAlert, NewItem, PollCommit, PollRecord,
+    Seen, SourceRow, Store,
 };
 use crate::time::Clock;
 
@@ -247,7 +247,12 @@ async fn record_success(
         InsertReport::default()
     } else {
         ctx.store
-            .blocking(move |s| s.commit_and_record(id, &new, &changed, &record))
+            .commit(PollCommit {
+                source_id: id,
+                new,
+                changed,
+                record,
+            })
             .await?
     };
     let result = if status == PollStatus::NotModified {

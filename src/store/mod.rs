@@ -7,6 +7,7 @@
 //! [`Upkeep`], [`Cluster`]); the values crossing it are in `types.rs`. Both backends pass
 //! the same conformance tests (`tests/store_conformance.rs`).
 
+mod group;
 mod outbox_rows;
 mod postgres;
 mod sqlite;
@@ -149,6 +150,15 @@ pub trait Items {
         changed: &[ChangedItem],
         rec: &PollRecord,
     ) -> Result<InsertReport, StoreError>;
+    /// Commits several polls, each as [`Items::commit_and_record`] does, in as few
+    /// transactions as the backend can: per poll, its report or its error. One poll's
+    /// failure costs the others nothing.
+    fn commit_polls(&self, polls: &[PollCommit]) -> Vec<Result<InsertReport, StoreError>> {
+        polls
+            .iter()
+            .map(|p| self.commit_and_record(p.source_id, &p.new, &p.changed, &p.record))
+            .collect()
+    }
     /// Stored articles (not pruned) fetched since `since`, newest published first (stored
     /// time for undated ones), for `search`, until `f` breaks.
     fn each_article(
@@ -294,6 +304,8 @@ pub struct Store {
     /// Outcomes of polls that changed nothing but their source's row, waiting to be written
     /// together (see [`Store::defer_record`]).
     deferred: Arc<Mutex<Vec<(i64, PollRecord)>>>,
+    /// Polls waiting to be committed together (see [`Store::commit`]).
+    group: Arc<group::Group>,
 }
 
 /// Deferred poll outcomes are written once this many wait...
@@ -315,6 +327,7 @@ impl Store {
         Store {
             backend: Arc::new(backend),
             deferred: Arc::new(Mutex::new(Vec::new())),
+            group: Arc::default(),
         }
     }
 

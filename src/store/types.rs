@@ -197,6 +197,20 @@ pub struct StoredArticle {
     pub text: String,
 }
 
+/// A successful poll's writes, committed with those of other polls finishing at the same
+/// time (see [`Items::commit_polls`]).
+#[derive(Debug, Clone)]
+pub struct PollCommit {
+    /// The polled source.
+    pub source_id: i64,
+    /// Its new items.
+    pub new: Vec<NewItem>,
+    /// Its known items whose content changed.
+    pub changed: Vec<ChangedItem>,
+    /// The poll's outcome.
+    pub record: PollRecord,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 /// What one poll's commit stored.
 pub struct InsertReport {

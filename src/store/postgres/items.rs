@@ -13,8 +13,8 @@ use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distan
 use crate::store::outbox_rows;
 use crate::store::story_index::{STORY_WINDOW_MS, StoryIndex};
 use crate::store::{
-    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
-    StoredArticle,
+    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollCommit, PollRecord, Seen,
+    StoreError, StoredArticle,
 };
 
 /// One of an item's identities, by the column it is stored in.
@@ -124,15 +124,14 @@ impl Items for PostgresStore {
         new: &[NewItem],
         changed: &[ChangedItem],
     ) -> Result<InsertReport, StoreError> {
-        self.run(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let report = self
-                .write_poll(&tx, source_id, now, new, changed, None)
-                .await?;
-            tx.commit().await?;
-            Ok(report)
-        })
+        let poll = Writes {
+            source_id,
+            now,
+            new,
+            changed,
+            record: None,
+        };
+        Ok(self.commit_writes(&[poll])?[0])
     }
 
     fn commit_and_record(
@@ -142,15 +141,42 @@ impl Items for PostgresStore {
         changed: &[ChangedItem],
         rec: &PollRecord,
     ) -> Result<InsertReport, StoreError> {
-        self.run(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let report = self
-                .write_poll(&tx, source_id, rec.at, new, changed, Some(rec))
-                .await?;
-            tx.commit().await?;
-            Ok(report)
-        })
+        let poll = Writes {
+            source_id,
+            now: rec.at,
+            new,
+            changed,
+            record: Some(rec),
+        };
+        Ok(self.commit_writes(&[poll])?[0])
+    }
+
+    /// One transaction for all the polls: one story lock, one commit, and the outbox rows
+    /// and outcomes of all in one round trip. When it fails, each poll is committed alone,
+    /// so the failure stays with the poll that caused it.
+    fn commit_polls(&self, polls: &[PollCommit]) -> Vec<Result<InsertReport, StoreError>> {
+        let writes: Vec<Writes<'_>> = polls
+            .iter()
+            .map(|p| Writes {
+                source_id: p.source_id,
+                now: p.record.at,
+                new: &p.new,
+                changed: &p.changed,
+                record: Some(&p.record),
+            })
+            .collect();
+        if let [_, _, ..] = writes.as_slice() {
+            match self.commit_writes(&writes) {
+                Ok(reports) => return reports.into_iter().map(Ok).collect(),
+                Err(e) => {
+                    tracing::debug!(polls = writes.len(), error = %e, "a group commit failed; committing each poll alone")
+                }
+            }
+        }
+        writes
+            .iter()
+            .map(|w| Ok(self.commit_writes(std::slice::from_ref(w))?[0]))
+            .collect()
     }
 
     fn each_article(
@@ -207,69 +233,73 @@ impl Items for PostgresStore {
     }
 }
 
+/// One poll's writes as a transaction takes them.
+struct Writes<'a> {
+    source_id: i64,
+    now: i64,
+    new: &'a [NewItem],
+    changed: &'a [ChangedItem],
+    /// The poll's outcome, when it is recorded with its items.
+    record: Option<&'a PollRecord>,
+}
+
 impl PostgresStore {
-    /// Writes a poll's new and edited items, their stories and alerts, and its record when
-    /// given. The record goes in the last round trip, with the outbox rows: only after the
-    /// story lock this may take. A commit that held its source's row while it waited for the
+    /// Commits polls in one transaction; per poll, what it stored.
+    fn commit_writes(&self, polls: &[Writes<'_>]) -> Result<Vec<InsertReport>, StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let reports = self.write_polls(&tx, polls).await?;
+            tx.commit().await?;
+            Ok(reports)
+        })
+    }
+
+    /// Writes polls' new and edited items, their stories and alerts, and their records when
+    /// given. The records go in the last round trip, with the outbox rows: only after the
+    /// story lock this may take. A commit that held a source's row while it waited for the
     /// lock would deadlock with the holder of the lock waiting for that row behind a
-    /// statement that writes every source (a node starting up); sent alongside the lock, the
+    /// statement that writes every source (a node starting up); sent alongside the lock, a
     /// record could run first whenever a statement of the lock was not yet prepared on the
     /// connection.
-    async fn write_poll(
+    async fn write_polls(
         &self,
         tx: &Transaction<'_>,
-        source_id: i64,
-        now: i64,
-        new: &[NewItem],
-        changed: &[ChangedItem],
-        record: Option<&PollRecord>,
-    ) -> Result<InsertReport, StoreError> {
-        let mut report = InsertReport::default();
-        if new.iter().any(|i| i.fingerprint.is_some()) {
+        polls: &[Writes<'_>],
+    ) -> Result<Vec<InsertReport>, StoreError> {
+        let mut reports = vec![InsertReport::default(); polls.len()];
+        let stories = polls
+            .iter()
+            .filter(|p| p.new.iter().any(|i| i.fingerprint.is_some()))
+            .map(|p| p.now)
+            .max();
+        if let Some(now) = stories {
             self.lock_and_refresh_stories(tx, now).await?;
         }
         let mut outbox = Outbox::default();
-        self.insert_new(tx, source_id, now, new, &mut outbox, &mut report)
-            .await?;
-        let mut alerting: Vec<Alerting<'_>> = Vec::new();
-        for item in changed {
-            match &item.material {
-                Some((text, fingerprint)) => {
-                    let row = tx
-                        .query_one(
-                            "UPDATE items SET raw_hash = $2, text = $3, fingerprint = $4, version = version + 1
-                             WHERE id = $1 RETURNING story_id",
-                            &[&item.item_id, &item.raw_hash, text, &fingerprint.map(|f| f as i64)],
-                        )
-                        .await?;
-                    report.updated += 1;
-                    alerting.push(Alerting {
-                        item_id: item.item_id,
-                        story_id: row.try_get(0)?,
-                        alerts: &item.alerts,
-                        fresh: false,
-                    });
-                }
-                None => {
-                    tx.execute(
-                        "UPDATE items SET raw_hash = $2 WHERE id = $1",
-                        &[&item.item_id, &item.raw_hash],
-                    )
-                    .await?;
-                }
-            }
+        for (n, (poll, report)) in polls.iter().zip(&mut reports).enumerate() {
+            outbox.poll = n;
+            outbox.now = poll.now;
+            self.insert_new(tx, poll.source_id, poll.now, poll.new, &mut outbox, report)
+                .await?;
+            let alerting = write_changed(tx, poll.changed, report).await?;
+            outbox.plan(tx, &alerting, report).await?;
         }
-        outbox.plan(tx, &alerting, &mut report).await?;
-        let records = record.map(|r| [(source_id, r.clone())]);
-        let (inserted, ()) = futures_util::future::try_join(outbox.insert(tx, now), async {
-            match &records {
-                Some(batch) => super::sources::write_records(tx, batch).await,
-                None => Ok(()),
+        let records: Vec<(i64, PollRecord)> = polls
+            .iter()
+            .filter_map(|p| p.record.map(|r| (p.source_id, r.clone())))
+            .collect();
+        let (inserted, ()) = futures_util::future::try_join(outbox.insert(tx), async {
+            if records.is_empty() {
+                return Ok(());
             }
+            super::sources::write_records(tx, &records).await
         })
         .await?;
-        report.alerts += inserted;
-        Ok(report)
+        for n in inserted {
+            reports[n].alerts += 1;
+        }
+        Ok(reports)
     }
 
     /// New items in a few round trips, whatever their number: each finds its story (an
@@ -476,6 +506,44 @@ impl PostgresStore {
     }
 }
 
+/// Writes a poll's edited items: each one's new raw hash, and its text when that changed
+/// materially. Returns those whose alerts go to the outbox.
+async fn write_changed<'a>(
+    tx: &Transaction<'_>,
+    changed: &'a [ChangedItem],
+    report: &mut InsertReport,
+) -> Result<Vec<Alerting<'a>>, StoreError> {
+    let mut alerting = Vec::new();
+    for item in changed {
+        match &item.material {
+            Some((text, fingerprint)) => {
+                let row = tx
+                    .query_one(
+                        "UPDATE items SET raw_hash = $2, text = $3, fingerprint = $4, version = version + 1
+                         WHERE id = $1 RETURNING story_id",
+                        &[&item.item_id, &item.raw_hash, text, &fingerprint.map(|f| f as i64)],
+                    )
+                    .await?;
+                report.updated += 1;
+                alerting.push(Alerting {
+                    item_id: item.item_id,
+                    story_id: row.try_get(0)?,
+                    alerts: &item.alerts,
+                    fresh: false,
+                });
+            }
+            None => {
+                tx.execute(
+                    "UPDATE items SET raw_hash = $2 WHERE id = $1",
+                    &[&item.item_id, &item.raw_hash],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(alerting)
+}
+
 /// An outbox row planned for an item: its alert (for one notifier) with the watches it
 /// lists.
 struct OutboxRow<'a> {
@@ -485,6 +553,9 @@ struct OutboxRow<'a> {
     item_id: i64,
     story_id: Option<i64>,
     watches: Vec<&'a str>,
+    /// The poll it is of (in the transaction's order), and when that poll ended.
+    poll: usize,
+    now: i64,
 }
 
 /// A stored item whose alerts go to the outbox.
@@ -655,16 +726,19 @@ async fn store_new(
     Ok((made_ids, stored))
 }
 
-/// The outbox rows of a poll's stored items, planned as the items are written and inserted
-/// together at the end: of an item's alerts (one per watch and notifier), those of watches
-/// that have not yet alerted for the item's story (or the item itself), merged into one row
-/// per notifier that lists every such watch. Items of one story are planned in order, each
-/// seeing the watches the earlier ones alert.
+/// The outbox rows of a transaction's stored items, planned as the items are written and
+/// inserted together at the end: of an item's alerts (one per watch and notifier), those of
+/// watches that have not yet alerted for the item's story (or the item itself), merged into
+/// one row per notifier that lists every such watch. Items of one story are planned in
+/// order, each seeing the watches the earlier ones alert, whichever poll they came in.
 #[derive(Default)]
 struct Outbox<'a> {
     rows: Vec<OutboxRow<'a>>,
     /// Watches alerted by items planned before, by story.
     alerted: Vec<(i64, &'a str)>,
+    /// The poll whose items are planned now, and when it ended.
+    poll: usize,
+    now: i64,
 }
 
 impl<'a> Outbox<'a> {
@@ -736,16 +810,18 @@ impl<'a> Outbox<'a> {
                     item_id: a.item_id,
                     story_id: a.story_id,
                     watches,
+                    poll: self.poll,
+                    now: self.now,
                 });
             }
         }
         Ok(())
     }
 
-    /// Inserts the planned rows, all sent at once; returns how many were new.
-    async fn insert(&self, tx: &Transaction<'_>, now: i64) -> Result<usize, StoreError> {
+    /// Inserts the planned rows, all sent at once; returns the poll of each that was new.
+    async fn insert(&self, tx: &Transaction<'_>) -> Result<Vec<usize>, StoreError> {
         if self.rows.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let insert = tx
             .prepare_cached(
@@ -770,13 +846,19 @@ impl<'a> Outbox<'a> {
                     &row.story_id,
                     &row.alert.watch,
                     &row.payload,
-                    &now,
+                    &row.now,
                     &row.watches,
                 ],
             )
             .await
         }))
         .await?;
-        Ok(inserted.iter().filter(|r| r.is_some()).count())
+        Ok(self
+            .rows
+            .iter()
+            .zip(inserted)
+            .filter(|(_, r)| r.is_some())
+            .map(|(row, _)| row.poll)
+            .collect())
     }
 }
