@@ -180,6 +180,11 @@ struct Daemon {
     queued: std::collections::VecDeque<(SourceRow, tokio::time::Instant)>,
     /// Longest sleep between looks at the store (and between watchdog pings).
     tick: Duration,
+    /// Set when a claim found fewer due sources than it asked for: until then (the next
+    /// source due, at most a tick away) the store is not asked again, however many polls
+    /// end meanwhile. On a busy cycle's tail every ending poll asked it twice (a claim and
+    /// the next due time), thousands of round trips that found nothing.
+    idle_until: Option<tokio::time::Instant>,
     next_prune: tokio::time::Instant,
     /// Until every source has been polled once since the start: the sources not yet
     /// polled, and how the others went (one summary line when done).
@@ -248,6 +253,7 @@ impl Daemon {
             name_lost,
             rt,
             tick,
+            idle_until: None,
             next_prune: tokio::time::Instant::now(),
         }
     }
@@ -285,13 +291,17 @@ impl Daemon {
         if free == 0 {
             return Ok(());
         }
-        if self.queued.len() < free {
+        if self.queued.len() < free && !self.idle() {
             let want = free + self.rt.concurrency - self.queued.len();
             let (lease, now) = (ms(self.rt.lease), self.now());
             let rows = self
                 .store
                 .blocking(move |s| s.claim_due(now, want, lease))
                 .await?;
+            if rows.len() < want {
+                let wait = self.until_next_due().await;
+                self.idle_until = Some(tokio::time::Instant::now() + wait);
+            }
             let at = tokio::time::Instant::now();
             self.queued.extend(rows.into_iter().map(|row| (row, at)));
         }
@@ -339,7 +349,15 @@ impl Daemon {
         }
         let now = self.now();
         self.store.blocking(move |s| s.release(&stale, now)).await?;
+        // Due now.
+        self.idle_until = None;
         Ok(())
+    }
+
+    /// Whether the last claim found all that was due and the next due source is not yet.
+    fn idle(&self) -> bool {
+        self.idle_until
+            .is_some_and(|at| tokio::time::Instant::now() < at)
     }
 
     /// Until the next source is due, at most a tick; a tick when every slot is busy.
@@ -347,6 +365,14 @@ impl Daemon {
         if self.global.available_permits() == 0 {
             return self.tick;
         }
+        if let Some(at) = self.idle_until.filter(|_| self.idle()) {
+            return at - tokio::time::Instant::now();
+        }
+        self.until_next_due().await
+    }
+
+    /// Until the next source is due by the store, at most a tick.
+    async fn until_next_due(&self) -> Duration {
         match self.store.blocking(|s| s.next_poll_at()).await {
             Ok(Some(at)) => Duration::from_millis((at - self.now()).clamp(0, ms(self.tick)) as u64),
             _ => self.tick,
@@ -359,6 +385,8 @@ impl Daemon {
         match reload(&self.config_path, &self.rt) {
             Ok(new_rt) => {
                 self.rt = Arc::new(new_rt);
+                // New sources may be due.
+                self.idle_until = None;
                 self.global = Arc::new(Semaphore::new(self.rt.concurrency));
                 self.dispatcher_stop.cancel();
                 let old = std::mem::replace(&mut self.dispatcher, tokio::spawn(async {}));
@@ -398,6 +426,12 @@ impl Daemon {
         match done {
             Ok((task, (_, name, report))) => {
                 self.in_flight.remove(&task);
+                // The source is due again nine tenths of its interval from now at the
+                // soonest (a failure's backoff has a tenth of jitter): looked at by then.
+                if let (Some(at), Some(source)) = (&mut self.idle_until, self.rt.sources.get(&name))
+                {
+                    *at = (*at).min(tokio::time::Instant::now() + source.interval / 2);
+                }
                 self.count_first_cycle(&name, &report);
                 if report.alerts > 0 {
                     self.wake.send_modify(|n| *n += 1);
