@@ -95,12 +95,16 @@ impl Outbox for PostgresStore {
                      ORDER BY seq LIMIT $3",
                 )
                 .await?;
-            let rows = client
-                .query(
-                    &stmt,
-                    &[&notifier, &now, &(limit.min(i64::MAX as usize) as i64)],
-                )
-                .await?;
+            // Planned once, as the claim is (see `claim_due`): a plan made for the values
+            // took the due rows for spread evenly among the delivered ones kept before
+            // them, and read those by the key, all of them, to find the first due one.
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let (_, rows, _) = futures_util::future::try_join3(
+                client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
+                client.query(&stmt, &[&notifier, &now, &limit]),
+                client.batch_execute("COMMIT"),
+            )
+            .await?;
             rows.iter()
                 .map(|r| {
                     Ok(OutboxRow {

@@ -157,6 +157,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts DROP CONSTRAINT IF EXISTS alerts_item_id_fkey;
     ALTER TABLE alert_watches DROP CONSTRAINT IF EXISTS alert_watches_item_id_fkey;
     "#,
+    // 5: a notifier's pending deliveries in order, whatever else the table holds. Through
+    // `alerts_due` the server read every due row and sorted them (8 ms a batch with 8,000
+    // waiting); by the key, it read the delivered rows kept for a month first (15 ms with
+    // 50,000). With `next_attempt_at` in it, a generic plan prefers it to both.
+    r#"
+    CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (notifier, seq, next_attempt_at)
+        WHERE state = 'pending';
+    "#,
 ];
 
 /// The newest schema version this build knows.
