@@ -346,7 +346,8 @@ fn an_edit_and_a_new_copy_in_one_poll_alert_once(store: &Store) {
 }
 
 /// Polls committed together (as the daemon does when polls finish at once): copies of one
-/// story in two of them alert once, and each poll gets its own report and outcome.
+/// story in two of them alert once, one key in two sources is two items, and each poll gets
+/// its own report and outcome.
 fn polls_committed_together_keep_their_own_reports(store: &Store) {
     let specs = [
         spec("a", "http://a.org/f"),
@@ -377,7 +378,8 @@ fn polls_committed_together_keep_their_own_reports(store: &Store) {
             ],
             20,
         ),
-        poll(ids[2], Vec::new(), 30),
+        // A key another source's item has too: a different item.
+        poll(ids[2], vec![item("k1", "words of its own", None, &[])], 30),
     ];
     let results = store.commit_polls(&polls);
     let reports: Vec<(usize, usize, usize)> = results
@@ -385,7 +387,7 @@ fn polls_committed_together_keep_their_own_reports(store: &Store) {
         .map(|r| r.unwrap())
         .map(|r| (r.items, r.alerts, r.repeats))
         .collect();
-    assert_eq!(reports, [(1, 1, 0), (2, 1, 1), (0, 0, 0)]);
+    assert_eq!(reports, [(1, 1, 0), (2, 1, 1), (1, 0, 0)]);
     let alerts: Vec<String> = store
         .recent_alerts(0, None)
         .unwrap()

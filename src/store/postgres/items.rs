@@ -277,14 +277,24 @@ impl PostgresStore {
             self.lock_and_refresh_stories(tx, now).await?;
         }
         let mut outbox = Outbox::default();
-        for (n, (poll, report)) in polls.iter().zip(&mut reports).enumerate() {
-            outbox.poll = n;
-            outbox.now = poll.now;
-            self.insert_new(tx, poll.source_id, poll.now, poll.new, &mut outbox, report)
-                .await?;
-            let alerting = write_changed(tx, poll.changed, report).await?;
-            outbox.plan(tx, &alerting, report).await?;
+        let new: Vec<Fresh<'_>> = polls
+            .iter()
+            .enumerate()
+            .flat_map(|(poll, p)| {
+                p.new.iter().map(move |item| Fresh {
+                    poll,
+                    source_id: p.source_id,
+                    now: p.now,
+                    item,
+                })
+            })
+            .collect();
+        self.insert_new(tx, &new, &mut outbox, &mut reports).await?;
+        let mut alerting = Vec::new();
+        for (n, poll) in polls.iter().enumerate() {
+            alerting.extend(write_changed(tx, n, poll, &mut reports[n]).await?);
         }
+        outbox.plan(tx, &alerting, &mut reports).await?;
         let records: Vec<(i64, PollRecord)> = polls
             .iter()
             .filter_map(|p| p.record.map(|r| (p.source_id, r.clone())))
@@ -302,24 +312,22 @@ impl PostgresStore {
         Ok(reports)
     }
 
-    /// New items in a few round trips, whatever their number: each finds its story (an
-    /// existing one it nearly repeats, one an earlier item of the batch starts, or a new one),
-    /// one statement makes the new stories and stores the items (those already stored are
-    /// left out), then the stored items' alerts.
+    /// New items of every poll in a few round trips, whatever their number: each finds its
+    /// story (an existing one it nearly repeats, one an earlier item of the transaction
+    /// starts, or a new one), one statement makes the new stories and stores the items
+    /// (those already stored are left out), then the stored items' alerts are planned.
     async fn insert_new<'a>(
         &self,
         tx: &Transaction<'_>,
-        source_id: i64,
-        now: i64,
-        new: &'a [NewItem],
+        new: &[Fresh<'a>],
         outbox: &mut Outbox<'a>,
-        report: &mut InsertReport,
+        reports: &mut [InsertReport],
     ) -> Result<(), StoreError> {
-        if new.is_empty() {
+        let Some(now) = new.iter().map(|f| f.now).max() else {
             return Ok(());
-        }
-        let placement = self.place(tx, new, now).await?;
-        let (made_ids, stored) = store_new(tx, source_id, now, new, &placement).await?;
+        };
+        let placement = self.place(tx, new).await?;
+        let (made_ids, stored) = store_new(tx, now, new, &placement).await?;
         // Stories whose every item was stored before go again; the rest join the index.
         let kept = placement.kept(&stored);
         let dropped: Vec<i64> = made_ids
@@ -350,19 +358,23 @@ impl PostgresStore {
             .zip(&placement.places)
             .zip(placement.story_ids(&made_ids))
             .zip(stored)
-            .filter_map(|(((item, place), story_id), item_id)| {
+            .filter_map(|(((fresh, place), story_id), item_id)| {
                 item_id.map(|item_id| Alerting {
                     item_id,
                     story_id,
-                    alerts: &item.alerts,
+                    alerts: &fresh.item.alerts,
                     // A row just stored, in a story just made (or none): nothing can have
                     // alerted for either yet.
                     fresh: !matches!(place, Some(Place::Existing(_))),
+                    poll: fresh.poll,
+                    now: fresh.now,
                 })
             })
             .collect();
-        report.items += alerting.len();
-        outbox.plan(tx, &alerting, report).await
+        for a in &alerting {
+            reports[a.poll].items += 1;
+        }
+        outbox.plan(tx, &alerting, reports).await
     }
 
     /// Finds each new item's story: an existing one it nearly repeats, one an earlier item
@@ -370,23 +382,23 @@ impl PostgresStore {
     async fn place(
         &self,
         tx: &Transaction<'_>,
-        new: &[NewItem],
-        now: i64,
+        new: &[Fresh<'_>],
     ) -> Result<Placement, StoreError> {
         let mut placement = Placement {
             places: Vec::with_capacity(new.len()),
             made: Vec::new(),
         };
-        for (i, item) in new.iter().enumerate() {
+        for (i, fresh) in new.iter().enumerate() {
+            let item = fresh.item;
             let Some(fp) = item.fingerprint else {
                 placement.places.push(None);
                 continue;
             };
-            let place = match self.existing_story(tx, fp, &item.text, now).await? {
+            let place = match self.existing_story(tx, fp, &item.text, fresh.now).await? {
                 Some(id) => Place::Existing(id),
                 None => match placement.made.iter().position(|&(f, first)| {
                     distance(f, fp) <= SAME_STORY_BITS
-                        && containment(&new[first].text, &item.text) >= SAME_STORY_CONTAINMENT
+                        && containment(&new[first].item.text, &item.text) >= SAME_STORY_CONTAINMENT
                 }) {
                     Some(n) => Place::Made(n),
                     None => {
@@ -510,11 +522,12 @@ impl PostgresStore {
 /// materially. Returns those whose alerts go to the outbox.
 async fn write_changed<'a>(
     tx: &Transaction<'_>,
-    changed: &'a [ChangedItem],
+    n: usize,
+    poll: &Writes<'a>,
     report: &mut InsertReport,
 ) -> Result<Vec<Alerting<'a>>, StoreError> {
     let mut alerting = Vec::new();
-    for item in changed {
+    for item in poll.changed {
         match &item.material {
             Some((text, fingerprint)) => {
                 let row = tx
@@ -530,6 +543,8 @@ async fn write_changed<'a>(
                     story_id: row.try_get(0)?,
                     alerts: &item.alerts,
                     fresh: false,
+                    poll: n,
+                    now: poll.now,
                 });
             }
             None => {
@@ -566,6 +581,18 @@ struct Alerting<'a> {
     /// Whether the item and its story were both made in this transaction, so that no watch
     /// can have alerted for either: the check of earlier alerts is left out.
     fresh: bool,
+    /// The poll it came in (in the transaction's order), and when that poll ended.
+    poll: usize,
+    now: i64,
+}
+
+/// A new item of one of the transaction's polls.
+struct Fresh<'a> {
+    poll: usize,
+    source_id: i64,
+    /// When its poll ended.
+    now: i64,
+    item: &'a NewItem,
 }
 
 /// Where a new item's story is.
@@ -636,20 +663,19 @@ impl Placement {
     }
 }
 
-/// Makes the batch's new stories, stores the new items (those already stored are left out)
-/// and marks the existing stories they join as seen, in one statement. Returns the new
-/// stories' ids in order, and per item its row or `None` when it was stored before (by
-/// another node a moment ago, say). Story ids come from one sequence, under the story lock,
-/// so they ascend in the order the rows are inserted.
+/// Makes the transaction's new stories, stores the new items of all its polls (those
+/// already stored are left out) and marks the existing stories they join as seen, in one
+/// statement. Returns the new stories' ids in order, and per item its row or `None` when it
+/// was stored before (by another node a moment ago, say). Story ids come from one sequence,
+/// under the story lock, so they ascend in the order the rows are inserted.
 async fn store_new(
     tx: &Transaction<'_>,
-    source_id: i64,
     now: i64,
-    new: &[NewItem],
+    new: &[Fresh<'_>],
     placement: &Placement,
 ) -> Result<(Vec<i64>, Vec<Option<i64>>), StoreError> {
     let (existing, made_at, made) = placement.columns();
-    let col = |f: fn(&NewItem) -> Option<&str>| new.iter().map(f).collect::<Vec<_>>();
+    let col = |f: fn(&NewItem) -> Option<&str>| new.iter().map(|n| f(n.item)).collect::<Vec<_>>();
     let keys = col(|i| Some(i.id.key.as_str()));
     let guids = col(|i| i.id.guid.as_deref());
     let urls = col(|i| i.id.url.as_deref());
@@ -657,11 +683,13 @@ async fn store_new(
     let hashes = col(|i| Some(i.id.raw_hash.as_str()));
     let titles = col(|i| Some(i.title.as_str()));
     let texts = col(|i| Some(i.text.as_str()));
-    let published: Vec<Option<i64>> = new.iter().map(|i| i.published_at).collect();
+    let published: Vec<Option<i64>> = new.iter().map(|n| n.item.published_at).collect();
     let fps: Vec<Option<i64>> = new
         .iter()
-        .map(|i| i.fingerprint.map(|f| f as i64))
+        .map(|n| n.item.fingerprint.map(|f| f as i64))
         .collect();
+    let sources: Vec<i64> = new.iter().map(|n| n.source_id).collect();
+    let fetched: Vec<i64> = new.iter().map(|n| n.now).collect();
     let insert = tx
         .prepare_cached(
             "WITH made AS (
@@ -672,24 +700,25 @@ async fn store_new(
              stored AS (
                 INSERT INTO items (source_id, fetched_at, key, guid, url, title_date, raw_hash,
                                    title, published_at, text, fingerprint, story_id)
-                SELECT $1, $2, k, g, u, td, h, t, p, x, f,
+                SELECT s, fa, k, g, u, td, h, t, p, x, f,
                        COALESCE(st, (SELECT id FROM numbered WHERE numbered.n = r.mk))
-                FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                            $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $14::bigint[])
-                     AS r(k, g, u, td, h, t, p, x, f, st, mk)
-                ON CONFLICT DO NOTHING RETURNING id, key, story_id),
+                FROM unnest($1::bigint[], $15::bigint[], $3::text[], $4::text[], $5::text[],
+                            $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
+                            $11::bigint[], $12::bigint[], $14::bigint[])
+                     AS r(s, fa, k, g, u, td, h, t, p, x, f, st, mk)
+                ON CONFLICT DO NOTHING RETURNING id, source_id, key, story_id),
              touched AS (
                 UPDATE stories SET last_seen = $2
                 WHERE id = ANY($12::bigint[]) AND id IN (SELECT story_id FROM stored))
-             SELECT id, key, NULL::bigint FROM stored
-             UNION ALL SELECT id, NULL, n FROM numbered",
+             SELECT id, source_id, key, NULL::bigint FROM stored
+             UNION ALL SELECT id, NULL, NULL, n FROM numbered",
         )
         .await?;
     let rows = tx
         .query(
             &insert,
             &[
-                &source_id,
+                &sources,
                 &now,
                 &keys,
                 &guids,
@@ -703,6 +732,7 @@ async fn store_new(
                 &existing,
                 &made,
                 &made_at,
+                &fetched,
             ],
         )
         .await?;
@@ -711,18 +741,22 @@ async fn store_new(
     for r in rows {
         let id: i64 = r.try_get(0)?;
         match (
-            r.try_get::<_, Option<String>>(1)?,
-            r.try_get::<_, Option<i64>>(2)?,
+            r.try_get::<_, Option<i64>>(1)?,
+            r.try_get::<_, Option<String>>(2)?,
+            r.try_get::<_, Option<i64>>(3)?,
         ) {
-            (Some(key), _) => {
-                ids.insert(key, id);
+            (Some(source), Some(key), _) => {
+                ids.insert((source, key), id);
             }
-            (None, Some(n)) => made_ids[n as usize - 1] = id,
-            (None, None) => {}
+            (_, _, Some(n)) => made_ids[n as usize - 1] = id,
+            _ => {}
         }
     }
-    // A key twice in one batch is stored once, for its first item.
-    let stored = new.iter().map(|i| ids.remove(i.id.key.as_str())).collect();
+    // A key twice in one poll is stored once, for its first item.
+    let stored = new
+        .iter()
+        .map(|n| ids.remove(&(n.source_id, n.item.id.key.clone())))
+        .collect();
     Ok((made_ids, stored))
 }
 
@@ -736,9 +770,6 @@ struct Outbox<'a> {
     rows: Vec<OutboxRow<'a>>,
     /// Watches alerted by items planned before, by story.
     alerted: Vec<(i64, &'a str)>,
-    /// The poll whose items are planned now, and when it ended.
-    poll: usize,
-    now: i64,
 }
 
 impl<'a> Outbox<'a> {
@@ -748,7 +779,7 @@ impl<'a> Outbox<'a> {
         &mut self,
         tx: &Transaction<'_>,
         items: &[Alerting<'a>],
-        report: &mut InsertReport,
+        reports: &mut [InsertReport],
     ) -> Result<(), StoreError> {
         let items: Vec<&Alerting<'a>> = items.iter().filter(|a| !a.alerts.is_empty()).collect();
         if items.is_empty() {
@@ -792,7 +823,7 @@ impl<'a> Outbox<'a> {
                 )
                 .collect();
             let (rows, repeats) = outbox_rows::plan(a.alerts, &alerted);
-            report.repeats += repeats;
+            reports[a.poll].repeats += repeats;
             for (notifier, alert) in rows {
                 let names = alert.watch_names();
                 let watches: Vec<&'a str> = item_watches
@@ -810,8 +841,8 @@ impl<'a> Outbox<'a> {
                     item_id: a.item_id,
                     story_id: a.story_id,
                     watches,
-                    poll: self.poll,
-                    now: self.now,
+                    poll: a.poll,
+                    now: a.now,
                 });
             }
         }
