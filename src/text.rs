@@ -46,6 +46,16 @@ pub(crate) fn normalize(s: String) -> String {
     }
 }
 
+/// `s` without U+0000. No text column of PostgreSQL can hold it and no reader wants it, yet
+/// a feed may carry it (raw, or escaped as `\u0000` in JSON), and an error may quote it.
+pub(crate) fn without_nul(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "")
+    } else {
+        s
+    }
+}
+
 /// The longest title kept, in characters: a title is a line, not a document.
 pub(crate) const MAX_TITLE_CHARS: usize = 1000;
 

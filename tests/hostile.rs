@@ -154,3 +154,35 @@ async fn slow_article_pages_are_capped_and_hold_no_slot() {
     let status = slow["status"].as_str().unwrap_or_default();
     assert!(status.contains("pages for the next poll"), "{slow}");
 }
+
+/// A feed may carry U+0000 (raw, or escaped as `\u0000` in JSON). PostgreSQL refuses it
+/// in any text column, so an item carrying one failed every poll of its source there; on
+/// either store the item is now kept, and alerts, without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn nul_characters_in_a_feed_reach_neither_store() {
+    let http = HttpServer::start().await;
+    let feed = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "N",
+        "items": [{"id": "n\u00001", "url": "https://example.org/n\u00001",
+                   "title": "Caracas\u0000 talks", "content_html": "<p>In Caracas\u0000 today.</p>"}]}"#;
+    http.set_file("hostile.xml", feed.into(), "application/feed+json");
+    let pg = common::postgres::PgCluster::start();
+    let stores = [
+        "path = \"fw.db\"".to_string(),
+        format!("url = \"{}\"", pg.database("fw")),
+    ];
+    for (n, store) in stores.iter().enumerate() {
+        let work = Workdir::new(&hostile_config(&http).replace("path = \"fw.db\"", store));
+        let out = work.run(&["once"]).await;
+        assert!(out.status.success(), "{store}: {}", stderr(&out));
+        let out = work.run(&["sources", "--json"]).await;
+        let sources: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            sources[0]["last_error"],
+            serde_json::Value::Null,
+            "{store}: {sources}"
+        );
+        let got = http.webhook_received();
+        assert_eq!(got.len(), n + 1, "{store}: one alert");
+        assert_eq!(got[n].json()["title"], "Caracas talks", "{store}");
+    }
+}

@@ -23,6 +23,12 @@ pub(super) fn unique<'a>(
     if n.trim().is_empty() {
         return Err(at(name, format!("{what} name must not be empty")));
     }
+    if n.chars().any(char::is_control) {
+        return Err(at(
+            name,
+            format!("{what} name must be one line without control characters"),
+        ));
+    }
     if !seen.insert(n) {
         return Err(at(name, format!("duplicate {what} name \"{n}\"")));
     }

@@ -52,6 +52,10 @@ fn errors_name_file_line_and_column() {
             "test.toml:5:8: duplicate source name \"a\"",
         ),
         (
+            "[[watch]]\nname = \"w\\u0000\"\nterms = [\"x\"]\n",
+            "test.toml:2:8: watch name must be one line without control characters",
+        ),
+        (
             "[[feed]]\nname = \"a\"\nurl = \"not a url\"\n",
             "test.toml:3:7: invalid URL",
         ),

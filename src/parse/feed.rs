@@ -21,8 +21,27 @@ pub struct ParsedFeed {
 /// Parses a feed document: repaired first (encoding, entities, DOCTYPE, wrappers, Atom
 /// 0.3), then read by feed-rs; where feed-rs fails or reads fewer entries than the document
 /// holds, a tolerant scan takes over. A panic inside feed-rs (quick-xml has some on odd
-/// input) becomes [`ParseError::Panicked`] instead of taking the process down.
+/// input) becomes [`ParseError::Panicked`] instead of taking the process down. No text of
+/// an item holds U+0000.
 pub fn parse_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
+    let mut feed = read_feed(body, base)?;
+    feed.items = feed.items.into_iter().map(item_without_nul).collect();
+    Ok(feed)
+}
+
+fn item_without_nul(item: Item) -> Item {
+    use crate::text::without_nul;
+    Item {
+        key: without_nul(item.key),
+        guid: item.guid.map(without_nul),
+        title: without_nul(item.title),
+        url: item.url.map(without_nul),
+        published: item.published,
+        html: without_nul(item.html),
+    }
+}
+
+fn read_feed(body: &[u8], base: &Url) -> Result<ParsedFeed, ParseError> {
     let is_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let repaired = if is_json {
         None
@@ -166,6 +185,24 @@ mod tests {
             "items":[{"id":"j1","url":"https://example.org/j1","content_html":"<p>x</p>","title":"J"}]}"#;
         let items = parse_feed(json, &base()).unwrap().items;
         assert_eq!(items[0].key, "guid:j1");
+    }
+
+    #[test]
+    fn no_text_keeps_a_nul() {
+        let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t",
+            "items":[{"id":"j\u00001","url":"https://example.org/j\u00001",
+            "content_html":"<p>a\u0000b</p>","title":"J\u0000K"}]}"#;
+        let xml = b"<rss version=\"2.0\"><channel><title>t</title><item><title>J\0K</title>\
+            <guid>j\x001</guid><description>a\0b</description></item></channel></rss>";
+        for body in [&json[..], &xml[..]] {
+            let items = parse_feed(body, &base()).unwrap().items;
+            let item = &items[0];
+            let texts = [&item.key, &item.title, &item.html];
+            let texts = texts.into_iter().chain(&item.guid).chain(&item.url);
+            assert!(texts.clone().all(|t| !t.contains('\0')), "{item:?}");
+            assert_eq!(item.key, "guid:j1");
+            assert_eq!(item.title, "JK");
+        }
     }
 
     #[test]

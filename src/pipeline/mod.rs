@@ -306,7 +306,7 @@ async fn record_failure(
             warn!(source = %source.name, url = %source.url, error = %error, failures, retry_in_s = wait.as_secs(), "poll failed")
         }
     }
-    let message = error.to_string();
+    let message = crate::text::without_nul(error.to_string());
     let at = ctx.clock.now();
     let record = PollRecord {
         at,
