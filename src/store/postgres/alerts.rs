@@ -4,7 +4,7 @@
 
 use tokio_postgres::Row;
 
-use super::PostgresStore;
+use super::{PostgresStore, query_planned_once};
 use crate::store::{DeliveryState, Outbox, OutboxRow, Pause, StoreError};
 
 fn pause_row(r: &Row) -> Result<Pause, StoreError> {
@@ -99,12 +99,7 @@ impl Outbox for PostgresStore {
             // took the due rows for spread evenly among the delivered ones kept before
             // them, and read those by the key, all of them, to find the first due one.
             let limit = limit.min(i64::MAX as usize) as i64;
-            let (_, rows, _) = futures_util::future::try_join3(
-                client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
-                client.query(&stmt, &[&notifier, &now, &limit]),
-                client.batch_execute("COMMIT"),
-            )
-            .await?;
+            let rows = query_planned_once(&client, &stmt, &[&notifier, &now, &limit]).await?;
             rows.iter()
                 .map(|r| {
                     Ok(OutboxRow {
@@ -136,7 +131,9 @@ impl Outbox for PostgresStore {
         self.run(async {
             let client = self.client().await?;
             // Prepared once per connection: sent as text, each delivery cost a round trip
-            // more to prepare it.
+            // more to prepare it. Planned for each call's values (87 µs of the server's CPU,
+            // about as much as running it): planned once per connection, while the table was
+            // still small, each delivery of a cold cycle cost the server 1.75 ms.
             let mark = client
                 .prepare_cached(
                     "UPDATE alerts SET state = 'delivered', attempts = attempts + 1, delivered_at = $2,

@@ -667,7 +667,10 @@ impl Placement {
 /// already stored are left out) and marks the existing stories they join as seen, in one
 /// statement. Returns the new stories' ids in order, and per item its row or `None` when it
 /// was stored before (by another node a moment ago, say). Story ids come from one sequence,
-/// under the story lock, so they ascend in the order the rows are inserted.
+/// under the story lock, so they ascend in the order the rows are inserted. An item finds
+/// its new story by position in the array of their ids: looked up in a table of them, each
+/// item read all of the statement's new stories, which cost 9 of the server's 24 CPU s in a
+/// cold cycle of 10,000 feeds once polls committed together (640 items to a statement).
 async fn store_new(
     tx: &Transaction<'_>,
     now: i64,
@@ -696,12 +699,12 @@ async fn store_new(
                 INSERT INTO stories (fingerprint, first_seen, last_seen)
                 SELECT f, $2, $2 FROM unnest($13::bigint[]) WITH ORDINALITY AS t(f, n) ORDER BY n
                 RETURNING id),
-             numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM made),
+             made_ids AS (SELECT array_agg(id ORDER BY id) AS ids FROM made),
              stored AS (
                 INSERT INTO items (source_id, fetched_at, key, guid, url, title_date, raw_hash,
                                    title, published_at, text, fingerprint, story_id)
                 SELECT s, fa, k, g, u, td, h, t, p, x, f,
-                       COALESCE(st, (SELECT id FROM numbered WHERE numbered.n = r.mk))
+                       COALESCE(st, (SELECT ids FROM made_ids)[r.mk])
                 FROM unnest($1::bigint[], $15::bigint[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
                             $11::bigint[], $12::bigint[], $14::bigint[])
@@ -711,7 +714,8 @@ async fn store_new(
                 UPDATE stories SET last_seen = $2
                 WHERE id = ANY($12::bigint[]) AND id IN (SELECT story_id FROM stored))
              SELECT id, source_id, key, NULL::bigint FROM stored
-             UNION ALL SELECT id, NULL, NULL, n FROM numbered",
+             UNION ALL SELECT id, NULL, NULL, n
+                 FROM unnest((SELECT ids FROM made_ids)) WITH ORDINALITY AS m(id, n)",
         )
         .await?;
     let rows = tx

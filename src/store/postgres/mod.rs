@@ -272,6 +272,25 @@ fn block_on<T>(f: impl Future<Output = T>) -> T {
     }
 }
 
+/// Runs a prepared statement under a plan made once per connection: `SET LOCAL
+/// plan_cache_mode = force_generic_plan` in a transaction of its own, the three sent at once.
+/// For statements the server would otherwise plan anew at every call (a plan made for the
+/// values looked cheaper to it than the generic one), although their best plan is the same
+/// whatever the values.
+async fn query_planned_once(
+    client: &tokio_postgres::Client,
+    stmt: &tokio_postgres::Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let (_, rows, _) = futures_util::future::try_join3(
+        client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
+        client.query(stmt, params),
+        client.batch_execute("COMMIT"),
+    )
+    .await?;
+    Ok(rows)
+}
+
 /// A stored enum's text, read back strictly.
 fn parse<T>(
     row: &Row,
