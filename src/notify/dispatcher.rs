@@ -97,6 +97,10 @@ pub(crate) struct Dispatcher {
     idle: Duration,
 }
 
+/// How long a notifier's lease is used before it is renewed (it lasts two fetch timeouts
+/// more than this).
+const RENEW_AFTER: Duration = Duration::from_secs(10);
+
 /// How often a node waiting for another node's notifier lease looks again.
 const LEASED_ELSEWHERE_POLL: Duration = Duration::from_secs(5);
 
@@ -130,14 +134,24 @@ impl Dispatcher {
     }
 
     /// Whether this node sends notifier `name`'s messages now (another node may hold it).
-    async fn hold(&self, name: &str, now: i64) -> Result<bool, StoreError> {
+    /// `held_until` is when the lease this pass took runs out: it is renewed once
+    /// [`RENEW_AFTER`] of it has passed, so that at least two fetch timeouts of it are left
+    /// whenever a message is sent, without a round trip before each message.
+    async fn hold(&self, name: &str, now: i64, held_until: &mut i64) -> Result<bool, StoreError> {
         if !self.store.is_shared() {
             return Ok(true);
         }
-        let (name, lease) = (name.to_string(), ms(self.lease));
-        self.store
+        let lease = ms(self.lease);
+        if now < held_until.saturating_sub(lease - ms(RENEW_AFTER)) {
+            return Ok(true);
+        }
+        let name = name.to_string();
+        let held = self
+            .store
             .blocking(move |s| s.lease_notifier(&name, now, lease))
-            .await
+            .await?;
+        *held_until = if held { now + lease } else { i64::MIN };
+        Ok(held)
     }
 
     /// Delivers every alert due now, all notifiers concurrently (for `once`).
@@ -224,10 +238,11 @@ impl Dispatcher {
             report.paused = true;
             return Ok(report);
         }
+        let mut held_until = i64::MIN;
         loop {
             let name = notifier.name.clone();
             let now = self.clock.now();
-            if !self.hold(&name, now).await? {
+            if !self.hold(&name, now, &mut held_until).await? {
                 report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
                 return Ok(report);
             }
@@ -266,9 +281,10 @@ impl Dispatcher {
                     id: &id,
                     alerts: &alerts,
                 };
-                // Renewed before each message: a lease never runs out while one is sent.
-                if !self.hold(&notifier.name, self.clock.now()).await? {
-                    report.wait_until = Some(self.clock.now() + ms(LEASED_ELSEWHERE_POLL));
+                // Looked at before each message: a lease never runs out while one is sent.
+                let now = self.clock.now();
+                if !self.hold(&notifier.name, now, &mut held_until).await? {
+                    report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
                     return Ok(report);
                 }
                 let sent = tokio::select! {
