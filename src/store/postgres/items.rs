@@ -3,6 +3,7 @@
 //! advisory lock held to the commit, so two nodes storing copies of one article at once see
 //! each other's story and the watch alerts once.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use deadpool_postgres::Transaction;
@@ -91,7 +92,7 @@ impl Items for PostgresStore {
                     _ => None,
                 })
                 .collect();
-            let mut texts = std::collections::HashMap::new();
+            let mut texts = HashMap::new();
             if !changed.is_empty() {
                 for r in client
                     .query("SELECT id, text FROM items WHERE id = ANY($1)", &[&changed])
@@ -741,7 +742,7 @@ async fn store_new(
         )
         .await?;
     let mut made_ids = vec![0i64; made.len()];
-    let mut ids = std::collections::HashMap::with_capacity(rows.len());
+    let mut ids = HashMap::with_capacity(rows.len());
     for r in rows {
         let id: i64 = r.try_get(0)?;
         match (
@@ -853,47 +854,98 @@ impl<'a> Outbox<'a> {
         Ok(())
     }
 
-    /// Inserts the planned rows, all sent at once; returns the poll of each that was new.
+    /// Inserts the planned rows and the watches they list, in two statements whatever their
+    /// number; returns the poll of each row that was new. (A statement a row, sent at once,
+    /// cost the server about 90 µs a row.) A row whose alert is stored already is left out,
+    /// with its watches.
     async fn insert(&self, tx: &Transaction<'_>) -> Result<Vec<usize>, StoreError> {
         if self.rows.is_empty() {
             return Ok(Vec::new());
         }
         let insert = tx
             .prepare_cached(
-                "WITH alert AS (
-                    INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload,
-                                        created_at, next_attempt_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING seq),
-                 listed AS (
-                    INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
-                    SELECT seq, unnest($8::text[]), $3, $4, $7 FROM alert)
-                 SELECT seq FROM alert",
+                "INSERT INTO alerts (id, notifier, item_id, story_id, watch, payload,
+                                     created_at, next_attempt_at)
+                 SELECT i, n, it, st, w, p, c, c
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                             $6::text[], $7::bigint[]) WITH ORDINALITY AS r(i, n, it, st, w, p, c, o)
+                 ORDER BY o
+                 ON CONFLICT DO NOTHING RETURNING seq, id, notifier",
             )
             .await?;
-        let insert = &insert;
-        let inserted = futures_util::future::try_join_all(self.rows.iter().map(|row| async move {
-            tx.query_opt(
-                insert,
-                &[
-                    &row.alert.id,
-                    &row.notifier,
-                    &row.item_id,
-                    &row.story_id,
-                    &row.alert.watch,
-                    &row.payload,
-                    &row.now,
-                    &row.watches,
-                ],
+        let rows = &self.rows;
+        let ids: Vec<&str> = rows.iter().map(|r| r.alert.id.as_str()).collect();
+        let notifiers: Vec<&str> = rows.iter().map(|r| r.notifier).collect();
+        let items: Vec<i64> = rows.iter().map(|r| r.item_id).collect();
+        let stories: Vec<Option<i64>> = rows.iter().map(|r| r.story_id).collect();
+        let watches: Vec<&str> = rows.iter().map(|r| r.alert.watch.as_str()).collect();
+        let payloads: Vec<&str> = rows.iter().map(|r| r.payload.as_str()).collect();
+        let created: Vec<i64> = rows.iter().map(|r| r.now).collect();
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &ids, &notifiers, &items, &stories, &watches, &payloads, &created,
+        ];
+        let mut seqs: HashMap<(String, String), i64> = HashMap::new();
+        for r in tx.query(&insert, &params).await? {
+            seqs.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
+        }
+        let mut listed = Listed::default();
+        let mut new = Vec::new();
+        for row in rows {
+            // A row twice in the transaction is stored once, for the first.
+            let key = (row.alert.id.clone(), row.notifier.to_string());
+            if let Some(seq) = seqs.remove(&key) {
+                new.push(row.poll);
+                listed.add(seq, row);
+            }
+        }
+        listed.insert(tx).await?;
+        Ok(new)
+    }
+}
+
+/// The watches that stored outbox rows list, as columns.
+#[derive(Default)]
+struct Listed<'a> {
+    seqs: Vec<i64>,
+    watches: Vec<&'a str>,
+    items: Vec<i64>,
+    stories: Vec<Option<i64>>,
+    created: Vec<i64>,
+}
+
+impl<'a> Listed<'a> {
+    fn add(&mut self, seq: i64, row: &OutboxRow<'a>) {
+        for watch in &row.watches {
+            self.seqs.push(seq);
+            self.watches.push(watch);
+            self.items.push(row.item_id);
+            self.stories.push(row.story_id);
+            self.created.push(row.now);
+        }
+    }
+
+    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        if self.seqs.is_empty() {
+            return Ok(());
+        }
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO alert_watches (seq, watch, item_id, story_id, created_at)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[],
+                                      $5::bigint[])",
             )
-            .await
-        }))
+            .await?;
+        tx.execute(
+            &insert,
+            &[
+                &self.seqs,
+                &self.watches,
+                &self.items,
+                &self.stories,
+                &self.created,
+            ],
+        )
         .await?;
-        Ok(self
-            .rows
-            .iter()
-            .zip(inserted)
-            .filter(|(_, r)| r.is_some())
-            .map(|(row, _)| row.poll)
-            .collect())
+        Ok(())
     }
 }
