@@ -360,10 +360,16 @@ impl Daemon {
             .is_some_and(|at| tokio::time::Instant::now() < at)
     }
 
-    /// Until the next source is due, at most a tick; a tick when every slot is busy.
+    /// Until the next source is due, at most a tick; a tick when every slot is busy, and no
+    /// time when a slot freed while claiming and sources wait in the queue for one.
     async fn sleep_time(&self) -> Duration {
         if self.global.available_permits() == 0 {
             return self.tick;
+        }
+        if !self.queued.is_empty() {
+            // Asking the store here was a round trip after most claims of a busy cycle
+            // (1.5 per claim; 0.7 ms of the server's CPU each on two nodes).
+            return Duration::ZERO;
         }
         if let Some(at) = self.idle_until.filter(|_| self.idle()) {
             return at - tokio::time::Instant::now();
