@@ -94,6 +94,36 @@ fn spec(name: &str, url: &str) -> SourceSpec {
     }
 }
 
+/// The ids of the store's active sources, in order.
+fn source_ids(store: &Store) -> Vec<i64> {
+    store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// When each active source last polled well, in order.
+fn last_successes(store: &Store) -> Vec<Option<i64>> {
+    store
+        .active_sources()
+        .unwrap()
+        .iter()
+        .map(|r| r.last_success_at)
+        .collect()
+}
+
+/// The ids of the alerts in the outbox, newest first.
+fn alert_ids(store: &Store) -> Vec<String> {
+    store
+        .recent_alerts(0, None)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect()
+}
+
 /// The store's one source "s", and its row.
 fn one_source(store: &Store) -> i64 {
     store
@@ -355,12 +385,7 @@ fn polls_committed_together_keep_their_own_reports(store: &Store) {
         spec("c", "http://c.org/f"),
     ];
     store.sync_sources(&specs, 0, 0).unwrap();
-    let ids: Vec<i64> = store
-        .active_sources()
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = source_ids(store);
     let text = "one wire story that two outlets publish within the same minute, again ".repeat(3);
     let poll = |source_id: i64, new: Vec<NewItem>, at: i64| PollCommit {
         source_id,
@@ -388,19 +413,9 @@ fn polls_committed_together_keep_their_own_reports(store: &Store) {
         .map(|r| (r.items, r.alerts, r.repeats))
         .collect();
     assert_eq!(reports, [(1, 1, 0), (2, 1, 1), (1, 0, 0)]);
-    let alerts: Vec<String> = store
-        .recent_alerts(0, None)
-        .unwrap()
-        .into_iter()
-        .map(|a| a.alert.id)
-        .collect();
+    let alerts = alert_ids(store);
     assert_eq!(alerts, ["k3-w", "k1-w"]);
-    let polled: Vec<Option<i64>> = store
-        .active_sources()
-        .unwrap()
-        .iter()
-        .map(|r| r.last_success_at)
-        .collect();
+    let polled = last_successes(store);
     assert_eq!(polled, [Some(10), Some(20), Some(30)]);
     assert_eq!(store.next_poll_at().unwrap(), Some(60_010));
 }
@@ -770,12 +785,7 @@ fn postgres_copies_stored_at_once_on_two_nodes_alert_once() {
     for n in &nodes {
         n.sync_sources(&specs, 0, 0).unwrap();
     }
-    let ids: Vec<i64> = nodes[0]
-        .active_sources()
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = source_ids(&nodes[0]);
     let text =
         "one wire story that twenty outlets carry word for word, every one of them ".repeat(3);
     let ids = Arc::new(ids);
@@ -948,12 +958,7 @@ fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
             0,
         )
         .unwrap();
-    let ids: Vec<i64> = store
-        .active_sources()
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let ids = source_ids(&store);
     // A rule of the database's own that one item breaks (as a value the server cannot
     // store would).
     pg.sql(
@@ -970,19 +975,9 @@ fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
     assert_eq!(results[0].as_ref().unwrap().alerts, 1);
     let err = results[1].as_ref().unwrap_err().to_string();
     assert!(err.contains("no_poison"), "{err}");
-    let alerts: Vec<String> = store
-        .recent_alerts(0, None)
-        .unwrap()
-        .into_iter()
-        .map(|a| a.alert.id)
-        .collect();
+    let alerts = alert_ids(&store);
     assert_eq!(alerts, ["fine-w"]);
-    let polled: Vec<Option<i64>> = store
-        .active_sources()
-        .unwrap()
-        .iter()
-        .map(|r| r.last_success_at)
-        .collect();
+    let polled = last_successes(&store);
     assert_eq!(polled, [Some(10), None]);
 }
 

@@ -291,7 +291,7 @@ impl Daemon {
         if free == 0 {
             return Ok(());
         }
-        if self.queued.len() < free && !self.idle() {
+        if self.queued.len() < free && self.idle_left().is_none() {
             let want = free + self.rt.concurrency - self.queued.len();
             let (lease, now) = (ms(self.rt.lease), self.now());
             let rows = self
@@ -354,10 +354,12 @@ impl Daemon {
         Ok(())
     }
 
-    /// Whether the last claim found all that was due and the next due source is not yet.
-    fn idle(&self) -> bool {
+    /// How long until the next source is due, when the last claim found all that was due
+    /// and that time has not come yet.
+    fn idle_left(&self) -> Option<Duration> {
         self.idle_until
-            .is_some_and(|at| tokio::time::Instant::now() < at)
+            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+            .filter(|left| !left.is_zero())
     }
 
     /// Until the next source is due, at most a tick; a tick when every slot is busy, and no
@@ -371,8 +373,8 @@ impl Daemon {
             // (1.5 per claim; 0.7 ms of the server's CPU each on two nodes).
             return Duration::ZERO;
         }
-        if let Some(at) = self.idle_until.filter(|_| self.idle()) {
-            return at - tokio::time::Instant::now();
+        if let Some(left) = self.idle_left() {
+            return left;
         }
         self.until_next_due().await
     }

@@ -166,7 +166,7 @@ impl Items for PostgresStore {
                 record: Some(&p.record),
             })
             .collect();
-        if let [_, _, ..] = writes.as_slice() {
+        if writes.len() > 1 {
             match self.commit_writes(&writes) {
                 Ok(reports) => return reports.into_iter().map(Ok).collect(),
                 Err(e) => {
