@@ -620,7 +620,9 @@ fn may_name_chrome(lower: &str) -> bool {
 }
 
 /// WordPress and similar CMSs label a post's container with its taxonomy
-/// (`category-native-advertising`, `tag-social-media`): words about the subject, not chrome.
+/// (`category-native-advertising`, `tag-social-media`), some behind a word for the post
+/// (TypePad's `entry-category-advertising`): words about the subject, not chrome. Behind
+/// another word the marker is no taxonomy's: `footer-section-links` is the footer's.
 fn is_taxonomy(class: &str) -> bool {
     [
         "category-",
@@ -634,7 +636,13 @@ fn is_taxonomy(class: &str) -> bool {
         "postid-",
     ]
     .iter()
-    .any(|p| class.starts_with(p))
+    .any(|p| {
+        class.match_indices(p).any(|(i, _)| {
+            i == 0
+                || (matches!(class.as_bytes()[i - 1], b'-' | b'_')
+                    && words_of(&class[..i]).all(|w| is(CONTENT, w)))
+        })
+    })
 }
 
 /// Whether a whole paragraph is a boilerplate label or an embed's chrome.
@@ -842,6 +850,9 @@ mod tests {
             ),
             ("post-related", true),
             ("loader thread", false),
+            ("entry-category-advertising entry-author-x entry", false),
+            ("footer-section-links", true),
+            ("sidebar-tag-cloud", true),
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
