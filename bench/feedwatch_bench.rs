@@ -527,6 +527,10 @@ const EXTRACTION_SETS: [(&str, &str); 5] = [
     ("trafilatura-eval", "snippets"),
 ];
 
+/// What separates an article from its comment thread in the expected texts of the
+/// dragnet set (as merged from the dragnet data's content and comment annotations).
+const COMMENTS_MARKER: &str = "!@#$%^&*() COMMENTS";
+
 /// One set's figures: pages, bytes, feedwatch's median time and F1, trafilatura's F1.
 struct SetFigures {
     name: &'static str,
@@ -535,6 +539,11 @@ struct SetFigures {
     secs: f64,
     f1: f64,
     trafilatura_f1: f64,
+    /// For a set whose expected texts carry readers' comments: the F1s (feedwatch's,
+    /// trafilatura's) against the article alone, the text before [`COMMENTS_MARKER`].
+    /// feedwatch leaves comments out on purpose (a watch must not alert on a reader's
+    /// comment), as the bench runs trafilatura.
+    article_only: Option<(f64, f64)>,
 }
 
 struct ExtractFigures {
@@ -545,6 +554,9 @@ struct ExtractFigures {
     /// The mean of the sets' F1s.
     macro_f1: f64,
     trafilatura_macro_f1: f64,
+    /// The same with each set that carries comments scored on its articles alone.
+    article_macro_f1: f64,
+    trafilatura_article_macro_f1: f64,
     /// The per-set table, as printed.
     table: String,
 }
@@ -558,6 +570,7 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
     let work = tempfile_dir();
     let keep = std::env::var_os("KEEP").map(PathBuf::from);
     let python = venv_python(&["lxml_html_clean", "trafilatura"]);
+    let scorer = corpora.join("../tools/score_extraction.py");
     let mut sets = Vec::new();
     let mut trafilatura_secs = 0.0;
     for (name, metric) in EXTRACTION_SETS {
@@ -571,7 +584,7 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
             std::fs::write(out.join(format!("{id}.txt")), text).unwrap();
         }
         let per_page = keep.as_ref().map(|k| k.join(format!("{name}.tsv")));
-        let f1 = score(&dataset, &out, metric, per_page);
+        let f1 = score(&scorer, &dataset, &out, metric, per_page);
 
         let traf_out = work.join(format!("{name}-trafilatura"));
         let run = std::process::Command::new(&python)
@@ -588,7 +601,14 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
         let t: serde_json::Value =
             serde_json::from_slice(&run.stdout).expect("py_extract.py prints JSON");
         trafilatura_secs += t["cpu_s"].as_f64().unwrap();
-        let trafilatura_f1 = score(&dataset, &traf_out, metric, None);
+        let trafilatura_f1 = score(&scorer, &dataset, &traf_out, metric, None);
+        let article_only =
+            articles_only(&dataset, &work.join(format!("{name}-articles"))).map(|articles| {
+                (
+                    score(&scorer, &articles, &out, metric, None),
+                    score(&scorer, &articles, &traf_out, metric, None),
+                )
+            });
         if let Some(dir) = &keep {
             let pred = dir.join("pred").join(name);
             let _ = std::fs::remove_dir_all(&pred);
@@ -602,6 +622,7 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
             secs,
             f1,
             trafilatura_f1,
+            article_only,
         });
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -613,6 +634,16 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
         trafilatura_mb_s: bytes as f64 / trafilatura_secs / 1e6,
         macro_f1: sets.iter().map(|s| s.f1).sum::<f64>() / n,
         trafilatura_macro_f1: sets.iter().map(|s| s.trafilatura_f1).sum::<f64>() / n,
+        article_macro_f1: sets
+            .iter()
+            .map(|s| s.article_only.map_or(s.f1, |a| a.0))
+            .sum::<f64>()
+            / n,
+        trafilatura_article_macro_f1: sets
+            .iter()
+            .map(|s| s.article_only.map_or(s.trafilatura_f1, |a| a.1))
+            .sum::<f64>()
+            / n,
         table: String::new(),
         sets,
     };
@@ -645,6 +676,30 @@ fn bench_extract(corpora: &Path) -> ExtractFigures {
         figures.macro_f1,
         figures.trafilatura_macro_f1
     );
+    let cut: Vec<&str> = figures
+        .sets
+        .iter()
+        .filter(|s| s.article_only.is_some())
+        .map(|s| s.name)
+        .collect();
+    if !cut.is_empty() {
+        for s in &figures.sets {
+            if let Some((f1, trafilatura_f1)) = s.article_only {
+                let _ = writeln!(
+                    table,
+                    "| {}, articles without their comments | | | | {f1:.3} | {trafilatura_f1:.3} |",
+                    s.name
+                );
+            }
+        }
+        let _ = writeln!(
+            table,
+            "| macro average, {} without comments | | | | {:.3} | {:.3} |",
+            cut.join(", "),
+            figures.article_macro_f1,
+            figures.trafilatura_article_macro_f1
+        );
+    }
     print!("{table}");
     println!(
         "\nfeedwatch extracts {:.0}x as fast as trafilatura (pooled over the five sets)",
@@ -687,6 +742,20 @@ fn extract_results(f: &ExtractFigures) -> serde_json::Map<String, serde_json::Va
             format!("extract_f1_{}_trafilatura", set.name),
             num(set.trafilatura_f1),
         );
+        if let Some((f1, trafilatura_f1)) = set.article_only {
+            out.insert(format!("extract_f1_{}_articles", set.name), num(f1));
+            out.insert(
+                format!("extract_f1_{}_articles_trafilatura", set.name),
+                num(trafilatura_f1),
+            );
+        }
+    }
+    if f.sets.iter().any(|s| s.article_only.is_some()) {
+        out.insert("extract_f1_macro_articles".into(), num(f.article_macro_f1));
+        out.insert(
+            "extract_f1_macro_articles_trafilatura".into(),
+            num(f.trafilatura_article_macro_f1),
+        );
     }
     out
 }
@@ -723,6 +792,31 @@ fn update_extract_section(f: &ExtractFigures) {
     };
     std::fs::write(&path, updated).unwrap();
     eprintln!("wrote the extraction table in bench/RESULTS.md");
+}
+
+/// For a set whose expected texts carry readers' comments after [`COMMENTS_MARKER`]: a
+/// copy of it in `dir` (its index and expected texts) whose texts end before the marker,
+/// to score extraction on the articles alone. `None` when no text carries the marker.
+fn articles_only(dataset: &Path, dir: &Path) -> Option<PathBuf> {
+    let expected = dataset.join("expected");
+    let texts: Vec<(std::ffi::OsString, String)> = std::fs::read_dir(&expected)
+        .ok()?
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap();
+            (e.file_name(), String::from_utf8_lossy(&bytes).into_owned())
+        })
+        .collect();
+    if !texts.iter().any(|(_, t)| t.contains(COMMENTS_MARKER)) {
+        return None;
+    }
+    std::fs::create_dir_all(dir.join("expected")).unwrap();
+    std::fs::copy(dataset.join("index.tsv"), dir.join("index.tsv")).unwrap();
+    for (name, text) in texts {
+        let article = text.split(COMMENTS_MARKER).next().unwrap_or_default();
+        std::fs::write(dir.join("expected").join(name), article).unwrap();
+    }
+    Some(dir.to_path_buf())
 }
 
 /// Every page of a folder: (id, bytes), by id.
@@ -764,12 +858,18 @@ fn time_extraction(bodies: &[(String, Vec<u8>)]) -> (f64, Vec<String>) {
     (passes[1], texts)
 }
 
-/// The F1 of one folder of predictions for one set, with its metric (`zyte` or `snippets`).
-fn score(dataset: &Path, predictions: &Path, metric: &str, per_page: Option<PathBuf>) -> f64 {
-    let scorer = dataset.join("../../../tools/score_extraction.py");
+/// The F1 of one folder of predictions for one set, with its metric (`zyte` or `snippets`),
+/// by `scorer` (`score_extraction.py`).
+fn score(
+    scorer: &Path,
+    dataset: &Path,
+    predictions: &Path,
+    metric: &str,
+    per_page: Option<PathBuf>,
+) -> f64 {
     let json = predictions.with_extension("score.json");
     let mut cmd = std::process::Command::new("python3");
-    cmd.arg(&scorer)
+    cmd.arg(scorer)
         .arg(dataset)
         .arg(predictions)
         .arg("--metric")
