@@ -550,6 +550,39 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_blogs_list_of_excerpts_after_the_post_is_not_its_text() {
+        let prose = "<p>The harbour authority approved the new ferry timetable on Monday, and \
+                     the first boats run on the new times from the start of next month.</p>"
+            .repeat(3);
+        let teaser = |n: usize| {
+            format!(
+                "<p><a href=\"/{n}\">Another post number {n}</a></p>\
+                 <p>Lighthouse keepers on the northern islands describe a winter of storms, \
+                 supply boats that never came and long nights spent reading by lamp [...]</p>"
+            )
+        };
+        let html = format!(
+            "<html><body><div class=\"main\"><h1>Ferry times</h1>{prose}\
+             <h3>Related Posts</h3>{}</div></body></html>",
+            (1..=5).map(teaser).collect::<String>()
+        );
+        let text = extract_article(&html).text;
+        assert_eq!(text.matches("harbour authority").count(), 3, "{text}");
+        assert!(!text.contains("Lighthouse"), "{text}");
+        assert!(!text.contains("Another post"), "{text}");
+        // A quotation with its cuts marked stays.
+        let quoted = format!(
+            "<html><body><div class=\"main\">{prose}<p>She wrote: \"The boats [...] run late \
+             in winter, as every islander knows, and the timetable says so [...]</p></div></body></html>"
+        );
+        assert!(
+            extract_article(&quoted)
+                .text
+                .contains("every islander knows")
+        );
+    }
+
+    #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let depth = 10_000;
         let html = format!(

@@ -202,7 +202,8 @@ const CLOSING_LINK_AFTER: usize = 200;
 /// there ("Related articles", "About the author"), and a call to follow or subscribe is the
 /// site's ("Follow us on Telegram"). A feed item's content keeps them (a link
 /// post's link is its point).
-pub(super) fn article_paragraphs(paras: Vec<Marked>) -> Vec<String> {
+pub(super) fn article_paragraphs(mut paras: Vec<Marked>) -> Vec<String> {
+    paras.retain(|p| p.heading || !is_excerpt(&p.text));
     let mut paras = drop_link_runs(paras);
     // What a closing section leaves last may close the text too ("Follow us" before
     // "About the author").
@@ -222,6 +223,24 @@ pub(super) fn article_paragraphs(paras: Vec<Marked>) -> Vec<String> {
     }
     paras.into_iter().map(|p| p.text).collect()
 }
+
+/// An excerpt of another post, cut where a blog's teaser list cuts it: a sentence or more,
+/// at most a hundred words or so, ended by "[...]" or "[…]" (WordPress's excerpt ending)
+/// and cut nowhere else, as a quotation with its cuts marked is. Once the excerpts are gone,
+/// the teasers' titles are a run of links, which [`drop_link_runs`] takes out.
+fn is_excerpt(text: &str) -> bool {
+    const CUTS: [&str; 2] = ["[...]", "[…]"];
+    let text = text.trim_end();
+    let Some(body) = CUTS.iter().find_map(|end| text.strip_suffix(end)) else {
+        return false;
+    };
+    let body = body.trim_end();
+    EXCERPT_BYTES.contains(&body.len()) && !CUTS.iter().any(|cut| body.contains(cut))
+}
+
+/// How long the text before "[...]" is in an excerpt ([`is_excerpt`]): longer than a line of
+/// a transcript that marks a cut, shorter than a quoted passage.
+const EXCERPT_BYTES: std::ops::RangeInclusive<usize> = 40..=600;
 
 /// Where a closing section starts: a short label that announces what is not the article
 /// ("About the author", "Lesen Sie auch:", "Sur le même sujet") in the article's last part,
