@@ -98,7 +98,7 @@ pub(crate) struct Dispatcher {
 }
 
 /// How long a notifier's lease is used before it is renewed (it lasts two fetch timeouts
-/// more than this).
+/// more than this, so at least that much of it is left whenever a message is sent).
 const RENEW_AFTER: Duration = Duration::from_secs(10);
 
 /// How often a node waiting for another node's notifier lease looks again.
@@ -134,23 +134,22 @@ impl Dispatcher {
     }
 
     /// Whether this node sends notifier `name`'s messages now (another node may hold it).
-    /// `held_until` is when the lease this pass took runs out: it is renewed once
-    /// [`RENEW_AFTER`] of it has passed, so that at least two fetch timeouts of it are left
-    /// whenever a message is sent, without a round trip before each message.
-    async fn hold(&self, name: &str, now: i64, held_until: &mut i64) -> Result<bool, StoreError> {
-        if !self.store.is_shared() {
+    /// The lease this pass holds is renewed from `renew_at` on ([`RENEW_AFTER`] after it
+    /// was taken), not with a round trip before each message.
+    async fn hold(&self, name: &str, now: i64, renew_at: &mut i64) -> Result<bool, StoreError> {
+        if !self.store.is_shared() || now < *renew_at {
             return Ok(true);
         }
-        let lease = ms(self.lease);
-        if now < held_until.saturating_sub(lease - ms(RENEW_AFTER)) {
-            return Ok(true);
-        }
-        let name = name.to_string();
+        let (name, lease) = (name.to_string(), ms(self.lease));
         let held = self
             .store
             .blocking(move |s| s.lease_notifier(&name, now, lease))
             .await?;
-        *held_until = if held { now + lease } else { i64::MIN };
+        *renew_at = if held {
+            now + ms(RENEW_AFTER)
+        } else {
+            i64::MIN
+        };
         Ok(held)
     }
 
@@ -238,11 +237,11 @@ impl Dispatcher {
             report.paused = true;
             return Ok(report);
         }
-        let mut held_until = i64::MIN;
+        let mut renew_at = i64::MIN;
         loop {
             let name = notifier.name.clone();
             let now = self.clock.now();
-            if !self.hold(&name, now, &mut held_until).await? {
+            if !self.hold(&name, now, &mut renew_at).await? {
                 report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
                 return Ok(report);
             }
@@ -283,7 +282,7 @@ impl Dispatcher {
                 };
                 // Looked at before each message: a lease never runs out while one is sent.
                 let now = self.clock.now();
-                if !self.hold(&notifier.name, now, &mut held_until).await? {
+                if !self.hold(&notifier.name, now, &mut renew_at).await? {
                     report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
                     return Ok(report);
                 }
