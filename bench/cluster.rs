@@ -416,7 +416,8 @@ fn node_counts() -> Vec<usize> {
         .unwrap_or_else(|| vec![1, 2, 3])
 }
 
-/// Cold and warm cycles of `n` feeds on SQLite (one node) and PostgreSQL (1, 2, 3 nodes).
+/// Cold and warm cycles of `n` feeds on SQLite (one node) and PostgreSQL (1, 2, 3 nodes), with
+/// SQLite measured again after each PostgreSQL setup.
 pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
     let dir = root.join(format!("cluster-{n}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -428,19 +429,24 @@ pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
         port,
     };
     site.generate();
-    let options = if profiling() {
-        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
-         -c pg_stat_statements.track_planning=on"
-    } else {
-        ""
-    };
+    let mut options = std::env::var("PG_OPTIONS").unwrap_or_default();
+    if profiling() {
+        options.push_str(
+            " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+             -c pg_stat_statements.track_planning=on",
+        );
+    }
     let mut rows = Vec::new();
-    measure_setup(&site, &Backend::Sqlite(dir.join("sqlite.db")), 1, &mut rows);
-    for count in node_counts() {
+    // SQLite before every PostgreSQL setup and after the last, each on a new file: this
+    // machine's speed drifts by a third within the hour, so each setup is read against the
+    // SQLite cycles on either side of it rather than against one measured minutes before.
+    let sqlite = |i: usize| Backend::Sqlite(dir.join(format!("sqlite{i}.db")));
+    measure_setup(&site, &sqlite(0), 1, &mut rows);
+    for (i, count) in node_counts().into_iter().enumerate() {
         // Each setup on a server of its own, so that every setup starts from the same state:
         // on one server shared by the setups, the same one node cost 1.26-1.39x SQLite's CPU
         // cold as the first setup and 1.51x as the third (one run).
-        let pg = postgres::PgCluster::start_in(&dir.join(format!("pg{count}")), options);
+        let pg = postgres::PgCluster::start_in(&dir.join(format!("pg{count}")), &options);
         let name = format!("nodes{count}");
         let url = pg.database(&name);
         if profiling() {
@@ -448,6 +454,9 @@ pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
         }
         let backend = Backend::Postgres(&pg, name, Box::new(Watcher::connect(&url)));
         measure_setup(&site, &backend, count, &mut rows);
+        drop(backend);
+        drop(pg);
+        measure_setup(&site, &sqlite(i + 1), 1, &mut rows);
     }
     rows
 }

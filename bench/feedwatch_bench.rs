@@ -997,18 +997,32 @@ fn bench_cluster(n: usize) -> Vec<cluster::Row> {
         "| feeds | store | nodes | cycle | wall s (first to last poll) | CPU s, nodes + server (server) | CPU s per 1,000 feeds |\n|---:|---|---:|---|---:|---:|---:|"
     );
     let rows = cluster::bench_cluster(&root, n);
-    let sqlite = |cycle: &str| {
-        rows.iter()
-            .find(|r| r.backend == "SQLite" && r.cycle == cycle)
-            .map_or(f64::NAN, |r| r.cpu_s)
-    };
     println!();
-    for r in rows.iter().filter(|r| r.backend != "SQLite") {
+    for (k, r) in rows.iter().enumerate() {
+        if r.backend == "SQLite" {
+            continue;
+        }
+        // The SQLite cycles of the same kind measured just before and just after.
+        let sqlite = |r: &&cluster::Row| r.backend == "SQLite" && r.cycle == rows[k].cycle;
+        let around: Vec<f64> = [
+            rows[..k].iter().rev().find(sqlite),
+            rows[k + 1..].iter().find(sqlite),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.cpu_s)
+        .collect();
+        let reference = around.iter().sum::<f64>() / around.len() as f64;
         println!(
-            "PostgreSQL, {} node(s), {}: {:.2}x SQLite's CPU",
+            "PostgreSQL, {} node(s), {}: {:.2}x SQLite's CPU (SQLite around it: {})",
             r.nodes,
             r.cycle,
-            r.cpu_s / sqlite(r.cycle)
+            r.cpu_s / reference,
+            around
+                .iter()
+                .map(|c| format!("{c:.2} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     rows
