@@ -550,6 +550,41 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_section_named_after_its_title_is_text_whatever_words_its_title_has() {
+        let para = |topic: &str| {
+            format!(
+                "<p>Push {topic} between two clones of the repository, one on the laptop and \
+                 one on the test server, and amend them on either side before publishing.</p>"
+            )
+        };
+        let section = |id: &str, title: &str, topic: &str| {
+            format!(
+                "<div class=\"section\" id=\"{id}\"><h2>{title}</h2>{}{}</div>",
+                para(topic),
+                para(topic)
+            )
+        };
+        let html = format!(
+            "<html><body><div class=\"content\"><h1>Shared history</h1>{}{}{}{}</div></body></html>",
+            section("overview", "Overview", "drafts"),
+            // A documentation generator's id: the title's words, one a chrome word.
+            section(
+                "sharing-with-a-single-developer",
+                "Sharing with a single developer",
+                "changesets"
+            ),
+            // A chrome id whose heading is a label, and one that is not the title's.
+            section("related-articles", "Related articles", "teasers"),
+            section("share-bar", "Publishing from the laptop today", "buttons"),
+        );
+        let text = extract_article(&html).text;
+        assert!(text.contains("Push changesets"), "{text}");
+        assert!(text.contains("Push drafts"), "{text}");
+        assert!(!text.contains("Push teasers"), "{text}");
+        assert!(!text.contains("Push buttons"), "{text}");
+    }
+
+    #[test]
     fn a_blogs_list_of_excerpts_after_the_post_is_not_its_text() {
         let prose = "<p>The harbour authority approved the new ferry timetable on Monday, and \
                      the first boats run on the new times from the start of next month.</p>"

@@ -382,11 +382,49 @@ impl Wrappers {
                 && !WRAPPER_TAGS.contains(&el.name()))
                 || Attrs::of(el).hide()
         } else {
-            is_noise(el)
+            is_noise(el) && !names_its_heading(node, el)
         };
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
+}
+
+/// A section named after its own heading: documentation generators and Markdown renderers
+/// make a section's id from its title ("Sharing with a single developer" in
+/// `div.section#sharing-with-a-single-developer`), so a chrome word in such an id is the
+/// subject's, not the element's role. Only for titles of four words or more that are no
+/// label: `section#related-articles` under "Related articles" is chrome.
+fn names_its_heading(node: NodeRef<'_, Node>, el: &Element) -> bool {
+    let attrs = Attrs::of(el);
+    let Some(id) = attrs.id else {
+        return false;
+    };
+    if SKIP_TAGS.contains(&el.name()) || attrs.hide() || attrs.class.is_some_and(has_noise_words) {
+        return false;
+    }
+    // The section's heading comes first: among its first few elements.
+    let heading = node
+        .descendants()
+        .skip(1)
+        .filter(|n| n.value().is_element())
+        .take(4)
+        .find(|n| {
+            matches!(n.value(), Node::Element(h) if matches!(h.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
+        });
+    let Some(heading) = heading else {
+        return false;
+    };
+    let title = heading
+        .descendants()
+        .filter_map(|n| n.value().as_text())
+        .map(|t| &**t)
+        .collect::<Vec<_>>()
+        .join(" ");
+    words_of(&title).count() >= 4
+        && !is_closing_label(&title)
+        && words_of(id)
+            .map(str::to_ascii_lowercase)
+            .eq(words_of(&title).map(str::to_ascii_lowercase))
 }
 
 /// Whether a paragraph is long enough to count as prose ([`Wrappers::PROSE_CHARS`]).
