@@ -550,6 +550,37 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
+        let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
+                    debate ran for three hours before the final count was taken.</p>"
+            .repeat(6);
+        let block = |class: &str, text: &str| {
+            format!("<section class=\"{class}\"><div><p>{text}</p></div></section>")
+        };
+        let html = format!(
+            "<html><body><div class=\"wrap\">{}<section class=\"body\">{body}</section>{}</div>\
+             </body></html>",
+            block(
+                "intro",
+                "Choosing a harbour plan for Zanzibar took the council two years. The vote this \
+                 week ends a long dispute. Here is what the plan changes for the fishing fleet \
+                 and for the ferries that serve the islands, from the first boats of the day \
+                 to the last."
+            ),
+            block(
+                "after",
+                "Elsewhere in the region, a bakery in Lindi won a prize. Its owner has baked bread \
+                 for forty years. She plans to open a second shop next spring, near the market \
+                 square where the buses stop."
+            ),
+        );
+        let text = extract_article(&html).text;
+        assert!(text.contains("Zanzibar"), "{text}");
+        assert!(text.contains("final count"), "{text}");
+        assert!(!text.contains("Lindi"), "{text}");
+    }
+
+    #[test]
     fn a_section_named_after_its_title_is_text_whatever_words_its_title_has() {
         let para = |topic: &str| {
             format!(

@@ -358,7 +358,8 @@ fn best_container<'a>(
 }
 
 /// The top container and those of its siblings that score as content or are plainly prose,
-/// in document order.
+/// and the sections of prose before it (its introduction), in document order. After it,
+/// such sections are as often an author's bio or the next story.
 fn with_siblings(
     top_node: NodeRef<'_, Node>,
     parent: NodeRef<'_, Node>,
@@ -367,9 +368,11 @@ fn with_siblings(
     w: &Wrappers,
 ) -> Vec<NodeId> {
     let mut nodes = Vec::new();
+    let mut before = true;
     for sibling in parent.children() {
         if sibling.id() == top_node.id() {
             nodes.push(sibling.id());
+            before = false;
             continue;
         }
         let Node::Element(el) = sibling.value() else {
@@ -384,7 +387,18 @@ fn with_siblings(
             (text.chars().count() > 80 && density < 0.25)
                 || (density == 0.0 && text.ends_with(['.', '!', '?']))
         };
-        if weighed(scores, sibling) >= threshold || prose {
+        // A section of prose beside the article: its introduction set apart by a page
+        // builder.
+        let prose_block = before
+            && !prose
+            && matches!(el.name(), "div" | "section")
+            && has_block_child(sibling)
+            && link_density(sibling) < 0.1
+            && {
+                let text = visible_text(sibling, w);
+                text.chars().count() > 200 && text.matches(". ").count() >= 2
+            };
+        if weighed(scores, sibling) >= threshold || prose || prose_block {
             nodes.push(sibling.id());
         }
     }
