@@ -550,6 +550,25 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_teaser_box_between_the_paragraphs_is_not_the_text_but_a_lead_called_teaser_is() {
+        let para = "<p>The virologist answered listeners' questions on testing, on the spread \
+                    of the virus in the spring and on what the models can and cannot say.</p>";
+        let html = format!(
+            "<html><body><article class=\"copytext\"><h1>The podcast, episode 16</h1>\
+             <div class=\"teaser lead\"><p>In this episode: criticism from the internet and \
+             new forecasts from Lombardy.</p></div>{para}{para}\
+             <div class=\"teaser\"><h2><a href=\"/glossary\">The glossary of the podcast</a></h2>\
+             <p>What is a zoonosis? Our glossary explains the terms of the podcast.</p></div>\
+             {para}{para}</article></body></html>"
+        );
+        let text = extract_article(&html).text;
+        assert!(text.contains("Lombardy"), "{text}");
+        assert_eq!(text.matches("The virologist").count(), 4, "{text}");
+        assert!(!text.contains("zoonosis"), "{text}");
+        assert!(!text.contains("glossary"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

@@ -13,8 +13,9 @@ const MAX_CARD_CHARS: usize = 400;
 /// Fewer cards than this are a pair of links, not a grid.
 const MIN_CARDS: usize = 3;
 
-/// The containers under `body` whose children are mostly teaser cards, except those that
-/// hold the headline (a page that is itself a list).
+/// The containers under `body` whose children are mostly teaser cards, and the cards
+/// standing alone that their class calls teasers, except those that hold the headline (a
+/// page that is itself a list).
 pub(super) fn teaser_grids(
     body: NodeRef<'_, Node>,
     headline: Option<NodeRef<'_, Node>>,
@@ -24,7 +25,7 @@ pub(super) fn teaser_grids(
     };
     let grids: Vec<NodeId> = body
         .descendants()
-        .filter(|node| is_grid(*node) && !holds_headline(*node))
+        .filter(|node| (is_grid(*node) || is_named_card(*node)) && !holds_headline(*node))
         .map(|node| node.id())
         .collect();
     // A page with little prose besides its grids is a listing: its grids are the content.
@@ -92,6 +93,19 @@ fn is_grid(node: NodeRef<'_, Node>) -> bool {
     node.children()
         .filter(|c| c.value().as_element().is_some_and(|e| kind(e) == top))
         .all(is_card)
+}
+
+/// A card standing alone in the text that its class calls a teaser (a box pointing to
+/// another story between an article's paragraphs): the class alone does not say it, since
+/// many sites call an article's own lead its teaser; the card's shape does.
+fn is_named_card(node: NodeRef<'_, Node>) -> bool {
+    node.value().as_element().is_some_and(|el| {
+        matches!(el.name(), "div" | "aside" | "section")
+            && el.attr("class").is_some_and(|c| {
+                c.split(|ch: char| !ch.is_ascii_alphanumeric())
+                    .any(|w| w.eq_ignore_ascii_case("teaser"))
+            })
+    }) && is_card(node)
 }
 
 /// A card's kind: its tag and class.
