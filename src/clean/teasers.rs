@@ -100,10 +100,13 @@ fn is_grid(node: NodeRef<'_, Node>) -> bool {
 /// many sites call an article's own lead its teaser; the card's shape does.
 fn is_named_card(node: NodeRef<'_, Node>) -> bool {
     node.value().as_element().is_some_and(|el| {
+        // The class read from the attributes in place: `Element::attr` interns the name it
+        // is given, a cost on every element of the page.
         matches!(el.name(), "div" | "aside" | "section")
-            && el.attr("class").is_some_and(|c| {
-                c.split(|ch: char| !ch.is_ascii_alphanumeric())
-                    .any(|w| w.eq_ignore_ascii_case("teaser"))
+            && el.attrs().any(|(name, c)| {
+                name == "class"
+                    && c.split(|ch: char| !ch.is_ascii_alphanumeric())
+                        .any(|w| w.eq_ignore_ascii_case("teaser"))
             })
     }) && is_card(node)
 }
