@@ -454,6 +454,7 @@ pub(crate) fn bench_cluster(root: &Path, n: usize) -> Vec<Row> {
         }
         let backend = Backend::Postgres(&pg, name, Box::new(Watcher::connect(&url)));
         measure_setup(&site, &backend, count, &mut rows);
+        // The server stopped before SQLite is measured beside it.
         drop(backend);
         drop(pg);
         measure_setup(&site, &sqlite(i + 1), 1, &mut rows);
@@ -493,5 +494,4 @@ fn measure_setup(site: &Site, backend: &Backend<'_>, count: usize, rows: &mut Ve
         );
         rows.push(row);
     }
-    drop(nodes);
 }

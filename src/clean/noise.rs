@@ -213,11 +213,21 @@ const NOISE_PARAGRAPHS: &[&str] = &[
 
 /// Whether an element (and everything inside it) is noise.
 pub(super) fn is_noise(el: &Element) -> bool {
+    is_noise_unless(el, |_| false)
+}
+
+/// [`is_noise`], with a chrome word in an id that `names_subject` says names the element's
+/// subject not counted.
+fn is_noise_unless(el: &Element, names_subject: impl Fn(&str) -> bool) -> bool {
     if SKIP_TAGS.contains(&el.name()) {
         return true;
     }
     let attrs = Attrs::of(el);
-    attrs.hide() || attrs.hint()
+    attrs.hide()
+        || attrs.class.is_some_and(has_noise_words)
+        || attrs
+            .id
+            .is_some_and(|id| has_noise_words(id) && !names_subject(id))
 }
 
 /// The attributes the noise rules read, found in one pass over the element's: each
@@ -382,26 +392,19 @@ impl Wrappers {
                 && !WRAPPER_TAGS.contains(&el.name()))
                 || Attrs::of(el).hide()
         } else {
-            is_noise(el) && !names_its_heading(node, el)
+            is_noise_unless(el, |id| names_its_heading(node, id))
         };
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
 }
 
-/// A section named after its own heading: documentation generators and Markdown renderers
-/// make a section's id from its title ("Sharing with a single developer" in
+/// Whether `id` is `node`'s own heading's words: documentation generators and Markdown
+/// renderers make a section's id from its title ("Sharing with a single developer" in
 /// `div.section#sharing-with-a-single-developer`), so a chrome word in such an id is the
 /// subject's, not the element's role. Only for titles of four words or more that are no
 /// label: `section#related-articles` under "Related articles" is chrome.
-fn names_its_heading(node: NodeRef<'_, Node>, el: &Element) -> bool {
-    let attrs = Attrs::of(el);
-    let Some(id) = attrs.id else {
-        return false;
-    };
-    if SKIP_TAGS.contains(&el.name()) || attrs.hide() || attrs.class.is_some_and(has_noise_words) {
-        return false;
-    }
+fn names_its_heading(node: NodeRef<'_, Node>, id: &str) -> bool {
     // The section's heading comes first: among its first few elements.
     let heading = node
         .descendants()
@@ -576,7 +579,7 @@ pub(super) fn hidden_by_style(style: &str) -> bool {
 }
 
 /// The words of a class or id: "social-media-embed" is social, media, embed.
-fn words_of(class: &str) -> impl Iterator<Item = &str> {
+pub(super) fn words_of(class: &str) -> impl Iterator<Item = &str> {
     class
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())

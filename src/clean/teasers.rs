@@ -6,7 +6,7 @@
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use super::noise::{is_prose, text_len};
+use super::noise::{is_prose, text_len, words_of};
 
 /// A card longer than this is an article's section, not a teaser.
 const MAX_CARD_CHARS: usize = 400;
@@ -104,9 +104,7 @@ fn is_named_card(node: NodeRef<'_, Node>) -> bool {
         // is given, a cost on every element of the page.
         matches!(el.name(), "div" | "aside" | "section")
             && el.attrs().any(|(name, c)| {
-                name == "class"
-                    && c.split(|ch: char| !ch.is_ascii_alphanumeric())
-                        .any(|w| w.eq_ignore_ascii_case("teaser"))
+                name == "class" && words_of(c).any(|w| w.eq_ignore_ascii_case("teaser"))
             })
     }) && is_card(node)
 }
