@@ -569,6 +569,37 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_grid_of_post_cards_whose_classes_name_each_posts_categories_is_not_the_text() {
+        let para = "<p>The gym's waiver covered ordinary accidents, the court found, but not a \
+                    machine the owner knew to be broken and left in use for weeks.</p>";
+        // A theme's card: the post's own classes after the card's, an excerpt of WordPress's
+        // default 55 words, a date and a link on.
+        let card = |n: usize, category: &str| {
+            format!(
+                "<article class=\"elementor-post post-{n} type-post hentry category-{category}\">\
+                 <h3><a href=\"/post-{n}\">Another post, number {n}</a></h3>\
+                 <div class=\"excerpt\"><p>{}</p></div><span>March {n}, 2025</span>\
+                 <a href=\"/post-{n}\">Read more</a></article>",
+                "Applicants often wonder whether they can take the administration to court \
+                 when a claim is denied, and what the path to the benefits looks like. "
+                    .repeat(2)
+            )
+        };
+        let html = format!(
+            "<html><body><div class=\"row\"><div class=\"single\"><h1>Injured at the gym</h1>\
+             {para}{para}{para}</div><div class=\"side-posts\">{}{}{}{}</div></div>\
+             </body></html>",
+            card(1, "blog"),
+            card(2, "elder-law"),
+            card(3, "blog category-disability"),
+            card(4, "news"),
+        );
+        let text = extract_article(&html).text;
+        assert_eq!(text.matches("The gym's waiver").count(), 3, "{text}");
+        assert!(!text.contains("Applicants"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

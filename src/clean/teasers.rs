@@ -1,15 +1,17 @@
 //! Teaser grids: a row of cards, each a link to another story with a line or two about it
 //! ("more from the blog", "latest news"). Their sentences are prose, and on a page with a
 //! short article they outnumber its paragraphs, so they are found by their shape: three or
-//! more sibling cards of the same tag and class, each opening with a link and short.
+//! more sibling cards of the same tag and first class, each opening with a link and short.
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
 use super::noise::{is_prose, text_len, words_of};
 
-/// A card longer than this is an article's section, not a teaser.
-const MAX_CARD_CHARS: usize = 400;
+/// A card longer than this is an article's section, not a teaser. A theme's card holds an
+/// excerpt of WordPress's default 55 words (about 400 characters) besides its title, date and
+/// "read more": at 400 such grids were read as the article on pages with a shorter one.
+const MAX_CARD_CHARS: usize = 600;
 /// Fewer cards than this are a pair of links, not a grid.
 const MIN_CARDS: usize = 3;
 
@@ -109,9 +111,16 @@ fn is_named_card(node: NodeRef<'_, Node>) -> bool {
     }) && is_card(node)
 }
 
-/// A card's kind: its tag and class.
+/// A card's kind: its tag and its first class. The classes after it may be the post's own:
+/// WordPress adds one per category of each post (`article.elementor-post.post-4185
+/// .category-blog`), so no two cards of a grid share them all.
 fn kind(el: &scraper::node::Element) -> (&str, &str) {
-    (el.name(), el.attr("class").unwrap_or(""))
+    (
+        el.name(),
+        el.attr("class")
+            .and_then(|c| c.split_whitespace().next())
+            .unwrap_or(""),
+    )
 }
 
 /// A short block that opens with a link standing alone, the teaser's headline or picture
