@@ -600,6 +600,35 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn the_overlays_of_a_video_gallery_are_not_the_text_however_long() {
+        let para = "<p>The director and his cast were eager to point out that their February \
+                    film is no copy of the vampire saga, whatever the posters suggest.</p>";
+        let lightbox = |n: usize| {
+            format!(
+                "<div class=\"pmc-trailer-widget-lightbox\"><div id=\"video-{n}\">\
+                 <h3>Trailer number {n}</h3><p>{}</p></div></div>",
+                "The official trailer of the remake, starring two actors who hunt witches \
+                 across the country, years after their encounter with a gingerbread house. "
+                    .repeat(3)
+            )
+        };
+        let html = format!(
+            "<html><body><div class=\"main\"><h1>The director speaks</h1>{para}{para}</div>\
+             {}{}{}</body></html>",
+            lightbox(1),
+            lightbox(2),
+            lightbox(3),
+        );
+        let text = extract_article(&html).text;
+        assert_eq!(
+            text.matches("The director and his cast").count(),
+            2,
+            "{text}"
+        );
+        assert!(!text.contains("gingerbread"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

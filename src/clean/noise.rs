@@ -109,6 +109,8 @@ const WEAK_NOISE_WORDS: &[&str] = &[
     "masthead",
     "popup",
     "modal",
+    // A lightbox: a video's or picture's overlay, set at the end of the body until shown.
+    "lightbox",
     "tags",
     "caption",
     "credit",
@@ -894,6 +896,8 @@ mod tests {
             ("entry-category-advertising entry-author-x entry", false),
             ("footer-section-links", true),
             ("sidebar-tag-cloud", true),
+            ("pmc-trailer-widget-lightbox", true),
+            ("gallery-lightbox article-images", false),
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
