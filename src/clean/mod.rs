@@ -629,6 +629,37 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_post_pasted_inside_its_byline_is_the_text_and_the_byline_alone_is_not() {
+        // A blog editor pasted the post into the byline's `<span>`, after the byline itself.
+        let para = |text: &str| format!("<span>{text}</span><br><br>");
+        let html = format!(
+            "<html><body><div class=\"post-body\"><h2>Thursday, May 3</h2>\
+             <span class=\"byline-author\"><b><span class=\"byline-author\">Posted by Scott, \
+             product manager</span><br>{}{}{}</b></span></div></body></html>",
+            para(
+                "When a story breaks, the news page is designed to give you the most relevant \
+                 articles from a variety of sources, from national outlets to local points of \
+                 view and expert opinion. Three new features arrive this week for readers of \
+                 the US edition."
+            ),
+            para(
+                "Larger images now lead the main page, so that the day's biggest stories stand \
+                 out at a glance, and a new page for each story gathers the latest articles and \
+                 commentary as soon as they are published anywhere."
+            ),
+            para(
+                "Discussions relevant to each story appear beside it, and readers who have \
+                 signed in can follow the people who write them or join in directly from the \
+                 page, without leaving the story they were reading."
+            ),
+        );
+        let text = extract_article(&html).text;
+        assert!(text.contains("When a story breaks"), "{text}");
+        assert!(text.contains("Discussions relevant"), "{text}");
+        assert!(!text.contains("Posted by"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

@@ -143,6 +143,13 @@ const STRONG: u8 = 1;
 const WEAK: u8 = 2;
 const CONTENT: u8 = 4;
 const WRAPPER: u8 = 8;
+const LINE: u8 = 16;
+
+/// Chrome words of elements that hold a name and a date: a byline, a dateline. Such an
+/// element holding paragraphs is the article set inside it (a blog editor that pasted a
+/// whole post into the byline's `<span>`), not a line of chrome. (A caption or a credit may
+/// run to sentences of its own.)
+const LINE_WORDS: &[&str] = &["byline", "dateline"];
 
 static WORD_KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::new(|| {
     super::name_kinds(&[
@@ -150,6 +157,7 @@ static WORD_KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::
         (WEAK_NOISE_WORDS, WEAK),
         (CONTENT_WORDS, CONTENT),
         (WRAPPER_WORDS, WRAPPER),
+        (LINE_WORDS, LINE),
     ])
 });
 
@@ -394,11 +402,29 @@ impl Wrappers {
                 && !WRAPPER_TAGS.contains(&el.name()))
                 || Attrs::of(el).hide()
         } else {
-            is_noise_unless(el, |id| names_its_heading(node, id))
+            is_noise_unless(el, |id| names_its_heading(node, id)) && !is_long_line(node, el)
         };
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
+}
+
+/// Whether `node` is chrome only by the words of a line ([`LINE_WORDS`]) and holds more
+/// text than any line: then it is what was set inside it.
+fn is_long_line(node: NodeRef<'_, Node>, el: &Element) -> bool {
+    /// Longer than any byline: a name or two, a title, a date and a place.
+    const LONGEST_LINE: usize = 200;
+    let a = Attrs::of(el);
+    // A phrase's element: a block (`div.credit-cards`) is a section whatever its length.
+    matches!(
+        el.name(),
+        "span" | "b" | "strong" | "em" | "i" | "font" | "small"
+    ) && !a.hide()
+        && [a.class, a.id]
+            .into_iter()
+            .flatten()
+            .all(|hint| !has_noise_words_but(hint, LINE))
+        && text_len(node) > LONGEST_LINE
 }
 
 /// Whether `id` is `node`'s own heading's words: documentation generators and Markdown
@@ -599,6 +625,11 @@ pub(super) fn is_embed(el: &Element) -> bool {
 }
 
 fn has_noise_words(hint: &str) -> bool {
+    has_noise_words_but(hint, 0)
+}
+
+/// [`has_noise_words`], with the words of the kinds in `but` not counted.
+fn has_noise_words_but(hint: &str, but: u8) -> bool {
     let lower = crate::text::ascii_lowercase(hint);
     if !may_name_chrome(&lower) {
         return false;
@@ -641,7 +672,7 @@ fn has_noise_words(hint: &str) -> bool {
             // it, not its role.
             let layout = matches!(previous, "with" | "has" | "no" | "without" | "one" | "two");
             let weak = !layout && (is(WEAK, w) || NOISE_PAIRS.contains(&(previous, w)));
-            if is(STRONG, w) || (!names_content && weak) {
+            if !is(but, w) && (is(STRONG, w) || (!names_content && weak)) {
                 return true;
             }
             previous = w;
