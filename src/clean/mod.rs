@@ -660,6 +660,17 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn a_dateline_opens_the_first_sentence() {
+        let html = "<html><body><article><h1>Masks stolen</h1><p><span class=\"dateline\">\
+                    KOBE &#8211; </span>A total of 6,000 surgical masks have been lost at a \
+                    hospital in Kobe, it was learned Tuesday.</p><p>The police are investigating \
+                    the incident as a case of theft, officials at the hospital said.</p>\
+                    </article></body></html>";
+        let text = extract_article(html).text;
+        assert!(text.starts_with("KOBE – A total of 6,000"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

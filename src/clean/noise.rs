@@ -115,7 +115,6 @@ const WEAK_NOISE_WORDS: &[&str] = &[
     "caption",
     "credit",
     "credits",
-    "dateline",
     "toolbar",
     "skip",
     // A call to action ("custom-cta-letter"); weak, as a wrapper may say "has-cta".
@@ -145,11 +144,12 @@ const CONTENT: u8 = 4;
 const WRAPPER: u8 = 8;
 const LINE: u8 = 16;
 
-/// Chrome words of elements that hold a name and a date: a byline, a dateline. Such an
-/// element holding paragraphs is the article set inside it (a blog editor that pasted a
-/// whole post into the byline's `<span>`), not a line of chrome. (A caption or a credit may
-/// run to sentences of its own.)
-const LINE_WORDS: &[&str] = &["byline", "dateline"];
+/// Chrome words of elements that hold a name and a date: a byline. Such an element holding
+/// paragraphs is the article set inside it (a blog editor that pasted a whole post into the
+/// byline's `<span>`), not a line of chrome. (A caption or a credit may run to sentences of
+/// its own.) A dateline is no chrome at all: "WASHINGTON —" opens the article's first
+/// sentence.
+const LINE_WORDS: &[&str] = &["byline"];
 
 static WORD_KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::new(|| {
     super::name_kinds(&[
@@ -412,7 +412,7 @@ impl Wrappers {
 /// Whether `node` is chrome only by the words of a line ([`LINE_WORDS`]) and holds more
 /// text than any line: then it is what was set inside it.
 fn is_long_line(node: NodeRef<'_, Node>, el: &Element) -> bool {
-    /// Longer than any byline: a name or two, a title, a date and a place.
+    /// Longer than any byline: a name or two, a title, a date.
     const LONGEST_LINE: usize = 200;
     let a = Attrs::of(el);
     // A phrase's element: a block (`div.credit-cards`) is a section whatever its length.
