@@ -10,6 +10,7 @@ mod edges;
 mod entities;
 mod facts;
 mod jsonld;
+mod lead;
 mod noise;
 mod regions;
 mod score;
@@ -117,25 +118,45 @@ pub fn extract_article(html: &str) -> Article {
             .filter_map(|id| doc.tree.get(*id))
             .flat_map(|n| marked_paragraphs(n, &wrappers))
             .collect();
-        article_paragraphs(marked).join("\n\n")
+        (
+            article_paragraphs(marked).join("\n\n"),
+            ids.first().copied(),
+        )
     });
     let region = || {
         main_region(&doc, &wrappers)
             .map(|r| article_paragraphs(marked_paragraphs(*r, &wrappers)).join("\n\n"))
             .unwrap_or_default()
     };
+    // The scored text with the standfirst above it, when the headline's head holds one.
+    let page_title = facts
+        .meta(&["og:title", "twitter:title"])
+        .or_else(|| facts.title.map(element_text))
+        .unwrap_or_default();
+    let with_lead = |t: String, first: Option<ego_tree::NodeId>| {
+        let first = first.and_then(|id| doc.tree.get(id));
+        match headline
+            .zip(first)
+            .and_then(|(h, first)| lead::standfirst(*body, h, first, &page_title, &wrappers))
+        {
+            Some(lead) if !t.contains(&lead[..lead.floor_char_boundary(60)]) => {
+                format!("{lead}\n\n{t}")
+            }
+            _ => t,
+        }
+    };
     let mut text = match scored {
-        Some(t) if t.chars().count() >= MIN_ARTICLE_CHARS => {
+        Some((t, first)) if t.chars().count() >= MIN_ARTICLE_CHARS => {
             // The main region is read again only when the page has that much more text.
             if visible_len(*body, &wrappers) > t.len() * SPREAD_FACTOR {
                 let r = region();
                 if r.len() > t.len() * SPREAD_FACTOR {
                     r
                 } else {
-                    t
+                    with_lead(t, first)
                 }
             } else {
-                t
+                with_lead(t, first)
             }
         }
         _ => region(),
@@ -668,6 +689,47 @@ Second paragraph of the story."}}</script></head>
                     </article></body></html>";
         let text = extract_article(html).text;
         assert!(text.starts_with("KOBE – A total of 6,000"), "{text}");
+    }
+
+    #[test]
+    fn the_standfirst_under_the_headline_leads_the_text_and_a_blogs_motto_does_not() {
+        let body = "<p>It is only a matter of time before half of all jobs are done by \
+                    machines, the philosopher said on the programme, and politics has no plan \
+                    for what comes after.</p>"
+            .repeat(4);
+        let lead = "Digitisation will cost millions of jobs, says the philosopher. He calls for \
+                    an unconditional basic income before it is too late.";
+        let page = |title: &str, h1: &str| {
+            format!(
+                "<html><head><title>{title}</title></head><body><article>\
+                 <div class=\"articlehead\"><h1>{h1}</h1><p class=\"subtitle\">{lead}</p>\
+                 <p class=\"author\">Richard Precht talks to Karin Fischer</p></div>\
+                 <div class=\"articleside\"><h6>More on this</h6><p><a href=\"/a\">Basic \
+                 income: pro and contra</a></p></div>\
+                 <div class=\"articlemain\"><div class=\"text\">{body}</div></div></article>\
+                 </body></html>"
+            )
+        };
+        let article = extract_article(&page(
+            "The future of work: deck chairs on the Titanic | Radio",
+            "The future of work: deck chairs on the Titanic",
+        ))
+        .text;
+        assert!(article.starts_with("Digitisation will cost"), "{article}");
+        assert_eq!(
+            article.matches("It is only a matter").count(),
+            4,
+            "{article}"
+        );
+        // A blog's name over its motto, on a page titled after the post.
+        let blog = extract_article(&format!(
+            "<html><head><title>Life as a CIO: On the road in China, a week of meetings</title>\
+             </head><body><div id=\"top\"><h1>Life as a CIO</h1><p>{lead}</p></div>\
+             <div class=\"post\"><h2>On the road in China</h2>{body}</div></body></html>"
+        ))
+        .text;
+        assert!(!blog.contains("Digitisation"), "{blog}");
+        assert_eq!(blog.matches("It is only a matter").count(), 4, "{blog}");
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! The standfirst: the sentence or two under the headline that sum the article up ("Piogge,
+//! temporali e nevicate previste per oggi..."). Pages set it in the article's head with the
+//! headline and the byline, apart from the body the scorer chooses, often with a picture or
+//! a box of links between the two.
+
+use ego_tree::NodeRef;
+use ego_tree::iter::Edge;
+use scraper::Node;
+
+use super::noise::{Wrappers, words_of};
+use super::walk::line_text;
+
+/// Shorter than this, a line under the headline is a byline, a date or a kicker.
+const MIN_CHARS: usize = 100;
+/// Elements after the headline that are looked at: the head's, not the page's.
+const LOOK_AHEAD: usize = 12;
+
+/// The standfirst after `headline` and before `body_start` (the first element of the text
+/// the scorer chose), when the headline comes first: the first paragraph of
+/// [`MIN_CHARS`] or more there, if it reads as prose (sentences, few links) and no chrome
+/// holds it. A `<header>` around the headline is the article's head, not chrome.
+pub(super) fn standfirst(
+    root: NodeRef<'_, Node>,
+    headline: NodeRef<'_, Node>,
+    body_start: NodeRef<'_, Node>,
+    page_title: &str,
+    w: &Wrappers,
+) -> Option<String> {
+    // The headline inside the chosen text: the text has its head already.
+    if headline.ancestors().any(|a| a.id() == body_start.id())
+        || !titles_the_page(&line_text(headline), page_title)
+    {
+        return None;
+    }
+    let mut after = false;
+    let mut seen = 0;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Close(n) if n.id() == headline.id() => after = true,
+            Edge::Open(n) if after => {
+                if n.id() == body_start.id() {
+                    return None;
+                }
+                let Some(el) = n.value().as_element() else {
+                    continue;
+                };
+                seen += 1;
+                if seen > LOOK_AHEAD {
+                    return None;
+                }
+                if el.name() != "p" {
+                    continue;
+                }
+                let text = line_text(n);
+                if text.chars().count() < MIN_CHARS {
+                    continue;
+                }
+                return (reads_as_prose(n, &text)
+                    && !in_chrome(n, root, w)
+                    && shares_a_head(headline, n))
+                .then_some(text);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a headline is the page's own title (two thirds of the words of its `<title>` or
+/// `og:title`), not a blog's name over its motto ("10Q Detective" on a page titled "10Q
+/// Detective: Beware of the soft spots in the filings").
+fn titles_the_page(headline: &str, page_title: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let (headline, title) = (words(headline), words(page_title));
+    let shared = title.iter().filter(|w| headline.contains(w)).count();
+    !title.is_empty() && 3 * shared >= 2 * title.len()
+}
+
+/// Sentences, not a list of names or links: a sentence's end, and under a fifth of the
+/// text in links.
+fn reads_as_prose(p: NodeRef<'_, Node>, text: &str) -> bool {
+    let linked: usize = p
+        .descendants()
+        .filter(|d| d.value().as_element().is_some_and(|e| e.name() == "a"))
+        .map(|a| line_text(a).len())
+        .sum();
+    let sentence = text
+        .trim_end()
+        .ends_with(['.', '!', '?', '…', '"', '“', '”', '»'])
+        || text.contains(". ");
+    sentence && 5 * linked < text.len()
+}
+
+/// Whether the headline and `p` sit in one article's head: the smallest element holding
+/// both holds no navigation. (A blog's name in an `<h1>` and its motto under it sit in the
+/// site's masthead, which only the page's wrapper shares with the post.)
+fn shares_a_head(headline: NodeRef<'_, Node>, p: NodeRef<'_, Node>) -> bool {
+    let Some(common) = p
+        .ancestors()
+        .find(|a| headline.ancestors().any(|h| h.id() == a.id()))
+    else {
+        return false;
+    };
+    !common
+        .descendants()
+        .any(|d| d.value().as_element().is_some_and(|e| e.name() == "nav"))
+}
+
+/// Class words of a box about the author: a bio under the headline is no standfirst.
+const ABOUT_THE_AUTHOR: &[&str] = &["author", "bio", "biography", "profile"];
+
+/// Whether chrome other than a `<header>`, a figure or a box about the author holds `node`,
+/// or it is a picture's caption (beside a picture in its parent).
+fn in_chrome(node: NodeRef<'_, Node>, root: NodeRef<'_, Node>, w: &Wrappers) -> bool {
+    let captions = node.parent().is_some_and(|p| {
+        p.descendants().any(|d| {
+            d.value()
+                .as_element()
+                .is_some_and(|e| matches!(e.name(), "img" | "picture"))
+        })
+    });
+    captions
+        || node.ancestors().any(|a| {
+            a.value().as_element().is_some_and(|e| {
+                e.attrs().any(|(name, class)| {
+                    name == "class"
+                        && words_of(class)
+                            .any(|w| ABOUT_THE_AUTHOR.contains(&&*w.to_ascii_lowercase()))
+                })
+            })
+        })
+        || node
+            .ancestors()
+            .take_while(|a| a.id() != root.id())
+            .any(|a| {
+                a.value().as_element().is_some_and(|el| {
+                    el.name() == "figure" || (el.name() != "header" && w.is_noise(a, el))
+                })
+            })
+}
