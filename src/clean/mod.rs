@@ -733,6 +733,37 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn an_article_in_sections_of_their_own_is_read_whole() {
+        // A publishing platform sets each part of a post in its own section, its paragraphs
+        // three levels down: no one container holds them, and any one part scores alone.
+        let part = |n: usize| {
+            format!(
+                "<section><div><div class=\"z{n}\"><h2>Part {n}</h2>{}</div></div></section>",
+                format!(
+                    "<p>Part {n} of the argument, in which the writer answers his critics, \
+                     point by point, and at some length.</p>"
+                )
+                .repeat(3)
+            )
+        };
+        let html = format!(
+            "<html><body><div id=\"root\"><nav><a href=\"/\">Home</a></nav><article>\
+             <div>{}{}{}{}</div></article></div></body></html>",
+            part(1),
+            part(2),
+            part(3),
+            part(4)
+        );
+        let text = extract_article(&html).text;
+        for n in 1..=4 {
+            assert!(
+                text.contains(&format!("Part {n} of the argument")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

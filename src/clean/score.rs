@@ -343,6 +343,10 @@ fn best_container<'a>(
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
     let mut top_node = tree.get(top)?;
     let mut top_score = weighed(scores, top_node);
+    if let Some(common) = common_container(root, scores, top_node, top_score) {
+        top_node = common;
+        top_score = weighed(scores, common);
+    }
     while let Some(parent) = top_node
         .parent()
         .filter(|p| p.value().is_element() && p.id() != root.id())
@@ -355,6 +359,52 @@ fn best_container<'a>(
         top_score = parent_score;
     }
     Some((top_node, top_score))
+}
+
+/// The container of the top one's rivals, when the article is in several sections: among
+/// the best [`RIVALS`] other containers, those scoring at least three quarters of the top
+/// one; when [`MIN_RIVALS`] of them or more sit under one of the top one's ancestors (the
+/// nearest such), that ancestor. (A post in several `<section>`s gives each its own
+/// container, and any one of them alone is a part of the article.)
+fn common_container<'a>(
+    root: NodeRef<'a, Node>,
+    scores: &Scores,
+    top: NodeRef<'a, Node>,
+    top_score: f64,
+) -> Option<NodeRef<'a, Node>> {
+    const RIVALS: usize = 4;
+    const MIN_RIVALS: usize = 3;
+    let tree = root.tree();
+    // Rivals beside the top container: its ancestors and what it holds score with it.
+    let beside = |n: &NodeRef<'a, Node>| {
+        !n.ancestors().any(|a| a.id() == top.id()) && !top.ancestors().any(|a| a.id() == n.id())
+    };
+    let mut best: Vec<(f64, NodeId)> = scores
+        .keys()
+        .filter(|id| **id != top.id())
+        .filter_map(|id| tree.get(*id))
+        .filter(beside)
+        .map(|n| (weighed(scores, n), n.id()))
+        .collect();
+    best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let rivals: Vec<NodeRef<'a, Node>> = best
+        .iter()
+        .take(RIVALS)
+        .filter(|(s, _)| *s >= 0.75 * top_score)
+        .filter_map(|(_, id)| tree.get(*id))
+        .collect();
+    if rivals.len() < MIN_RIVALS {
+        return None;
+    }
+    top.ancestors()
+        .take_while(|a| a.id() != root.id() && a.value().is_element())
+        .find(|a| {
+            rivals
+                .iter()
+                .filter(|r| r.ancestors().any(|ra| ra.id() == a.id()))
+                .count()
+                >= MIN_RIVALS
+        })
 }
 
 /// The top container and those of its siblings that score as content or are plainly prose,
