@@ -764,6 +764,29 @@ Second paragraph of the story."}}</script></head>
     }
 
     #[test]
+    fn the_captions_of_a_gallery_set_in_the_article_are_not_its_text() {
+        let para = "<p>Those towels and sheets might not be as clean as they look, according to \
+                    the hotel owners who answered an online thread about what guests never see.</p>";
+        let slides: String = (1..=12)
+            .map(|n| {
+                format!(
+                    "<li><span>{n}/12 Slide {n}</span><p>Revenues at the club fell by a fifth \
+                     last year, number {n} in the series, after it missed the cup, the accounts \
+                     show, and the board blamed the weather.</p></li>"
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><h1>What hotels do not tell you</h1>{para}{para}\
+             <div class=\"full-gallery\"><h2>Business news in pictures</h2><ul>{slides}</ul>\
+             </div>{para}</article></body></html>"
+        );
+        let text = extract_article(&html).text;
+        assert_eq!(text.matches("Those towels").count(), 3, "{text}");
+        assert!(!text.contains("Revenues at the club"), "{text}");
+    }
+
+    #[test]
     fn an_introduction_a_page_builder_set_apart_before_the_article_is_its_text() {
         let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
                     debate ran for three hours before the final count was taken.</p>"

@@ -111,6 +111,9 @@ const WEAK_NOISE_WORDS: &[&str] = &[
     "modal",
     // A lightbox: a video's or picture's overlay, set at the end of the body until shown.
     "lightbox",
+    // A gallery of pictures set in the article: their captions, one per slide, are not its
+    // text any more than a figure's caption is.
+    "gallery",
     "tags",
     "caption",
     "credit",
@@ -929,6 +932,8 @@ mod tests {
             ("sidebar-tag-cloud", true),
             ("pmc-trailer-widget-lightbox", true),
             ("gallery-lightbox article-images", false),
+            ("full-gallery", true),
+            ("post gallery page", false),
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
