@@ -66,6 +66,25 @@ pub(super) fn standfirst(
     None
 }
 
+/// The article's headline: the page's first `<h1>` when it is the page's title
+/// ([`titles_the_page`]), else the first `<h1>` or `<h2>` that is (the first `<h1>` of many
+/// pages is their logo or a menu's label).
+pub(super) fn headline<'a>(
+    root: NodeRef<'a, Node>,
+    first_h1: Option<NodeRef<'a, Node>>,
+    page_title: &str,
+) -> Option<NodeRef<'a, Node>> {
+    let titles = |n: &NodeRef<'a, Node>| titles_the_page(&line_text(*n), page_title);
+    first_h1.filter(titles).or_else(|| {
+        root.descendants().find(|n| {
+            n.value()
+                .as_element()
+                .is_some_and(|e| matches!(e.name(), "h1" | "h2"))
+                && titles(n)
+        })
+    })
+}
+
 /// Whether a headline is the page's own title (two thirds of the words of its `<title>` or
 /// `og:title`), not a blog's name over its motto ("10Q Detective" on a page titled "10Q
 /// Detective: Beware of the soft spots in the filings").
@@ -111,19 +130,39 @@ fn shares_a_head(headline: NodeRef<'_, Node>, p: NodeRef<'_, Node>) -> bool {
         .any(|d| d.value().as_element().is_some_and(|e| e.name() == "nav"))
 }
 
+/// The first element from `n` on, stepping by `step` over text and comments.
+fn element_beside<'a>(
+    mut n: Option<NodeRef<'a, Node>>,
+    step: impl Fn(NodeRef<'a, Node>) -> Option<NodeRef<'a, Node>>,
+) -> Option<NodeRef<'a, Node>> {
+    while let Some(s) = n.filter(|s| !s.value().is_element()) {
+        n = step(s);
+    }
+    n
+}
+
+/// A picture: an image, or an element holding one and no text.
+fn is_picture(n: NodeRef<'_, Node>) -> bool {
+    n.descendants().any(|d| {
+        d.value()
+            .as_element()
+            .is_some_and(|e| matches!(e.name(), "img" | "picture"))
+    }) && super::noise::text_len(n) == 0
+}
+
 /// Class words of a box about the author: a bio under the headline is no standfirst.
 const ABOUT_THE_AUTHOR: &[&str] = &["author", "bio", "biography", "profile"];
 
 /// Whether chrome other than a `<header>`, a figure or a box about the author holds `node`,
-/// or it is a picture's caption (beside a picture in its parent).
+/// or it is a picture's caption (the element next to it is a picture).
 fn in_chrome(node: NodeRef<'_, Node>, root: NodeRef<'_, Node>, w: &Wrappers) -> bool {
-    let captions = node.parent().is_some_and(|p| {
-        p.descendants().any(|d| {
-            d.value()
-                .as_element()
-                .is_some_and(|e| matches!(e.name(), "img" | "picture"))
-        })
-    });
+    let captions = [
+        element_beside(node.prev_sibling(), |s| s.prev_sibling()),
+        element_beside(node.next_sibling(), |s| s.next_sibling()),
+    ]
+    .into_iter()
+    .flatten()
+    .any(is_picture);
     captions
         || node.ancestors().any(|a| {
             a.value().as_element().is_some_and(|e| {

@@ -135,6 +135,7 @@ pub fn extract_article(html: &str) -> Article {
         .unwrap_or_default();
     let with_lead = |t: String, first: Option<ego_tree::NodeId>| {
         let first = first.and_then(|id| doc.tree.get(id));
+        let headline = lead::headline(*body, headline, &page_title);
         match headline
             .zip(first)
             .and_then(|(h, first)| lead::standfirst(*body, h, first, &page_title, &wrappers))
@@ -701,9 +702,11 @@ Second paragraph of the story."}}</script></head>
                     an unconditional basic income before it is too late.";
         let page = |title: &str, h1: &str| {
             format!(
-                "<html><head><title>{title}</title></head><body><article>\
+                "<html><head><title>{title}</title></head><body>\
+                 <div class=\"brand\"><h1><a href=\"/\">Radio</a></h1></div><article>\
                  <div class=\"articlehead\"><h1>{h1}</h1><p class=\"subtitle\">{lead}</p>\
-                 <p class=\"author\">Richard Precht talks to Karin Fischer</p></div>\
+                 <p class=\"author\">Richard Precht talks to Karin Fischer</p>\
+                 <div class=\"image\"><img src=\"/precht.jpg\"></div></div>\
                  <div class=\"articleside\"><h6>More on this</h6><p><a href=\"/a\">Basic \
                  income: pro and contra</a></p></div>\
                  <div class=\"articlemain\"><div class=\"text\">{body}</div></div></article>\
