@@ -130,15 +130,9 @@ fn shares_a_head(headline: NodeRef<'_, Node>, p: NodeRef<'_, Node>) -> bool {
         .any(|d| d.value().as_element().is_some_and(|e| e.name() == "nav"))
 }
 
-/// The first element from `n` on, stepping by `step` over text and comments.
-fn element_beside<'a>(
-    mut n: Option<NodeRef<'a, Node>>,
-    step: impl Fn(NodeRef<'a, Node>) -> Option<NodeRef<'a, Node>>,
-) -> Option<NodeRef<'a, Node>> {
-    while let Some(s) = n.filter(|s| !s.value().is_element()) {
-        n = step(s);
-    }
-    n
+/// The element before `node` among its siblings, past text and comments.
+fn element_before(node: NodeRef<'_, Node>) -> Option<NodeRef<'_, Node>> {
+    node.prev_siblings().find(|s| s.value().is_element())
 }
 
 /// A picture: an image, or an element holding one and no text.
@@ -154,15 +148,10 @@ fn is_picture(n: NodeRef<'_, Node>) -> bool {
 const ABOUT_THE_AUTHOR: &[&str] = &["author", "bio", "biography", "profile"];
 
 /// Whether chrome other than a `<header>`, a figure or a box about the author holds `node`,
-/// or it is a picture's caption (the element next to it is a picture).
+/// or it is a picture's caption (the element before it is a picture: a caption follows its
+/// picture, where a standfirst may have the article's picture after it).
 fn in_chrome(node: NodeRef<'_, Node>, root: NodeRef<'_, Node>, w: &Wrappers) -> bool {
-    let captions = [
-        element_beside(node.prev_sibling(), |s| s.prev_sibling()),
-        element_beside(node.next_sibling(), |s| s.next_sibling()),
-    ]
-    .into_iter()
-    .flatten()
-    .any(is_picture);
+    let captions = element_before(node).is_some_and(is_picture);
     captions
         || node.ancestors().any(|a| {
             a.value().as_element().is_some_and(|e| {

@@ -705,8 +705,8 @@ Second paragraph of the story."}}</script></head>
                 "<html><head><title>{title}</title></head><body>\
                  <div class=\"brand\"><h1><a href=\"/\">Radio</a></h1></div><article>\
                  <div class=\"articlehead\"><h1>{h1}</h1><p class=\"subtitle\">{lead}</p>\
-                 <p class=\"author\">Richard Precht talks to Karin Fischer</p>\
-                 <div class=\"image\"><img src=\"/precht.jpg\"></div></div>\
+                 <div class=\"image\"><img src=\"/precht.jpg\"></div>\
+                 <p class=\"author\">Richard Precht talks to Karin Fischer</p></div>\
                  <div class=\"articleside\"><h6>More on this</h6><p><a href=\"/a\">Basic \
                  income: pro and contra</a></p></div>\
                  <div class=\"articlemain\"><div class=\"text\">{body}</div></div></article>\
