@@ -15,21 +15,20 @@ const MIN_CHARS: usize = 100;
 /// Elements after the headline that are looked at: the head's, not the page's.
 const LOOK_AHEAD: usize = 12;
 
-/// The standfirst after `headline` and before `body_start` (the first element of the text
-/// the scorer chose), when the headline comes first: the first paragraph of
+/// The standfirst after the [`headline`] and before `body_start` (the first element of the
+/// text the scorer chose), when the headline comes first: the first paragraph of
 /// [`MIN_CHARS`] or more there, if it reads as prose (sentences, few links) and no chrome
 /// holds it. A `<header>` around the headline is the article's head, not chrome.
 pub(super) fn standfirst(
     root: NodeRef<'_, Node>,
-    headline: NodeRef<'_, Node>,
+    first_h1: Option<NodeRef<'_, Node>>,
     body_start: NodeRef<'_, Node>,
     page_title: &str,
     w: &Wrappers,
 ) -> Option<String> {
+    let headline = headline(root, first_h1, page_title)?;
     // The headline inside the chosen text: the text has its head already.
-    if headline.ancestors().any(|a| a.id() == body_start.id())
-        || !titles_the_page(&line_text(headline), page_title)
-    {
+    if headline.ancestors().any(|a| a.id() == body_start.id()) {
         return None;
     }
     let mut after = false;
@@ -69,7 +68,7 @@ pub(super) fn standfirst(
 /// The article's headline: the page's first `<h1>` when it is the page's title
 /// ([`titles_the_page`]), else the first `<h1>` or `<h2>` that is (the first `<h1>` of many
 /// pages is their logo or a menu's label).
-pub(super) fn headline<'a>(
+fn headline<'a>(
     root: NodeRef<'a, Node>,
     first_h1: Option<NodeRef<'a, Node>>,
     page_title: &str,
@@ -147,27 +146,26 @@ fn is_picture(n: NodeRef<'_, Node>) -> bool {
 /// Class words of a box about the author: a bio under the headline is no standfirst.
 const ABOUT_THE_AUTHOR: &[&str] = &["author", "bio", "biography", "profile"];
 
-/// Whether chrome other than a `<header>`, a figure or a box about the author holds `node`,
-/// or it is a picture's caption (the element before it is a picture: a caption follows its
+/// Whether chrome other than a `<header>`, a figure or a box about the author holds `node`
+/// (below `root`: WordPress calls a one-author blog's `<body>` "single-author"), or it is a
+/// picture's caption (the element before it is a picture: a caption follows its
 /// picture, where a standfirst may have the article's picture after it).
 fn in_chrome(node: NodeRef<'_, Node>, root: NodeRef<'_, Node>, w: &Wrappers) -> bool {
-    let captions = element_before(node).is_some_and(is_picture);
-    captions
-        || node.ancestors().any(|a| {
-            a.value().as_element().is_some_and(|e| {
-                e.attrs().any(|(name, class)| {
-                    name == "class"
-                        && words_of(class)
-                            .any(|w| ABOUT_THE_AUTHOR.contains(&&*w.to_ascii_lowercase()))
-                })
-            })
+    let about_the_author = |el: &scraper::node::Element| {
+        el.attrs().any(|(name, class)| {
+            name == "class"
+                && words_of(class).any(|w| ABOUT_THE_AUTHOR.contains(&&*w.to_ascii_lowercase()))
         })
+    };
+    element_before(node).is_some_and(is_picture)
         || node
             .ancestors()
             .take_while(|a| a.id() != root.id())
             .any(|a| {
                 a.value().as_element().is_some_and(|el| {
-                    el.name() == "figure" || (el.name() != "header" && w.is_noise(a, el))
+                    el.name() == "figure"
+                        || about_the_author(el)
+                        || (el.name() != "header" && w.is_noise(a, el))
                 })
             })
 }

@@ -101,8 +101,9 @@ pub fn extract_article(html: &str) -> Article {
     let doc = parse_document(&prepare_for_text(html));
     let facts = PageFacts::of(&doc);
     let element_text = |e: ElementRef| walk::line_text(*e);
-    let title = facts
-        .meta(&["og:title", "twitter:title"])
+    let meta_title = facts.meta(&["og:title", "twitter:title"]);
+    let title = meta_title
+        .clone()
         .or_else(|| facts.h1.map(element_text))
         .or_else(|| facts.title.map(element_text))
         .map(|t| crate::text::truncate_chars(&t, crate::text::MAX_TITLE_CHARS))
@@ -129,36 +130,25 @@ pub fn extract_article(html: &str) -> Article {
             .unwrap_or_default()
     };
     // The scored text with the standfirst above it, when the headline's head holds one.
-    let page_title = facts
-        .meta(&["og:title", "twitter:title"])
+    let page_title = meta_title
         .or_else(|| facts.title.map(element_text))
         .unwrap_or_default();
-    let with_lead = |t: String, first: Option<ego_tree::NodeId>| {
-        let first = first.and_then(|id| doc.tree.get(id));
-        let headline = lead::headline(*body, headline, &page_title);
-        match headline
-            .zip(first)
-            .and_then(|(h, first)| lead::standfirst(*body, h, first, &page_title, &wrappers))
-        {
-            Some(lead) if !t.contains(&lead[..lead.floor_char_boundary(60)]) => {
-                format!("{lead}\n\n{t}")
-            }
-            _ => t,
+    let with_lead = |t: String, first: Option<ego_tree::NodeId>| match first
+        .and_then(|id| doc.tree.get(id))
+        .and_then(|first| lead::standfirst(*body, headline, first, &page_title, &wrappers))
+    {
+        Some(lead) if !t.contains(&lead[..lead.floor_char_boundary(60)]) => {
+            format!("{lead}\n\n{t}")
         }
+        _ => t,
     };
     let mut text = match scored {
         Some((t, first)) if t.chars().count() >= MIN_ARTICLE_CHARS => {
             // The main region is read again only when the page has that much more text.
-            if visible_len(*body, &wrappers) > t.len() * SPREAD_FACTOR {
-                let r = region();
-                if r.len() > t.len() * SPREAD_FACTOR {
-                    r
-                } else {
-                    with_lead(t, first)
-                }
-            } else {
-                with_lead(t, first)
-            }
+            (visible_len(*body, &wrappers) > t.len() * SPREAD_FACTOR)
+                .then(region)
+                .filter(|r| r.len() > t.len() * SPREAD_FACTOR)
+                .unwrap_or_else(|| with_lead(t, first))
         }
         _ => region(),
     };
