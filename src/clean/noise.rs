@@ -633,8 +633,39 @@ fn has_noise_words(hint: &str) -> bool {
 
 /// [`has_noise_words`], with the words of the kinds in `but` not counted.
 fn has_noise_words_but(hint: &str, but: u8) -> bool {
-    let lower = crate::text::ascii_lowercase(hint);
-    if !may_name_chrome(&lower) {
+    words_name_chrome(&crate::text::ascii_lowercase(hint), but, STRONG | WEAK)
+        || camel_parts(hint).is_some_and(|parts| words_name_chrome(&parts, but, WEAK))
+}
+
+/// A camelCase hint's words apart and lowercased ("imageCaption" is "image-caption"), or
+/// `None` when it has no such compound. Of those words only the weak chrome words count:
+/// a caption, a gallery or a navigation bar is chrome however its class is spelled, but a
+/// component named after a strong word may be the page itself (a forum's posts are its
+/// `MtnComment` components).
+fn camel_parts(hint: &str) -> Option<String> {
+    let bytes = hint.as_bytes();
+    if !bytes
+        .windows(2)
+        .any(|p| p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase())
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(hint.len() + 4);
+    let mut after_lower = false;
+    for c in hint.chars() {
+        if c.is_ascii_uppercase() && after_lower {
+            out.push('-');
+        }
+        after_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
+    }
+    Some(out)
+}
+
+/// Whether a lowercase hint's words name chrome, counting the chrome words of the kinds in
+/// `kinds` (strong ones, weak ones, or both) and leaving out those of the kinds in `but`.
+fn words_name_chrome(lower: &str, but: u8, kinds: u8) -> bool {
+    if !may_name_chrome(lower) {
         return false;
     }
     // An element whose classes name the content itself ("l-sidebar-fixed
@@ -674,8 +705,10 @@ fn has_noise_words_but(hint: &str, but: u8) -> bool {
             // "with-navbar", "has-sidebar", "no-footer", "one-sidebar": the layout around
             // it, not its role.
             let layout = matches!(previous, "with" | "has" | "no" | "without" | "one" | "two");
-            let weak = !layout && (is(WEAK, w) || NOISE_PAIRS.contains(&(previous, w)));
-            if !is(but, w) && (is(STRONG, w) || (!names_content && weak)) {
+            let weak = kinds & WEAK != 0
+                && !layout
+                && (is(WEAK, w) || NOISE_PAIRS.contains(&(previous, w)));
+            if !is(but, w) && (is(kinds & STRONG, w) || (!names_content && weak)) {
                 return true;
             }
             previous = w;
@@ -934,6 +967,14 @@ mod tests {
             ("gallery-lightbox article-images", false),
             ("full-gallery", true),
             ("post gallery page", false),
+            // camelCase compounds: their weak chrome words count, their strong ones not.
+            ("InlineImage-imageCaption", true),
+            ("globalNav", true),
+            ("articleBody", false),
+            ("articleGallery", false),
+            ("contentWithSidebar", false),
+            ("MtnComment", false),
+            ("CNN", false),
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
