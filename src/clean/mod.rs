@@ -111,8 +111,7 @@ pub fn extract_article(html: &str) -> Article {
 
     let body = facts.body.unwrap_or(doc.root_element());
     let headline = facts.h1.map(|h| *h);
-    // Teaser grids are chrome however much prose their cards hold.
-    let wrappers = Wrappers::of(*body, headline, teasers::teaser_grids(*body, headline));
+    let wrappers = page_wrappers(&doc, &facts);
     let scored = score::article_nodes(*body, &wrappers).map(|ids| {
         let marked = ids
             .iter()
@@ -183,6 +182,14 @@ pub fn extract_article(html: &str) -> Article {
             .or_else(|| facts.time.map(str::to_string)),
         canonical_url: facts.canonical.map(|h| h.trim().to_string()),
     }
+}
+
+/// What on the page is chrome beyond its own classes and tags, and which chrome-named
+/// wrappers hold the article: teaser grids are chrome however much prose their cards hold.
+fn page_wrappers(doc: &Html, facts: &PageFacts) -> Wrappers {
+    let body = facts.body.unwrap_or(doc.root_element());
+    let headline = facts.h1.map(|h| *h);
+    Wrappers::of(*body, headline, teasers::teaser_grids(*body, headline))
 }
 
 /// Bytes of text under `root` outside noise: an upper bound on what its paragraphs hold.

@@ -5,7 +5,7 @@
 use ego_tree::NodeRef;
 use scraper::Node;
 
-use super::noise::is_noise;
+use super::facts::PageFacts;
 use super::prepare_html;
 use crate::text::{fold_whitespace, truncate_chars};
 
@@ -29,6 +29,9 @@ pub const REST_OF_PAGE: &str = "the rest of the page";
 /// rest of its visible text. Walked with an explicit stack, like the extraction.
 pub fn page_regions(html: &str) -> Vec<Region> {
     let doc = super::parse_document(&prepare_html(html));
+    // Judged as the extraction judges them: a teaser grid is dropped, a wrapper named like
+    // chrome around the article is not.
+    let wrappers = super::page_wrappers(&doc, &PageFacts::of(&doc));
     let mut regions = Vec::new();
     let mut rest = String::new();
     let mut stack = vec![doc.tree.root()];
@@ -40,7 +43,9 @@ pub fn page_regions(html: &str) -> Vec<Region> {
             }
             Node::Element(el) if INVISIBLE.contains(&el.name()) => {}
             // The page itself is never dropped, whatever its classes say.
-            Node::Element(el) if !matches!(el.name(), "html" | "body") && is_noise(el) => {
+            Node::Element(el)
+                if !matches!(el.name(), "html" | "body") && wrappers.is_noise(node, el) =>
+            {
                 let text = visible_text(node);
                 if !text.is_empty() {
                     regions.push(Region {
@@ -116,5 +121,25 @@ mod tests {
         );
         assert_eq!(regions[1].text, "Caracas airport reopens");
         assert_eq!(regions[3].text, "Talks resumed on Monday.");
+    }
+
+    #[test]
+    fn regions_are_judged_as_the_extraction_judges_them() {
+        // A wrapper named like an ad around the headline and the article is the page, and a
+        // post pasted inside its byline is the post: both are read, so neither is a region
+        // the text was dropped from.
+        let para = "Negotiators from Caracas met again on Monday, and both sides said the \
+                    talks on the election calendar had moved further than in any round before.";
+        let html = format!(
+            r#"<html><body><nav class="menu"><a href="/">Home</a></nav>
+            <div class="page-ads"><h1>Talks resume</h1><p>{para}</p><p>{para}</p><p>{para}</p>
+            <p><span class="byline-author">{para} {para}</span></p></div></body></html>"#
+        );
+        let regions = page_regions(&html);
+        let places: Vec<&str> = regions.iter().map(|r| r.place.as_str()).collect();
+        assert_eq!(places, ["<nav class=\"menu\">", REST_OF_PAGE]);
+        assert!(regions[1].text.starts_with("Talks resume Negotiators"));
+        let article = crate::clean::extract_article(&html);
+        assert!(article.text.contains(para), "{}", article.text);
     }
 }
