@@ -616,6 +616,10 @@ Second paragraph of the story."}}</script></head>
         let text = extract_article(&html).text;
         assert_eq!(text.matches("The gym's waiver").count(), 3, "{text}");
         assert!(!text.contains("Applicants"), "{text}");
+        // `preview --explain` names the grid as dropped.
+        let regions = page_regions(&html);
+        assert_eq!(regions[0].place, "<div class=\"side-posts\">");
+        assert!(regions[0].text.contains("Applicants"), "{regions:?}");
     }
 
     #[test]
