@@ -316,6 +316,34 @@ mod tests {
     }
 
     #[test]
+    fn chunks_told_apart_by_their_number_are_one_article() {
+        let para = |n: usize| {
+            format!(
+                "<p class=\"story-body-text\">Paragraph {n} of the deal's story: the sale, the \
+                 holding company left behind, and what shareholders get to say about it.</p>"
+            )
+        };
+        let paras = |r: std::ops::Range<usize>| r.map(para).collect::<String>();
+        // Each chunk in a wrapper of its own, an ad and a box of related links between them.
+        let html = format!(
+            r#"<html><body><main><article id="story"><header><h1>The sale</h1></header>
+            <div class="story-body-supplemental"><div class="story-body story-body-1">{}</div>
+            <div class="supplemental"><aside class="marginalia">Related Coverage
+            <a href="/a">Another deal</a></aside></div></div>
+            <div class="story-interrupter"><div class="ad">Advertisement</div></div>
+            <div class="story-body-supplemental"><div class="story-body story-body-2">{}</div>
+            </div></article></main></body></html>"#,
+            paras(1..4),
+            paras(4..16)
+        );
+        let text = extract_article(&html).text;
+        for n in 1..16 {
+            assert!(text.contains(&format!("Paragraph {n} of")), "{n}: {text}");
+        }
+        assert!(!text.contains("Another deal"), "{text}");
+    }
+
+    #[test]
     fn a_wrapper_named_like_an_ad_around_the_whole_article_is_read() {
         let prose = "<p>Security forces used lethal force against protesters in many cities, \
                      witnesses said, and the toll is expected to rise further.</p>"

@@ -457,8 +457,9 @@ fn with_siblings(
 
 /// An article split into chunks around figures or ads repeats its container's tag and
 /// classes further on ("articleBodyText version-2 section", then "articleBodyText
-/// section": half the classes or more shared); those that score as content join `nodes`,
-/// in document order.
+/// section": half the classes or more shared; "story-body story-body-1", then "story-body
+/// story-body-2": the same classes but for the chunk's number); those that score as content
+/// join `nodes`, in document order.
 fn with_chunks(
     root: NodeRef<'_, Node>,
     top_node: NodeRef<'_, Node>,
@@ -470,20 +471,19 @@ fn with_chunks(
     let Node::Element(top_el) = top_node.value() else {
         return nodes;
     };
-    let class: HashSet<&str> = top_el
-        .attr("class")
-        .unwrap_or("")
-        .split_ascii_whitespace()
-        .collect();
+    fn classes(e: &scraper::node::Element) -> HashSet<&str> {
+        e.attr("class")
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .map(unnumbered)
+            .collect()
+    }
+    let class = classes(top_el);
     if class.is_empty() {
         return nodes;
     }
     let similar = |e: &scraper::node::Element| {
-        let other: HashSet<&str> = e
-            .attr("class")
-            .unwrap_or("")
-            .split_ascii_whitespace()
-            .collect();
+        let other = classes(e);
         e.name() == top_el.name()
             && 2 * class.intersection(&other).count() >= class.union(&other).count()
     };
@@ -519,6 +519,15 @@ fn with_chunks(
         }
     }
     picked
+}
+
+/// A class without the number that tells one chunk of an article from the next:
+/// "story-body-2" is "story-body".
+fn unnumbered(class: &str) -> &str {
+    match class.trim_end_matches(|c: char| c.is_ascii_digit()) {
+        stem if stem.len() < class.len() => stem.trim_end_matches(['-', '_']),
+        _ => class,
+    }
 }
 
 /// A container's start: its tag and its class/id hints.
