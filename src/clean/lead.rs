@@ -152,9 +152,8 @@ const ABOUT_THE_AUTHOR: &[&str] = &["author", "bio", "biography", "profile"];
 /// picture, where a standfirst may have the article's picture after it).
 fn in_chrome(node: NodeRef<'_, Node>, root: NodeRef<'_, Node>, w: &Wrappers) -> bool {
     let about_the_author = |el: &scraper::node::Element| {
-        el.attrs().any(|(name, class)| {
-            name == "class"
-                && words_of(class).any(|w| ABOUT_THE_AUTHOR.contains(&&*w.to_ascii_lowercase()))
+        el.attr("class").is_some_and(|class| {
+            words_of(class).any(|w| ABOUT_THE_AUTHOR.iter().any(|a| w.eq_ignore_ascii_case(a)))
         })
     };
     element_before(node).is_some_and(is_picture)
