@@ -240,6 +240,15 @@ async fn refused_smtp_credentials_pause_the_notifier_until_retry() {
         "{} delivered",
         smtp.messages().len()
     );
+    // The daemon records a delivery once the server has accepted the message: the last
+    // record may come a moment after the receiver has it.
+    wait_for_async(Duration::from_secs(20), || async {
+        work.alerts()
+            .await
+            .iter()
+            .all(|a| a["state"] == "delivered")
+    })
+    .await;
     daemon.kill().await.unwrap();
     let alerts = work.alerts().await;
     assert!(
