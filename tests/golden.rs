@@ -143,6 +143,14 @@ fn a_short_article_above_a_teaser_grid() {
     check("teaser-grid");
 }
 
+/// A table-layout blog whose content cell holds the post and then its comment thread, each
+/// comment a `div.commentbody` (a chrome word run together with the part it names): the
+/// post, not the thread, though the thread is the longer.
+#[test]
+fn a_comment_thread_named_in_compound_classes() {
+    check("table-blog-comments");
+}
+
 /// German and Dutch sites put soft hyphens (`&shy;`) inside long words, and some pages
 /// spell accents as a letter and a combining mark: the text comes out composed and without
 /// the hyphens, so a watch on the word fires and copies spelled either way compare equal.

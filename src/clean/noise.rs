@@ -164,9 +164,50 @@ static WORD_KINDS: std::sync::LazyLock<super::NameKinds> = std::sync::LazyLock::
     ])
 });
 
-/// Whether `word` is in the list of `kind`.
+/// Whether `word` is in the list of `kind`, itself or as the head of a compound.
 fn is(kind: u8, word: &str) -> bool {
-    WORD_KINDS.get(word).is_some_and(|k| k & kind != 0)
+    WORD_KINDS
+        .get(word)
+        .or_else(|| compound_head(word).and_then(|head| WORD_KINDS.get(head)))
+        .is_some_and(|k| k & kind != 0)
+}
+
+/// Chrome words that classes also run together with the part they name: WordPress's
+/// `ol.commentlist`, a `div.commentbody`, a `div.relatedposts`.
+const COMPOUND_HEADS: &[&str] = &["comments", "comment", "related"];
+
+/// The parts such a compound names: an element of a page's layout, never a subject
+/// ("commentary" is an article).
+const COMPOUND_TAILS: &[&str] = &[
+    "list",
+    "body",
+    "form",
+    "area",
+    "text",
+    "box",
+    "block",
+    "container",
+    "wrap",
+    "wrapper",
+    "section",
+    "thread",
+    "content",
+    "meta",
+    "metadata",
+    "links",
+    "posts",
+    "stories",
+    "items",
+    "item",
+];
+
+/// The chrome word at the head of a compound class word ("commentlist" is a comment
+/// list), when `word` is one.
+fn compound_head(word: &str) -> Option<&'static str> {
+    COMPOUND_HEADS.iter().copied().find(|head| {
+        word.strip_prefix(head)
+            .is_some_and(|tail| COMPOUND_TAILS.contains(&tail))
+    })
 }
 
 /// Adjacent word pairs that mark chrome ("most-read", "read-more").
@@ -975,6 +1016,12 @@ mod tests {
             ("contentWithSidebar", false),
             ("MtnComment", false),
             ("CNN", false),
+            // A chrome word run together with the part it names; a subject is no part.
+            ("commentlist", true),
+            ("commentbody by-drno", true),
+            ("relatedposts", true),
+            ("commentary", false),
+            ("commenting-guidelines-link", false),
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
