@@ -223,6 +223,32 @@ fn a_closing_heading_is_not_the_article() {
     );
 }
 
+/// A blog that sets its readers' comments as plain paragraphs under a "3 Comments" heading,
+/// in the post's own container and with no class to tell them apart (Movable Type,
+/// TypePad): the thread is not the article, however long it runs, and its words never
+/// alert. A subheading that only reads like one ("Response", in an article about HTTP)
+/// titles a part of the article.
+#[test]
+fn comments_under_their_heading_are_not_the_article() {
+    let comment = "<p>I sailed into that harbour last summer and the old quay was already \
+                   crumbling; the ferries to Venezuela had to anchor outside and wait for a \
+                   berth for hours.</p>";
+    for heading in [
+        "3 Comments",
+        "Comments (3)",
+        "One response to \u{201c}Quay\u{201d}",
+    ] {
+        let article = harbour_page(&format!(
+            "{HARBOUR}{HARBOUR}<h2>{heading}</h2>{comment}{comment}{comment}{comment}"
+        ));
+        assert!(article.text.ends_with("with the city."), "{}", article.text);
+        assert_eq!(alerts(&article, "Venezuela"), 0, "{heading}");
+        assert_eq!(alerts(&article, "harbour"), 1);
+    }
+    let article = harbour_page(&format!("{HARBOUR}{HARBOUR}<h2>Response</h2>{comment}"));
+    assert_eq!(alerts(&article, "Venezuela"), 1, "{}", article.text);
+}
+
 /// Sections named in BEM style whose modifier says they hold an ad slot
 /// (`Report__Section--Ads`) are the article's sections, not ads: a watch on their words
 /// alerts. A box named an ad by its block (`AdSlot--sticky`) is still an ad.

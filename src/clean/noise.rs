@@ -916,6 +916,58 @@ pub(super) fn is_closing_label(p: &str) -> bool {
     CLOSING_LABELS.iter().any(|l| lower.starts_with(l))
 }
 
+/// What a comment thread's heading says, lowercased, once its count is gone ("12
+/// Comments", "Comments (3)", "Leave a Reply").
+const COMMENT_HEADINGS: &[&str] = &[
+    "comments",
+    "reader comments",
+    "leave a comment",
+    "leave a reply",
+    "post a comment",
+    "add a comment",
+    "kommentare",
+    "comentarios",
+    "commentaires",
+    "commenti",
+    "reacties",
+    "komentarze",
+];
+
+/// Words of a comment thread's heading only with a count, alone or before "to"/"on" and
+/// the post's title ("One response to \u{201c}Title\u{201d}", "12 thoughts on ...", "2
+/// Replies"): alone, "Response" titles a part of an article about HTTP.
+const COUNTED_COMMENT_HEADINGS: &[&str] = &[
+    "comment",
+    "comments",
+    "response",
+    "responses",
+    "reply",
+    "replies",
+    "thoughts",
+];
+
+/// Whether a heading titles readers' comments ([`COMMENT_HEADINGS`], or a count and
+/// [`COUNTED_COMMENT_HEADINGS`]).
+pub(super) fn is_comments_heading(h: &str) -> bool {
+    if h.len() > 200 {
+        return false;
+    }
+    let lower = h.to_lowercase();
+    let mut words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let count = |w: &str| w.bytes().all(|b| b.is_ascii_digit()) || matches!(w, "one" | "no");
+    let counted = words.first().is_some_and(|w| count(w)) || words.last().is_some_and(|w| count(w));
+    words.retain(|w| !count(w));
+    let titled = words.iter().position(|w| matches!(*w, "to" | "on"));
+    if let Some(at) = titled.filter(|&at| at == 1 && counted) {
+        return COUNTED_COMMENT_HEADINGS.contains(&words[at - 1]);
+    }
+    COMMENT_HEADINGS.contains(&words.join(" ").as_str())
+        || (counted && words.len() == 1 && COUNTED_COMMENT_HEADINGS.contains(&words[0]))
+}
+
 /// Phrases of a call to follow, subscribe or download that closes a page's text ("Follow us
 /// on Telegram", "Síguenos en Instagram"), lowercased.
 const CALLS_TO_ACTION: &[&str] = &[
@@ -974,6 +1026,29 @@ mod tests {
             "none",
         ] {
             assert!(!hidden_by_style(style), "{style}");
+        }
+    }
+
+    #[test]
+    fn comment_thread_headings() {
+        for heading in [
+            "Comments",
+            "12 Comments",
+            "Comments (3)",
+            "One response to \u{201c}My favourite graphs\u{201d}",
+            "14 thoughts on \u{201c}Rust in production\u{201d}",
+            "Leave a Reply",
+            "2 Kommentare",
+        ] {
+            assert!(is_comments_heading(heading), "{heading}");
+        }
+        for heading in [
+            "Response",
+            "Replies to the consultation",
+            "Comments on the draft regulation",
+            "The comments that changed the bill",
+        ] {
+            assert!(!is_comments_heading(heading), "{heading}");
         }
     }
 

@@ -244,13 +244,19 @@ const EXCERPT_BYTES: std::ops::RangeInclusive<usize> = 40..=600;
 
 /// Where a closing section starts: a short label that announces what is not the article
 /// ("About the author", "Lesen Sie auch:", "Sur le même sujet") in the article's last part,
-/// after which comes a bio, a reading list or the rest of a teaser block.
+/// after which comes a bio, a reading list or the rest of a teaser block; or the heading of
+/// readers' comments ("12 Comments") once the article has begun, whatever follows it.
 fn closing_section(paras: &[Marked]) -> Option<usize> {
     let total: usize = paras.iter().map(|p| p.text.len()).sum();
     let mut before = 0;
     for (i, p) in paras.iter().enumerate() {
         // The tail is small beside the article: a label in the middle titles a part of it.
         if i > 0 && 2 * (total - before) <= before && noise::is_closing_label(&p.text) {
+            return Some(i);
+        }
+        // Readers' comments under their heading: however long the thread, it is not the
+        // article.
+        if p.heading && before >= CLOSING_LINK_AFTER && noise::is_comments_heading(&p.text) {
             return Some(i);
         }
         before += p.text.len();
