@@ -249,6 +249,25 @@ fn comments_under_their_heading_are_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 1, "{}", article.text);
 }
 
+/// The author's box under a post (`div.post-author-bio`, `div.authorinfo`): the author's
+/// life is not the article, and a watch on a word of it never fires.
+#[test]
+fn the_author_box_is_not_the_article() {
+    for class in [
+        "post-author-bio",
+        "authorinfo",
+        "_authorDescription_15srf_27",
+    ] {
+        let article = harbour_page(&format!(
+            "{HARBOUR}{HARBOUR}<div class=\"{class}\"><p>Ana Ruiz covers ports and \
+             shipping; before joining the paper she reported from Venezuela for ten years \
+             and wrote a book on its oil terminals.</p></div>"
+        ));
+        assert!(article.text.ends_with("with the city."), "{}", article.text);
+        assert_eq!(alerts(&article, "Venezuela"), 0, "{class}");
+    }
+}
+
 /// Sections named in BEM style whose modifier says they hold an ad slot
 /// (`Report__Section--Ads`) are the article's sections, not ads: a watch on their words
 /// alerts. A box named an ad by its block (`AdSlot--sticky`) is still an ad.

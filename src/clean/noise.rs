@@ -75,6 +75,10 @@ const STRONG_NOISE_WORDS: &[&str] = &[
     "tooltip",
     "popover",
     "hovercard",
+    // The author's box, named in one word (see [`AUTHOR_PAIRS`]).
+    "authorbox",
+    "authorbio",
+    "authorinfo",
     // The same chrome in the languages of the larger news markets.
     "publicidad",
     "publicidade",
@@ -219,6 +223,27 @@ const NOISE_PAIRS: &[(&str, &str)] = &[
     ("see", "also"),
     ("more", "stories"),
 ];
+
+/// Adjacent word pairs that name the author's box under a post (a bio, a picture, links to
+/// their profiles): chrome even in a class that names the content ("post-author-info").
+/// The author's name above the post is its byline, a line of its own.
+const AUTHOR_PAIRS: &[(&str, &str)] = &[
+    ("author", "bio"),
+    ("author", "box"),
+    ("author", "info"),
+    ("author", "information"),
+    ("author", "description"),
+    ("author", "details"),
+    ("author", "profile"),
+    ("author", "card"),
+    ("about", "author"),
+];
+
+/// Whether two adjacent words are an [`AUTHOR_PAIRS`] pair (most first words are not
+/// "author" or "about", and are answered by that).
+fn is_author_pair(previous: &str, w: &str) -> bool {
+    matches!(previous, "author" | "about") && AUTHOR_PAIRS.contains(&(previous, w))
+}
 
 /// ARIA roles of page chrome.
 const NOISE_ROLES: &[&str] = &[
@@ -749,7 +774,8 @@ fn words_name_chrome(lower: &str, but: u8, kinds: u8) -> bool {
             let weak = kinds & WEAK != 0
                 && !layout
                 && (is(WEAK, w) || NOISE_PAIRS.contains(&(previous, w)));
-            if !is(but, w) && (is(kinds & STRONG, w) || (!names_content && weak)) {
+            let author_box = kinds != 0 && is_author_pair(previous, w);
+            if !is(but, w) && (is(kinds & STRONG, w) || author_box || (!names_content && weak)) {
                 return true;
             }
             previous = w;
@@ -764,7 +790,9 @@ fn words_name_chrome(lower: &str, but: u8, kinds: u8) -> bool {
 fn may_name_chrome(lower: &str) -> bool {
     let mut previous = "";
     words_of(lower).any(|w| {
-        let chrome = is(STRONG | WEAK, w) || NOISE_PAIRS.contains(&(previous, w));
+        let chrome = is(STRONG | WEAK, w)
+            || NOISE_PAIRS.contains(&(previous, w))
+            || is_author_pair(previous, w);
         previous = w;
         chrome
     })
@@ -1096,6 +1124,13 @@ mod tests {
             ("commentbody by-drno", true),
             ("relatedposts", true),
             ("commentary", false),
+            // The author's box, whatever else the class names; the byline is no box.
+            ("author-bio", true),
+            ("post-author-info", true),
+            ("_authorDescription_15srf_27", true),
+            ("authorinfo p7222a3", true),
+            ("author-name", false),
+            ("author", false),
             ("commenting-guidelines-link", false),
         ];
         for (class, want) in cases {
