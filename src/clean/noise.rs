@@ -126,6 +126,10 @@ const WEAK_NOISE_WORDS: &[&str] = &[
     "skip",
     // A call to action ("custom-cta-letter"); weak, as a wrapper may say "has-cta".
     "cta",
+    // An author's bio, an affiliate or legal disclaimer, WordPress's "filed under" line.
+    "bio",
+    "disclaimer",
+    "postmetadata",
 ];
 
 /// Words in a class that name the article's content.
@@ -1130,6 +1134,10 @@ mod tests {
             ("_authorDescription_15srf_27", true),
             ("authorinfo p7222a3", true),
             ("author-name", false),
+            // A bio, a disclaimer, a post's "filed under" line.
+            ("bio", true),
+            ("disclaimer-shortcode", true),
+            ("postmetadata alt clear", true),
             ("author", false),
             ("commenting-guidelines-link", false),
         ];
