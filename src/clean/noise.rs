@@ -277,7 +277,16 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "share this article",
     "copy link",
     "read more",
+    "read full review",
+    "learn more",
+    "buy now",
     "more information",
+    // WordPress's like button and comment form ("Like this:", "Like Loading...").
+    "like this",
+    "like loading",
+    "share this",
+    "leave a comment",
+    "leave a reply",
     "related",
     "related articles",
     "most read",
@@ -1152,6 +1161,13 @@ mod tests {
         assert!(is_noise_paragraph(" View post on X "));
         assert!(is_noise_paragraph("Read more »"));
         assert!(is_noise_paragraph("Foto: dpa/Jonas Beispiel"));
+        assert!(is_noise_paragraph("Like this:"));
+        assert!(is_noise_paragraph("Like Loading..."));
+        assert!(is_noise_paragraph("Leave a Reply"));
+        assert!(is_noise_paragraph("LEARN MORE"));
+        assert!(!is_noise_paragraph(
+            "Learn more about the harbour's history."
+        ));
         assert!(is_noise_paragraph(
             "Abbildung: Vergleich auf dem Gletscher (links)"
         ));
