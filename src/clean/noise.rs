@@ -850,6 +850,30 @@ pub(super) fn is_noise_paragraph(text: &str) -> bool {
     embed_link
         || (t.len() <= 40 && NOISE_PARAGRAPHS.contains(&t.to_lowercase().as_str()))
         || is_caption_line(t)
+        || is_taxonomy_line(t)
+}
+
+/// Labels that open a post's line of tags or categories ("Filed under: Politics |",
+/// "Tags: harbour, city"), lowercased.
+const TAXONOMY_LABELS: &[&str] = &[
+    "tags",
+    "tagged",
+    "categories",
+    "category",
+    "filed under",
+    "posted in",
+    "schlagwörter",
+    "schlagworte",
+    "etiquetas",
+    "catégories",
+];
+
+/// Whether a paragraph is a post's line of tags or categories: a [`TAXONOMY_LABELS`]
+/// label, a colon, and a line's worth of terms.
+fn is_taxonomy_line(p: &str) -> bool {
+    p.len() <= 200
+        && p.split_whitespace().count() <= 24
+        && label_of(p, &[':'], 14).is_some_and(|l| TAXONOMY_LABELS.contains(&l.as_str()))
 }
 
 /// Labels that open an image's caption or credit set as a paragraph ("Foto: dpa",
@@ -1161,6 +1185,13 @@ mod tests {
         assert!(is_noise_paragraph(" View post on X "));
         assert!(is_noise_paragraph("Read more »"));
         assert!(is_noise_paragraph("Foto: dpa/Jonas Beispiel"));
+        assert!(is_noise_paragraph("Filed under: Politics |"));
+        assert!(is_noise_paragraph("Tags: harbour, quay, city council"));
+        assert!(!is_noise_paragraph(
+            "Categories: the council sorted the bids into three, and the cheapest one won \
+             although its builder had never worked on a harbour before and the engineers \
+             had warned against it."
+        ));
         assert!(is_noise_paragraph("Like this:"));
         assert!(is_noise_paragraph("Like Loading..."));
         assert!(is_noise_paragraph("Leave a Reply"));
