@@ -287,6 +287,11 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "share this",
     "leave a comment",
     "leave a reply",
+    "comments are closed",
+    "enlarge photo",
+    "enlarge image",
+    "enlarge this image",
+    "view full profile",
     "related",
     "related articles",
     "most read",
@@ -1192,6 +1197,8 @@ mod tests {
              although its builder had never worked on a harbour before and the engineers \
              had warned against it."
         ));
+        assert!(is_noise_paragraph("Comments are closed."));
+        assert!(is_noise_paragraph("Enlarge this image"));
         assert!(is_noise_paragraph("Like this:"));
         assert!(is_noise_paragraph("Like Loading..."));
         assert!(is_noise_paragraph("Leave a Reply"));
