@@ -950,6 +950,15 @@ const CLOSING_LABELS: &[&str] = &[
     "more on this",
     "you may also like",
     "you might also like",
+    "recommended reading",
+    "recommended for you",
+    "recommended articles",
+    "recommended stories",
+    "further reading",
+    "more from",
+    "more great",
+    "top stories",
+    "article sources",
     "kontakt",
     "pressekontakt",
     "press contact",
@@ -983,7 +992,12 @@ pub(super) fn is_closing_label(p: &str) -> bool {
         return false;
     }
     let lower = p.to_lowercase();
-    CLOSING_LABELS.iter().any(|l| lower.starts_with(l))
+    // Whole words: "Relatedness of the two species" titles a part of the article.
+    CLOSING_LABELS.iter().any(|l| {
+        lower
+            .strip_prefix(l)
+            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
+    })
 }
 
 /// What a comment thread's heading says, lowercased, once its count is gone ("12
@@ -1181,6 +1195,27 @@ mod tests {
         ];
         for (class, want) in cases {
             assert_eq!(has_noise_words(class), want, "{class}");
+        }
+    }
+
+    #[test]
+    fn closing_labels() {
+        for label in [
+            "About the author",
+            "Recommended Reading",
+            "More from SewCanShe:",
+            "More Great WIRED Stories",
+            "Further reading",
+            "Article Sources",
+        ] {
+            assert!(is_closing_label(label), "{label}");
+        }
+        for not_label in [
+            "Recommended courses:",
+            "More from the harbour authority came on Monday.",
+            "Relatedness of the two species",
+        ] {
+            assert!(!is_closing_label(not_label), "{not_label}");
         }
     }
 
