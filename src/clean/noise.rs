@@ -287,6 +287,12 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "share this",
     "leave a comment",
     "leave a reply",
+    // The same labels in German, Spanish, French.
+    "gefällt mir wird geladen",
+    "weitere informationen",
+    "me gusta cargando",
+    "más información",
+    "plus d'informations",
     "comments are closed",
     "enlarge photo",
     "enlarge image",
@@ -930,7 +936,11 @@ const PROMO_LABELS: &[&str] = &[
     "à lire aussi",
     "leggi anche",
     "lesen sie auch",
+    "lesen sie hier",
     "mehr zum thema",
+    "puedes ver",
+    "lee también",
+    "mira también",
 ];
 
 /// Whether a paragraph opens with a promo label and a colon or an arrow ("À lire aussi »").
@@ -1220,6 +1230,15 @@ mod tests {
     }
 
     #[test]
+    fn promo_labels() {
+        assert!(is_promo_label(
+            "Lesen Sie hier: Spielabbruch in der Kreisliga"
+        ));
+        assert!(is_promo_label("PUEDES VER: ¿Qué es la Sunedu?"));
+        assert!(!is_promo_label("Puedes verlo así: la ley cambió en marzo."));
+    }
+
+    #[test]
     fn label_paragraphs() {
         assert!(is_noise_paragraph("Advertisement banner"));
         assert!(is_noise_paragraph(" View post on X "));
@@ -1234,6 +1253,8 @@ mod tests {
         ));
         assert!(is_noise_paragraph("Comments are closed."));
         assert!(is_noise_paragraph("Enlarge this image"));
+        assert!(is_noise_paragraph("Gefällt mir Wird geladen..."));
+        assert!(is_noise_paragraph("Weitere Informationen"));
         assert!(is_noise_paragraph("Like this:"));
         assert!(is_noise_paragraph("Like Loading..."));
         assert!(is_noise_paragraph("Leave a Reply"));
