@@ -343,6 +343,45 @@ mod tests {
         assert!(!text.contains("Another deal"), "{text}");
     }
 
+    /// A page builder sets a guide in text blocks, each deep in a section of its own under
+    /// a heading block; the first part is half as long again as the others (each scores
+    /// about 0.69 of it). Every part is read.
+    #[test]
+    fn parts_of_unequal_length_in_sections_are_one_article() {
+        let part = |n: usize, paragraphs: usize| {
+            // Each block's own class, as a page builder names each element.
+            let id = ["e70717d", "a1b2c3f", "f4e5d6c", "b7a8c9e"][n - 1];
+            let paras: String = (0..paragraphs)
+                .map(|i| {
+                    format!(
+                        "<p>Part {n}, step {i} of the guide: measure the wall, mark the \
+                         studs, and drill the holes before you lift the shelf.</p>"
+                    )
+                })
+                .collect();
+            format!(
+                r#"<section class="builder-section"><div class="builder-column"><div class="column-wrap">
+                <div class="heading-block"><h2>Part {n}</h2></div>
+                <div class="element-{id}"><div>{paras}</div></div>
+                </div></div></section>"#
+            )
+        };
+        let html = format!(
+            r#"<html><body><div class="builder-page"><h1>Hanging a shelf</h1>{}{}{}{}</div>
+            <div class="sidebar"><p>Our most popular guide this week, as chosen by readers.</p></div>
+            </body></html>"#,
+            part(1, 12),
+            part(2, 8),
+            part(3, 8),
+            part(4, 8)
+        );
+        let text = extract_article(&html).text;
+        for n in 1..=4 {
+            assert!(text.contains(&format!("Part {n}, step 0")), "{n}: {text}");
+        }
+        assert!(!text.contains("most popular guide"), "{text}");
+    }
+
     #[test]
     fn a_wrapper_named_like_an_ad_around_the_whole_article_is_read() {
         let prose = "<p>Security forces used lethal force against protesters in many cities, \

@@ -362,10 +362,12 @@ fn best_container<'a>(
 }
 
 /// The container of the top one's rivals, when the article is in several sections: among
-/// the best [`RIVALS`] other containers, those scoring at least three quarters of the top
-/// one; when [`MIN_RIVALS`] of them or more sit under one of the top one's ancestors (the
-/// nearest such), that ancestor. (A post in several `<section>`s gives each its own
-/// container, and any one of them alone is a part of the article.)
+/// the best [`RIVALS`] other containers, those scoring at least two thirds of the top one;
+/// when [`MIN_RIVALS`] of them or more sit under one of the top one's ancestors (the
+/// nearest such), that ancestor. (A post in several `<section>`s, or in a page builder's
+/// text widgets, gives each its own container, and any one of them alone is a part of the
+/// article. Readability asks for three quarters; parts of unequal length, a long one among
+/// shorter ones, fell short of it.)
 fn common_container<'a>(
     root: NodeRef<'a, Node>,
     scores: &Scores,
@@ -390,7 +392,7 @@ fn common_container<'a>(
     let rivals: Vec<NodeRef<'a, Node>> = best
         .iter()
         .take(RIVALS)
-        .filter(|(s, _)| *s >= 0.75 * top_score)
+        .filter(|(s, _)| *s >= top_score * 2.0 / 3.0)
         .filter_map(|(_, id)| tree.get(*id))
         .collect();
     if rivals.len() < MIN_RIVALS {
