@@ -795,11 +795,17 @@ fn words_name_chrome(lower: &str, but: u8, kinds: u8) -> bool {
             // "with-navbar", "has-sidebar", "no-footer", "one-sidebar": the layout around
             // it, not its role.
             let layout = matches!(previous, "with" | "has" | "no" | "without" | "one" | "two");
+            // Webflow's HTML block (`w-embed`, `html-embed`): the author's own markup, often
+            // a table of the article, not a post embedded from elsewhere.
+            let html_block = w == "embed" && matches!(previous, "w" | "html");
             let weak = kinds & WEAK != 0
                 && !layout
                 && (is(WEAK, w) || NOISE_PAIRS.contains(&(previous, w)));
             let author_box = kinds != 0 && is_author_pair(previous, w);
-            if !is(but, w) && (is(kinds & STRONG, w) || author_box || (!names_content && weak)) {
+            if !is(but, w)
+                && !html_block
+                && (is(kinds & STRONG, w) || author_box || (!names_content && weak))
+            {
                 return true;
             }
             previous = w;
@@ -1155,6 +1161,9 @@ mod tests {
             ("most-read", true),
             ("cookie-consent", true),
             ("embed embed-x", true),
+            // Webflow's HTML block: the author's own markup.
+            ("w-embed", false),
+            ("br-html-embed w-embed", false),
             ("smg-zone-widget-custom-cta-letter", true),
             ("post-content has-cta", false),
             ("article-body", false),
