@@ -249,6 +249,22 @@ fn comments_under_their_heading_are_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 1, "{}", article.text);
 }
 
+/// Other posts offered under a "You may also like..." heading, their excerpts longer than
+/// the article itself: not the article, and their words never alert.
+#[test]
+fn posts_offered_to_read_next_are_not_the_article() {
+    let teaser = "<p>Another post, about the ports of Venezuela and the ships that wait outside \
+                  them for weeks, with a long excerpt that runs on and on.</p>";
+    for heading in ["You may also like...", "Você pode gostar:"] {
+        let article = harbour_page(&format!(
+            "{HARBOUR}{HARBOUR}<h3>{heading}</h3>{}",
+            teaser.repeat(5)
+        ));
+        assert!(article.text.ends_with("with the city."), "{}", article.text);
+        assert_eq!(alerts(&article, "Venezuela"), 0, "{heading}");
+    }
+}
+
 /// The author's box under a post (`div.post-author-bio`, `div.authorinfo`): the author's
 /// life is not the article, and a watch on a word of it never fires.
 #[test]

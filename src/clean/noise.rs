@@ -1068,6 +1068,35 @@ pub(super) fn is_comments_heading(h: &str) -> bool {
         || (counted && words.len() == 1 && COUNTED_COMMENT_HEADINGS.contains(&words[0]))
 }
 
+/// Headings over other posts offered to read next, lowercased: never a part of the article,
+/// however much follows them.
+const RECIRCULATION_HEADINGS: &[&str] = &[
+    "you may also like",
+    "you might also like",
+    "recommended for you",
+    "você pode gostar",
+    "você também pode gostar",
+    "te puede interesar",
+    "también te puede interesar",
+    "también te puede gustar",
+    "ti potrebbe interessare",
+    "potrebbe interessarti anche",
+    "vous aimerez aussi",
+    "vous aimerez peut-être aussi",
+    "das könnte sie auch interessieren",
+    "das könnte dich auch interessieren",
+];
+
+/// Whether a heading offers other posts to read next ([`RECIRCULATION_HEADINGS`], with any
+/// closing dots, colon or arrow).
+pub(super) fn is_recirculation_heading(h: &str) -> bool {
+    let h = h
+        .trim()
+        .trim_end_matches(['.', ':', '…', '›', '»', '→'])
+        .trim();
+    h.len() <= 60 && RECIRCULATION_HEADINGS.contains(&h.to_lowercase().as_str())
+}
+
 /// Phrases of a call to follow, subscribe or download that closes a page's text ("Follow us
 /// on Telegram", "Síguenos en Instagram"), lowercased.
 const CALLS_TO_ACTION: &[&str] = &[
@@ -1236,6 +1265,13 @@ mod tests {
         ] {
             assert!(!is_closing_label(not_label), "{not_label}");
         }
+    }
+
+    #[test]
+    fn recirculation_headings() {
+        assert!(is_recirculation_heading("Você pode gostar..."));
+        assert!(is_recirculation_heading("You may also like:"));
+        assert!(!is_recirculation_heading("You may also like the new quay"));
     }
 
     #[test]

@@ -254,9 +254,12 @@ fn closing_section(paras: &[Marked]) -> Option<usize> {
         if i > 0 && 2 * (total - before) <= before && noise::is_closing_label(&p.text) {
             return Some(i);
         }
-        // Readers' comments under their heading: however long the thread, it is not the
-        // article.
-        if p.heading && before >= CLOSING_LINK_AFTER && noise::is_comments_heading(&p.text) {
+        // Readers' comments, or other posts offered to read next, under their heading:
+        // however long they run, they are not the article.
+        if p.heading
+            && before >= CLOSING_LINK_AFTER
+            && (noise::is_comments_heading(&p.text) || noise::is_recirculation_heading(&p.text))
+        {
             return Some(i);
         }
         before += p.text.len();
