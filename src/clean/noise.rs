@@ -1139,46 +1139,54 @@ pub(super) fn is_noise_link_text(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn inline_styles_that_hide() {
-        for style in [
-            "display:none",
-            "color: red; display : NONE !important",
-            "visibility: hidden",
-        ] {
-            assert!(hidden_by_style(style), "{style}");
+    /// Asserts that `f` says yes to each of `yes` and no to each of `no`.
+    fn sorts(f: impl Fn(&str) -> bool, yes: &[&str], no: &[&str]) {
+        for s in yes {
+            assert!(f(s), "{s:?} is one");
         }
-        for style in [
-            "display: block",
-            "font-family: none",
-            "visibility: visible",
-            "none",
-        ] {
-            assert!(!hidden_by_style(style), "{style}");
+        for s in no {
+            assert!(!f(s), "{s:?} is none");
         }
     }
 
     #[test]
+    fn inline_styles_that_hide() {
+        sorts(
+            hidden_by_style,
+            &[
+                "display:none",
+                "color: red; display : NONE !important",
+                "visibility: hidden",
+            ],
+            &[
+                "display: block",
+                "font-family: none",
+                "visibility: visible",
+                "none",
+            ],
+        );
+    }
+
+    #[test]
     fn comment_thread_headings() {
-        for heading in [
-            "Comments",
-            "12 Comments",
-            "Comments (3)",
-            "One response to \u{201c}My favourite graphs\u{201d}",
-            "14 thoughts on \u{201c}Rust in production\u{201d}",
-            "Leave a Reply",
-            "2 Kommentare",
-        ] {
-            assert!(is_comments_heading(heading), "{heading}");
-        }
-        for heading in [
-            "Response",
-            "Replies to the consultation",
-            "Comments on the draft regulation",
-            "The comments that changed the bill",
-        ] {
-            assert!(!is_comments_heading(heading), "{heading}");
-        }
+        sorts(
+            is_comments_heading,
+            &[
+                "Comments",
+                "12 Comments",
+                "Comments (3)",
+                "One response to \u{201c}My favourite graphs\u{201d}",
+                "14 thoughts on \u{201c}Rust in production\u{201d}",
+                "Leave a Reply",
+                "2 Kommentare",
+            ],
+            &[
+                "Response",
+                "Replies to the consultation",
+                "Comments on the draft regulation",
+                "The comments that changed the bill",
+            ],
+        );
     }
 
     #[test]
@@ -1248,23 +1256,22 @@ mod tests {
 
     #[test]
     fn closing_labels() {
-        for label in [
-            "About the author",
-            "Recommended Reading",
-            "More from SewCanShe:",
-            "More Great WIRED Stories",
-            "Further reading",
-            "Article Sources",
-        ] {
-            assert!(is_closing_label(label), "{label}");
-        }
-        for not_label in [
-            "Recommended courses:",
-            "More from the harbour authority came on Monday.",
-            "Relatedness of the two species",
-        ] {
-            assert!(!is_closing_label(not_label), "{not_label}");
-        }
+        sorts(
+            is_closing_label,
+            &[
+                "About the author",
+                "Recommended Reading",
+                "More from SewCanShe:",
+                "More Great WIRED Stories",
+                "Further reading",
+                "Article Sources",
+            ],
+            &[
+                "Recommended courses:",
+                "More from the harbour authority came on Monday.",
+                "Relatedness of the two species",
+            ],
+        );
     }
 
     #[test]
@@ -1276,45 +1283,45 @@ mod tests {
 
     #[test]
     fn promo_labels() {
-        assert!(is_promo_label(
-            "Lesen Sie hier: Spielabbruch in der Kreisliga"
-        ));
-        assert!(is_promo_label("PUEDES VER: ¿Qué es la Sunedu?"));
-        assert!(!is_promo_label("Puedes verlo así: la ley cambió en marzo."));
+        sorts(
+            is_promo_label,
+            &[
+                "Lesen Sie hier: Spielabbruch in der Kreisliga",
+                "PUEDES VER: ¿Qué es la Sunedu?",
+            ],
+            &["Puedes verlo así: la ley cambió en marzo."],
+        );
     }
 
     #[test]
     fn label_paragraphs() {
-        assert!(is_noise_paragraph("Advertisement banner"));
-        assert!(is_noise_paragraph(" View post on X "));
-        assert!(is_noise_paragraph("Read more »"));
-        assert!(is_noise_paragraph("Foto: dpa/Jonas Beispiel"));
-        assert!(is_noise_paragraph("Filed under: Politics |"));
-        assert!(is_noise_paragraph("Tags: harbour, quay, city council"));
-        assert!(!is_noise_paragraph(
-            "Categories: the council sorted the bids into three, and the cheapest one won \
-             although its builder had never worked on a harbour before and the engineers \
-             had warned against it."
-        ));
-        assert!(is_noise_paragraph("Comments are closed."));
-        assert!(is_noise_paragraph("Enlarge this image"));
-        assert!(is_noise_paragraph("Gefällt mir Wird geladen..."));
-        assert!(is_noise_paragraph("Weitere Informationen"));
-        assert!(is_noise_paragraph("Like this:"));
-        assert!(is_noise_paragraph("Like Loading..."));
-        assert!(is_noise_paragraph("Leave a Reply"));
-        assert!(is_noise_paragraph("LEARN MORE"));
-        assert!(!is_noise_paragraph(
-            "Learn more about the harbour's history."
-        ));
-        assert!(is_noise_paragraph(
-            "Abbildung: Vergleich auf dem Gletscher (links)"
-        ));
-        assert!(!is_noise_paragraph(
-            "Photographers: they came from Caracas to cover the talks."
-        ));
-        assert!(!is_noise_paragraph(
-            "Advertisement revenue fell in Venezuela."
-        ));
+        sorts(
+            is_noise_paragraph,
+            &[
+                "Advertisement banner",
+                " View post on X ",
+                "Read more »",
+                "Foto: dpa/Jonas Beispiel",
+                "Abbildung: Vergleich auf dem Gletscher (links)",
+                "Filed under: Politics |",
+                "Tags: harbour, quay, city council",
+                "Comments are closed.",
+                "Enlarge this image",
+                "Gefällt mir Wird geladen...",
+                "Weitere Informationen",
+                "Like this:",
+                "Like Loading...",
+                "Leave a Reply",
+                "LEARN MORE",
+            ],
+            &[
+                "Categories: the council sorted the bids into three, and the cheapest one won \
+                 although its builder had never worked on a harbour before and the engineers \
+                 had warned against it.",
+                "Learn more about the harbour's history.",
+                "Photographers: they came from Caracas to cover the talks.",
+                "Advertisement revenue fell in Venezuela.",
+            ],
+        );
     }
 }
