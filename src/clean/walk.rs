@@ -244,8 +244,9 @@ const EXCERPT_BYTES: std::ops::RangeInclusive<usize> = 40..=600;
 
 /// Where a closing section starts: a short label that announces what is not the article
 /// ("About the author", "Lesen Sie auch:", "Sur le même sujet") in the article's last part,
-/// after which comes a bio, a reading list or the rest of a teaser block; or the heading of
-/// readers' comments ("12 Comments") once the article has begun, whatever follows it.
+/// after which comes a bio, a reading list or the rest of a teaser block; or, once the
+/// article has begun, the heading of readers' comments ("12 Comments") or of posts offered
+/// to read next ("You may also like..."), whatever follows it.
 fn closing_section(paras: &[Marked]) -> Option<usize> {
     let total: usize = paras.iter().map(|p| p.text.len()).sum();
     let mut before = 0;
