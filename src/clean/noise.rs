@@ -964,10 +964,7 @@ const CLOSING_LABELS: &[&str] = &[
     "also read",
     "see also",
     "more on this",
-    "you may also like",
-    "you might also like",
     "recommended reading",
-    "recommended for you",
     "recommended articles",
     "recommended stories",
     "further reading",
@@ -986,7 +983,6 @@ const CLOSING_LABELS: &[&str] = &[
     "mehr zum thema",
     "weitere artikel",
     "zum weiterlesen",
-    "das könnte sie auch interessieren",
     "à propos de l'auteur",
     "à lire aussi",
     "lire aussi",
@@ -994,14 +990,14 @@ const CLOSING_LABELS: &[&str] = &[
     "sobre el autor",
     "lea también",
     "lee también",
-    "te puede interesar",
     "noticias relacionadas",
     "leia também",
     "leggi anche",
     "articoli correlati",
 ];
 
-/// Whether a paragraph is a label ([`CLOSING_LABELS`]): a few words, not a sentence.
+/// Whether a paragraph is a label ([`CLOSING_LABELS`], or a [`RECIRCULATION_HEADINGS`]
+/// one set as a paragraph): a few words, not a sentence.
 pub(super) fn is_closing_label(p: &str) -> bool {
     let p = p.trim();
     if p.len() > 60 || p.split_whitespace().count() > 8 || p.ends_with(['.', '!', '?']) {
@@ -1009,11 +1005,14 @@ pub(super) fn is_closing_label(p: &str) -> bool {
     }
     let lower = p.to_lowercase();
     // Whole words: "Relatedness of the two species" titles a part of the article.
-    CLOSING_LABELS.iter().any(|l| {
-        lower
-            .strip_prefix(l)
-            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
-    })
+    CLOSING_LABELS
+        .iter()
+        .chain(RECIRCULATION_HEADINGS)
+        .any(|l| {
+            lower
+                .strip_prefix(l)
+                .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
+        })
 }
 
 /// What a comment thread's heading says, lowercased, once its count is gone ("12
@@ -1060,16 +1059,16 @@ pub(super) fn is_comments_heading(h: &str) -> bool {
     let count = |w: &str| w.bytes().all(|b| b.is_ascii_digit()) || matches!(w, "one" | "no");
     let counted = words.first().is_some_and(|w| count(w)) || words.last().is_some_and(|w| count(w));
     words.retain(|w| !count(w));
-    let titled = words.iter().position(|w| matches!(*w, "to" | "on"));
-    if let Some(at) = titled.filter(|&at| at == 1 && counted) {
-        return COUNTED_COMMENT_HEADINGS.contains(&words[at - 1]);
+    // "14 thoughts on <the post's title>".
+    if counted && words.get(1).is_some_and(|w| matches!(*w, "to" | "on")) {
+        return COUNTED_COMMENT_HEADINGS.contains(&words[0]);
     }
     COMMENT_HEADINGS.contains(&words.join(" ").as_str())
         || (counted && words.len() == 1 && COUNTED_COMMENT_HEADINGS.contains(&words[0]))
 }
 
 /// Headings over other posts offered to read next, lowercased: never a part of the article,
-/// however much follows them.
+/// however much follows them. Set as a paragraph, each is a closing label too.
 const RECIRCULATION_HEADINGS: &[&str] = &[
     "you may also like",
     "you might also like",
