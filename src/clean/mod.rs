@@ -457,6 +457,20 @@ mod tests {
     }
 
     #[test]
+    fn a_phrase_inside_a_sentence_is_text_whatever_its_class() {
+        let text = clean_fragment(
+            "<p>I am a <a class='popup' href='#'>rather elderly</a> man, and a \
+             <span class='tooltip'>law-copyist</span> by trade.</p>\
+             <p>Shown <span class='popup' hidden>hidden note</span> here.</p>\
+             <div><a class='popup' href='#'>Open the menu</a></div>",
+        );
+        assert_eq!(
+            text,
+            "I am a rather elderly man, and a law-copyist by trade.\n\nShown here."
+        );
+    }
+
+    #[test]
     fn a_roundup_of_links_is_kept_whole() {
         let text = clean_fragment(
             "<p><a href='/a'>Venezuela's oil output falls</a></p><p><a href='/b'>Markets rally</a></p>",

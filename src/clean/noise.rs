@@ -495,11 +495,27 @@ impl Wrappers {
                 && !WRAPPER_TAGS.contains(&el.name()))
                 || Attrs::of(el).hide()
         } else {
-            is_noise_unless(el, |id| names_its_heading(node, id)) && !is_long_line(node, el)
+            is_noise_unless(el, |id| names_its_heading(node, id))
+                && !is_long_line(node, el)
+                && !is_mid_sentence(node, el)
         };
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
+}
+
+/// Whether `node` is a shown phrase inside a sentence: an inline element with words of the
+/// sentence on both sides of it. Its class names what it does (a note that pops up, a
+/// glossary link), not chrome around the text: "I am a <a class="popup">rather elderly</a>
+/// man" loses words without it.
+fn is_mid_sentence(node: NodeRef<'_, Node>, el: &Element) -> bool {
+    let words = |n: Option<NodeRef<'_, Node>>| matches!(n.map(|n| n.value()), Some(Node::Text(t)) if t.chars().any(char::is_alphanumeric));
+    matches!(
+        el.name(),
+        "a" | "span" | "em" | "strong" | "b" | "i" | "font" | "abbr" | "cite"
+    ) && words(node.prev_sibling())
+        && words(node.next_sibling())
+        && !Attrs::of(el).hide()
 }
 
 /// Whether `node` is chrome only by the words of a line ([`LINE_WORDS`]) and holds more
