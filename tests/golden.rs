@@ -265,6 +265,38 @@ fn posts_offered_to_read_next_are_not_the_article() {
     }
 }
 
+/// A box that asks the reader to subscribe, set between the article's paragraphs in a
+/// container with no telling class: its heading, its pitch and its form are not the article,
+/// and a watch on their words never fires. A section of the article about newsletters,
+/// longer than any such box, is the article.
+#[test]
+fn a_sign_up_box_between_the_paragraphs_is_not_the_article() {
+    for heading in [
+        "Sign up for the Harbour Daily newsletter",
+        "Newsletter abonnieren",
+    ] {
+        let article = harbour_page(&format!(
+            "{HARBOUR}<div class=\"factbox\"><h3>{heading}</h3><p>Never miss the latest on \
+             Venezuela: news from the ports in your inbox every morning.</p>\
+             <form><input type=\"email\"><button>Go</button></form></div>{HARBOUR}"
+        ));
+        assert_eq!(article.text.matches("harbour authority").count(), 2);
+        assert!(!article.text.contains("inbox"), "{}", article.text);
+        assert_eq!(alerts(&article, "Venezuela"), 0, "{heading}");
+    }
+    let section = "<p>The port's newsletter, sent to shippers since 1998, told them first of \
+                   the strikes in Venezuela, of the new quay's delays and of the fees the \
+                   harbour authority meant to raise; its editor kept every issue on file, and \
+                   the archive now fills a room of the old customs house, open to readers on \
+                   Fridays, where historians of the port come to read what the shippers \
+                   were told in the years of the dispute, and what they were not told.</p>";
+    let article = harbour_page(&format!(
+        "{HARBOUR}<div><h3>Subscribe to the port's newsletter</h3>{section}{HARBOUR}</div>"
+    ));
+    assert!(article.text.contains("customs house"), "{}", article.text);
+    assert_eq!(alerts(&article, "Venezuela"), 1);
+}
+
 /// The author's box under a post (`div.post-author-bio`, `div.authorinfo`): the author's
 /// life is not the article, and a watch on a word of it never fires.
 #[test]

@@ -14,6 +14,7 @@ mod lead;
 mod noise;
 mod regions;
 mod score;
+mod signup;
 mod teasers;
 mod tokens;
 mod walk;
@@ -189,7 +190,9 @@ pub fn extract_article(html: &str) -> Article {
 fn page_wrappers(doc: &Html, facts: &PageFacts) -> Wrappers {
     let body = facts.body.unwrap_or(doc.root_element());
     let headline = facts.h1.map(|h| *h);
-    Wrappers::of(*body, headline, teasers::teaser_grids(*body, headline))
+    let mut chrome = teasers::teaser_grids(*body, headline);
+    chrome.extend(signup::signup_boxes(*body, headline));
+    Wrappers::of(*body, headline, chrome)
 }
 
 /// Bytes of text under `root` outside noise: an upper bound on what its paragraphs hold.

@@ -1,0 +1,137 @@
+//! Sign-up boxes: a heading that asks the reader to subscribe ("Sign up for the CorkBeo
+//! newsletter", "Join Our Newsletter", "Newsletter abonnieren"), a sentence or two and a
+//! form. Set between an article's paragraphs, often in a container with no telling class
+//! (`div.factbox`, a page builder's widget), they read as the article's own text.
+
+use ego_tree::{NodeId, NodeRef};
+use scraper::Node;
+
+/// A box longer than this is a part of the article that mentions a newsletter, not a call
+/// to join one: a heading, a sentence or two of what it sends, a button.
+const MAX_BOX_BYTES: usize = 600;
+
+/// A heading longer than this is a title, not a call.
+const MAX_HEADING_BYTES: usize = 100;
+
+/// Words that make a heading a call to subscribe, whole (after lowercasing).
+const CALLS: &[&str] = &[
+    "subscribe",
+    "sign up",
+    "sign-up",
+    "signup",
+    "abonnieren",
+    "abonniere",
+    "abonnez-vous",
+    "anmelden",
+    "suscríbete",
+    "inscríbete",
+    "iscriviti",
+];
+
+/// The boxes under `body` that a sign-up heading opens: the heading's widest ancestor with
+/// at most [`MAX_BOX_BYTES`] of text, when it holds more than the heading. Never the body,
+/// nor a box holding the headline (a post about newsletters).
+pub(super) fn signup_boxes(
+    body: NodeRef<'_, Node>,
+    headline: Option<NodeRef<'_, Node>>,
+) -> Vec<NodeId> {
+    body.descendants()
+        .filter(|n| {
+            n.value()
+                .as_element()
+                .is_some_and(|el| matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
+        })
+        .filter(|h| headline.is_none_or(|hl| hl.id() != h.id()))
+        .filter_map(|h| {
+            let heading = visible_len(h, MAX_HEADING_BYTES);
+            if heading > MAX_HEADING_BYTES || !is_call(&heading_text(h)) {
+                return None;
+            }
+            let holds_headline = |a: NodeRef<'_, Node>| {
+                headline.is_some_and(|hl| hl.ancestors().any(|x| x.id() == a.id()))
+            };
+            h.ancestors()
+                .take_while(|a| {
+                    a.id() != body.id()
+                        && !holds_headline(*a)
+                        && visible_len(*a, MAX_BOX_BYTES) <= MAX_BOX_BYTES
+                })
+                .last()
+                .filter(|shell| visible_len(*shell, MAX_BOX_BYTES) > heading)
+                .map(|shell| shell.id())
+        })
+        .collect()
+}
+
+/// Whether a heading asks the reader to subscribe: it says one of [`CALLS`], offers "our
+/// newsletter" or ends by naming one ("The Quanta Newsletter", "agrarheute-Newsletter!").
+/// A title about newsletters ("How to write a newsletter with AI") names one in passing.
+fn is_call(heading: &str) -> bool {
+    let lower = heading.to_lowercase();
+    let end = lower.trim_end_matches(|c: char| !c.is_alphanumeric());
+    end.ends_with("newsletter")
+        || end.ends_with("newsletters")
+        || lower.contains("our newsletter")
+        || CALLS.iter().any(|call| {
+            lower.match_indices(call).any(|(at, _)| {
+                let before = lower[..at].chars().next_back();
+                let after = lower[at + call.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+        })
+}
+
+fn heading_text(h: NodeRef<'_, Node>) -> String {
+    let mut s = String::new();
+    for t in h.descendants().filter_map(|n| n.value().as_text()) {
+        s.push_str(t);
+        s.push(' ');
+    }
+    s
+}
+
+/// Bytes of text under `node` outside scripts and styles, counted until past `limit`.
+fn visible_len(node: NodeRef<'_, Node>, limit: usize) -> usize {
+    let mut n = 0;
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        if n > limit {
+            break;
+        }
+        match node.value() {
+            Node::Text(t) => n += t.trim().len(),
+            Node::Element(el) if matches!(el.name(), "script" | "style" | "template") => {}
+            _ => stack.extend(node.children()),
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_call;
+
+    #[test]
+    fn calls_to_subscribe() {
+        for yes in [
+            "Sign up for the CorkBeo newsletter",
+            "Join Our Newsletter",
+            "Like what you're reading? Subscribe To Our Monthly Newsletter!",
+            "The Quanta Newsletter",
+            "Willkommen beim agrarheute-Newsletter!",
+            "Newsletter abonnieren",
+            "Sign-up To The Newsletter And Get A Free eBook",
+        ] {
+            assert!(is_call(yes), "{yes}");
+        }
+        for no in [
+            "How to write a (good) newsletter with AI",
+            "5-steps to build your AI-powered newsletter system",
+            "Hacker Monthly Breezed Past 2,000 Paid Subscribers",
+            "The subscriber count",
+        ] {
+            assert!(!is_call(no), "{no}");
+        }
+    }
+}
