@@ -272,11 +272,13 @@ fn posts_offered_to_read_next_are_not_the_article() {
 #[test]
 fn a_sign_up_box_between_the_paragraphs_is_not_the_article() {
     for heading in [
-        "Sign up for the Harbour Daily newsletter",
-        "Newsletter abonnieren",
+        "<h3>Sign up for the Harbour Daily newsletter</h3>",
+        "<h3>Newsletter abonnieren</h3>",
+        // A page builder's heading.
+        "<div class=\"elementor-heading-title\">Join Our Newsletter</div>",
     ] {
         let article = harbour_page(&format!(
-            "{HARBOUR}<div class=\"factbox\"><h3>{heading}</h3><p>Never miss the latest on \
+            "{HARBOUR}<div class=\"factbox\">{heading}<p>Never miss the latest on \
              Venezuela: news from the ports in your inbox every morning.</p>\
              <form><input type=\"email\"><button>Go</button></form></div>{HARBOUR}"
         ));

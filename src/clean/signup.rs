@@ -36,11 +36,7 @@ pub(super) fn signup_boxes(
     headline: Option<NodeRef<'_, Node>>,
 ) -> Vec<NodeId> {
     body.descendants()
-        .filter(|n| {
-            n.value()
-                .as_element()
-                .is_some_and(|el| matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
-        })
+        .filter(|n| n.value().as_element().is_some_and(is_heading))
         .filter(|h| headline.is_none_or(|hl| hl.id() != h.id()))
         .filter_map(|h| {
             let heading = visible_len(h, MAX_HEADING_BYTES);
@@ -61,6 +57,15 @@ pub(super) fn signup_boxes(
                 .map(|shell| shell.id())
         })
         .collect()
+}
+
+/// A heading, or an element a page builder styles as one (Elementor's
+/// `div.elementor-heading-title`).
+fn is_heading(el: &scraper::node::Element) -> bool {
+    matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+        || el
+            .classes()
+            .any(|c| c.contains("heading") || c.contains("title"))
 }
 
 /// Whether a heading asks the reader to subscribe: it says one of [`CALLS`], offers "our
