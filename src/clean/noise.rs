@@ -285,6 +285,8 @@ const NOISE_PARAGRAPHS: &[&str] = &[
     "like this",
     "like loading",
     "share this",
+    // The Sociable plugin's share bar.
+    "be sociable, share",
     "leave a comment",
     "leave a reply",
     "comments are closed",
@@ -874,7 +876,7 @@ fn is_taxonomy(class: &str) -> bool {
 pub(super) fn is_noise_paragraph(text: &str) -> bool {
     let t = text
         .trim()
-        .trim_end_matches(['.', ':', '›', '»', '→'])
+        .trim_end_matches(['.', ':', '!', '›', '»', '→'])
         .trim();
     let embed_link = t
         .get(..16)
@@ -1326,6 +1328,7 @@ mod tests {
                 "Weitere Informationen",
                 "Like this:",
                 "Like Loading...",
+                "Be Sociable, Share!",
                 "Leave a Reply",
                 "LEARN MORE",
             ],
