@@ -1,14 +1,15 @@
 //! The standfirst: the sentence or two under the headline that sum the article up ("Piogge,
 //! temporali e nevicate previste per oggi..."). Pages set it in the article's head with the
 //! headline and the byline, apart from the body the scorer chooses, often with a picture or
-//! a box of links between the two.
+//! a box of links between the two. And the introduction: prose that opens the article in
+//! a block of its own before the body (a page builder's first text widget, an abstract).
 
 use ego_tree::NodeRef;
 use ego_tree::iter::Edge;
 use scraper::Node;
 
 use super::noise::{Wrappers, words_of};
-use super::walk::line_text;
+use super::walk::{article_paragraphs, line_text, marked_paragraphs};
 
 /// Shorter than this, a line under the headline is a byline, a date or a kicker.
 const MIN_CHARS: usize = 100;
@@ -65,6 +66,40 @@ pub(super) fn standfirst(
     None
 }
 
+/// How much the introduction may add to the text, as a share of the text: an opening, not
+/// a second article.
+const MAX_INTRODUCTION_SHARE: f64 = 0.5;
+
+/// `text`, the scored text that opens with `first`, with its introduction before it: the
+/// paragraphs of prose (sentences of [`MIN_CHARS`] or more) that the `<article>` holding
+/// `first` sets before the text's first paragraph, and that the text does not hold already
+/// (a box of highlights repeats the article's sentences).
+pub(super) fn with_introduction(first: NodeRef<'_, Node>, text: String, w: &Wrappers) -> String {
+    let Some(article) = std::iter::once(first).chain(first.ancestors()).find(|a| {
+        a.value()
+            .as_element()
+            .is_some_and(|e| e.name() == "article")
+    }) else {
+        return text;
+    };
+    let opening = text.split("\n\n").next().unwrap_or_default();
+    let paras = article_paragraphs(marked_paragraphs(article, w));
+    let Some(start) = paras.iter().position(|p| p == opening) else {
+        return text;
+    };
+    let intro: Vec<&str> = paras[..start]
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.chars().count() >= MIN_CHARS && ends_a_sentence(p))
+        .filter(|p| !text.split("\n\n").any(|have| have == *p))
+        .collect();
+    let added: usize = intro.iter().map(|p| p.len()).sum();
+    if intro.is_empty() || added as f64 > text.len() as f64 * MAX_INTRODUCTION_SHARE {
+        return text;
+    }
+    format!("{}\n\n{text}", intro.join("\n\n"))
+}
+
 /// The article's headline: the page's first `<h1>` when it is the page's title
 /// ([`titles_the_page`]), else the first `<h1>` or `<h2>` that is (the first `<h1>` of many
 /// pages is their logo or a menu's label).
@@ -107,11 +142,13 @@ fn reads_as_prose(p: NodeRef<'_, Node>, text: &str) -> bool {
         .filter(|d| d.value().as_element().is_some_and(|e| e.name() == "a"))
         .map(|a| line_text(a).len())
         .sum();
-    let sentence = text
-        .trim_end()
+    (ends_a_sentence(text) || text.contains(". ")) && 5 * linked < text.len()
+}
+
+/// Whether a paragraph ends as a sentence does.
+fn ends_a_sentence(text: &str) -> bool {
+    text.trim_end()
         .ends_with(['.', '!', '?', '…', '"', '“', '”', '»'])
-        || text.contains(". ");
-    sentence && 5 * linked < text.len()
 }
 
 /// Whether the headline and `p` sit in one article's head: the smallest element holding

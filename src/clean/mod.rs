@@ -119,10 +119,13 @@ pub fn extract_article(html: &str) -> Article {
             .filter_map(|id| doc.tree.get(*id))
             .flat_map(|n| marked_paragraphs(n, &wrappers))
             .collect();
-        (
-            article_paragraphs(marked).join("\n\n"),
-            ids.first().copied(),
-        )
+        let first = ids.first().copied();
+        let text = article_paragraphs(marked).join("\n\n");
+        let text = match first.and_then(|id| doc.tree.get(id)) {
+            Some(first) => lead::with_introduction(first, text, &wrappers),
+            None => text,
+        };
+        (text, first)
     });
     let region = || {
         main_region(&doc, &wrappers)
@@ -902,6 +905,39 @@ Second paragraph of the story."}}</script></head>
         let text = extract_article(&html).text;
         assert!(text.contains("Zanzibar"), "{text}");
         assert!(text.contains("final count"), "{text}");
+        assert!(!text.contains("Lindi"), "{text}");
+    }
+
+    #[test]
+    fn the_prose_that_opens_an_article_in_a_block_of_its_own_is_its_text() {
+        let body = "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
+                    debate ran for three hours before the final count was taken.</p>"
+            .repeat(8);
+        let widget = |inner: &str| format!("<div class=\"widget\"><div>{inner}</div></div>");
+        let html = format!(
+            "<html><body><article>{}{}{}{}</article><div class=\"more\"><div>{}</div></div>\
+             </body></html>",
+            widget("<p>By Ana Ruiz, harbour correspondent</p>"),
+            widget(
+                "<p>Choosing a harbour plan for Zanzibar took the council two years, and the vote \
+                 this week ends a long dispute over the fishing fleet.</p>"
+            ),
+            // A box of highlights repeats one of the article's sentences.
+            widget(
+                "<p>The council met on Tuesday evening to vote on the harbour plan, and the \
+                    debate ran for three hours before the final count was taken.</p>"
+            ),
+            widget(&body),
+            "<p>Elsewhere, a bakery in Lindi won a prize for the bread its owner has baked for \
+             forty years, and she plans a second shop.</p>",
+        );
+        let text = extract_article(&html).text;
+        assert!(
+            text.starts_with("Choosing a harbour plan for Zanzibar"),
+            "{text}"
+        );
+        assert_eq!(text.matches("final count").count(), 8, "{text}");
+        assert!(!text.contains("Ana Ruiz"), "{text}");
         assert!(!text.contains("Lindi"), "{text}");
     }
 
