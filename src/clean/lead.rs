@@ -9,7 +9,7 @@ use ego_tree::iter::Edge;
 use scraper::Node;
 
 use super::noise::{Wrappers, words_of};
-use super::walk::{article_paragraphs, line_text, marked_paragraphs};
+use super::walk::{line_text, paragraphs};
 
 /// Shorter than this, a line under the headline is a byline, a date or a kicker.
 const MIN_CHARS: usize = 100;
@@ -72,28 +72,36 @@ const MAX_INTRODUCTION_SHARE: f64 = 0.5;
 
 /// `text`, the scored text that opens with `first`, with its introduction before it: the
 /// paragraphs of prose (sentences of [`MIN_CHARS`] or more) that the `<article>` holding
-/// `first` sets before the text's first paragraph, and that the text does not hold already
-/// (a box of highlights repeats the article's sentences).
+/// `first` sets before it, and that the text does not hold already (a box of highlights
+/// repeats the article's sentences). Only what comes before `first` is read.
 pub(super) fn with_introduction(first: NodeRef<'_, Node>, text: String, w: &Wrappers) -> String {
-    let Some(article) = std::iter::once(first).chain(first.ancestors()).find(|a| {
+    let is_article = |a: &NodeRef<'_, Node>| {
         a.value()
             .as_element()
             .is_some_and(|e| e.name() == "article")
-    }) else {
+    };
+    let Some(article) = std::iter::once(first)
+        .chain(first.ancestors())
+        .find(is_article)
+    else {
         return text;
     };
-    let opening = text.split("\n\n").next().unwrap_or_default();
-    let paras = article_paragraphs(marked_paragraphs(article, w));
-    let Some(start) = paras.iter().position(|p| p == opening) else {
-        return text;
-    };
-    let intro: Vec<&str> = paras[..start]
-        .iter()
-        .map(String::as_str)
-        .filter(|p| p.chars().count() >= MIN_CHARS && ends_a_sentence(p))
-        .filter(|p| !text.split("\n\n").any(|have| have == *p))
+    // What the article holds before `first`, level by level up to the article, then put in
+    // document order.
+    let mut before: Vec<NodeRef<'_, Node>> = std::iter::once(first)
+        .chain(first.ancestors())
+        .take_while(|a| a.id() != article.id())
+        .flat_map(|a| a.prev_siblings())
+        .filter(|n| !matches!(n.value(), Node::Element(el) if w.is_noise(*n, el)))
         .collect();
-    let added: usize = intro.iter().map(|p| p.len()).sum();
+    before.reverse();
+    let intro: Vec<String> = before
+        .into_iter()
+        .flat_map(|n| paragraphs(n, w))
+        .filter(|p| p.chars().count() >= MIN_CHARS && ends_a_sentence(p))
+        .filter(|p| !text.split("\n\n").any(|have| have == p))
+        .collect();
+    let added: usize = intro.iter().map(String::len).sum();
     if intro.is_empty() || added as f64 > text.len() as f64 * MAX_INTRODUCTION_SHARE {
         return text;
     }

@@ -62,10 +62,12 @@ pub(super) fn signup_boxes(
 /// A heading, or an element a page builder styles as one (Elementor's
 /// `div.elementor-heading-title`).
 fn is_heading(el: &scraper::node::Element) -> bool {
+    // The class read as the attribute's text: `Element::classes` interns every class of
+    // every element.
     matches!(el.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
-        || el
-            .classes()
-            .any(|c| c.contains("heading") || c.contains("title"))
+        || el.attrs().any(|(name, value)| {
+            name == "class" && (value.contains("heading") || value.contains("title"))
+        })
 }
 
 /// Whether a heading asks the reader to subscribe: it says one of [`CALLS`], offers "our
