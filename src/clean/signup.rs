@@ -38,25 +38,42 @@ pub(super) fn signup_boxes(
     body.descendants()
         .filter(|n| n.value().as_element().is_some_and(is_heading))
         .filter(|h| headline.is_none_or(|hl| hl.id() != h.id()))
-        .filter_map(|h| {
-            let heading = visible_len(h, MAX_HEADING_BYTES);
-            if heading > MAX_HEADING_BYTES || !is_call(&heading_text(h)) {
-                return None;
-            }
-            let holds_headline = |a: NodeRef<'_, Node>| {
-                headline.is_some_and(|hl| hl.ancestors().any(|x| x.id() == a.id()))
-            };
-            h.ancestors()
-                .take_while(|a| {
-                    a.id() != body.id()
-                        && !holds_headline(*a)
-                        && visible_len(*a, MAX_BOX_BYTES) <= MAX_BOX_BYTES
-                })
-                .last()
-                .filter(|shell| visible_len(*shell, MAX_BOX_BYTES) > heading)
-                .map(|shell| shell.id())
+        .filter(|h| {
+            let mut text = Text::default();
+            text.add(*h);
+            !text.over(MAX_HEADING_BYTES) && is_call(&heading_text(*h))
         })
+        .filter_map(|h| signup_box(h, body, headline))
         .collect()
+}
+
+/// The box that sign-up heading `h` opens ([`signup_boxes`]). Climbs one ancestor at a
+/// time, reading only what each adds beside the one below: each node at most once, and at
+/// most [`Text::MAX_NODES`] of them.
+fn signup_box(
+    h: NodeRef<'_, Node>,
+    body: NodeRef<'_, Node>,
+    headline: Option<NodeRef<'_, Node>>,
+) -> Option<NodeId> {
+    let holds_headline =
+        |a: NodeRef<'_, Node>| headline.is_some_and(|hl| hl.ancestors().any(|x| x.id() == a.id()));
+    let mut text = Text::default();
+    text.add(h);
+    let heading = text.bytes;
+    let (mut below, mut shell) = (h, None);
+    for a in h.ancestors() {
+        if a.id() == body.id() || holds_headline(a) {
+            break;
+        }
+        for sibling in a.children().filter(|c| c.id() != below.id()) {
+            text.add(sibling);
+        }
+        if text.over(MAX_BOX_BYTES) {
+            break;
+        }
+        (below, shell) = (a, (text.bytes > heading).then_some(a.id()));
+    }
+    shell
 }
 
 /// A heading, or an element a page builder styles as one (Elementor's
@@ -98,21 +115,38 @@ fn heading_text(h: NodeRef<'_, Node>) -> String {
     s
 }
 
-/// Bytes of text under `node` outside scripts and styles, counted until past `limit`.
-fn visible_len(node: NodeRef<'_, Node>, limit: usize) -> usize {
-    let mut n = 0;
-    let mut stack = vec![node];
-    while let Some(node) = stack.pop() {
-        if n > limit {
-            break;
-        }
-        match node.value() {
-            Node::Text(t) => n += t.trim().len(),
-            Node::Element(el) if matches!(el.name(), "script" | "style" | "template") => {}
-            _ => stack.extend(node.children()),
+/// Text read under some nodes, outside scripts and styles: its bytes, and the nodes read.
+#[derive(Default)]
+struct Text {
+    bytes: usize,
+    nodes: usize,
+}
+
+impl Text {
+    /// The most nodes read for one heading: past this, whatever holds them is no box (and a
+    /// page of many headings over large empty markup costs no more than this each).
+    const MAX_NODES: usize = 5_000;
+
+    /// Reads the text under `node`, stopping once it is too much for a box.
+    fn add(&mut self, node: NodeRef<'_, Node>) {
+        let mut stack = vec![node];
+        while let Some(node) = stack.pop() {
+            if self.over(MAX_BOX_BYTES) {
+                return;
+            }
+            self.nodes += 1;
+            match node.value() {
+                Node::Text(t) => self.bytes += t.trim().len(),
+                Node::Element(el) if matches!(el.name(), "script" | "style" | "template") => {}
+                _ => stack.extend(node.children()),
+            }
         }
     }
-    n
+
+    /// Whether more than `bytes` of text, or too many nodes, were read.
+    fn over(&self, bytes: usize) -> bool {
+        self.bytes > bytes || self.nodes > Self::MAX_NODES
+    }
 }
 
 #[cfg(test)]
