@@ -299,7 +299,7 @@ fn a_sign_up_box_between_the_paragraphs_is_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 1);
 }
 
-/// The author's box under a post (`div.post-author-bio`, `div.authorinfo`): the author's
+/// The author's box under a post (`div.post-author-bio`, `div.authorinfo`, `div#author`): the author's
 /// life is not the article, and a watch on a word of it never fires.
 #[test]
 fn the_author_box_is_not_the_article() {
@@ -315,6 +315,16 @@ fn the_author_box_is_not_the_article() {
         ));
         assert!(article.text.ends_with("with the city."), "{}", article.text);
         assert_eq!(alerts(&article, "Venezuela"), 0, "{class}");
+    }
+    // A box named `author` alone, by its id or a class of that word, holding a bio.
+    for named in ["id=\"author\" class=\"post\"", "class=\"author\""] {
+        let article = harbour_page(&format!(
+            "{HARBOUR}{HARBOUR}<div {named}><p>Ana Ruiz covers ports and shipping; before \
+             joining the paper she reported from Venezuela for ten years, wrote a book on its \
+             oil terminals and taught at the journalism school.</p></div>"
+        ));
+        assert!(article.text.ends_with("with the city."), "{}", article.text);
+        assert_eq!(alerts(&article, "Venezuela"), 0, "{named}");
     }
 }
 

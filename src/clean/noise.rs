@@ -497,13 +497,31 @@ impl Wrappers {
                 && !WRAPPER_TAGS.contains(&el.name()))
                 || Attrs::of(el).hide()
         } else {
-            is_noise_unless(el, |id| names_its_heading(node, id))
+            (is_noise_unless(el, |id| names_its_heading(node, id))
                 && !is_long_line(node, el)
-                && !is_mid_sentence(node, el)
+                && !is_mid_sentence(node, el))
+                || is_author_box(node, el)
         };
         self.answers.borrow_mut().insert(node.id(), noise);
         noise
     }
+}
+
+/// Whether `node` is a box about the author: a block named `author` itself (a class of that
+/// word alone, or the id) holding more than a byline. A byline (`div.author`: "By Ana Ruiz,
+/// harbour correspondent") stays a line; a bio set in such a box is not the article.
+fn is_author_box(node: NodeRef<'_, Node>, el: &Element) -> bool {
+    /// Longer than a byline with a title and a date.
+    const LONGEST_BYLINE: usize = 150;
+    matches!(el.name(), "div" | "section" | "aside")
+        && el.attrs().any(|(name, value)| match name {
+            "class" => value
+                .split_whitespace()
+                .any(|c| c.eq_ignore_ascii_case("author")),
+            "id" => value.eq_ignore_ascii_case("author"),
+            _ => false,
+        })
+        && text_len(node) > LONGEST_BYLINE
 }
 
 /// Whether `node` is a shown phrase inside a sentence: an inline element with words of the
