@@ -299,8 +299,8 @@ fn a_sign_up_box_between_the_paragraphs_is_not_the_article() {
     assert_eq!(alerts(&article, "Venezuela"), 1);
 }
 
-/// The author's box under a post (`div.post-author-bio`, `div.authorinfo`, `div#author`): the author's
-/// life is not the article, and a watch on a word of it never fires.
+/// The author's box under a post (`div.post-author-bio`, `div.authorinfo`, `div#author`):
+/// the author's life is not the article, and a watch on a word of it never fires.
 #[test]
 fn the_author_box_is_not_the_article() {
     for class in [
