@@ -529,7 +529,10 @@ fn is_author_box(node: NodeRef<'_, Node>, el: &Element) -> bool {
 /// glossary link), not chrome around the text: "I am a <a class="popup">rather elderly</a>
 /// man" loses words without it.
 fn is_mid_sentence(node: NodeRef<'_, Node>, el: &Element) -> bool {
-    let words = |n: Option<NodeRef<'_, Node>>| matches!(n.map(|n| n.value()), Some(Node::Text(t)) if t.chars().any(char::is_alphanumeric));
+    let words = |n: Option<NodeRef<'_, Node>>| {
+        n.and_then(|n| n.value().as_text())
+            .is_some_and(|t| t.chars().any(char::is_alphanumeric))
+    };
     matches!(
         el.name(),
         "a" | "span" | "em" | "strong" | "b" | "i" | "font" | "abbr" | "cite"
@@ -890,12 +893,17 @@ fn is_taxonomy(class: &str) -> bool {
     })
 }
 
+/// A label's words without the dots, colon, exclamation mark or arrow that may close it
+/// ("Read more »", "You may also like...", "Leave a comment!").
+fn label_words(p: &str) -> &str {
+    p.trim()
+        .trim_end_matches(['.', '…', ':', '!', '›', '»', '→'])
+        .trim()
+}
+
 /// Whether a whole paragraph is a boilerplate label or an embed's chrome.
 pub(super) fn is_noise_paragraph(text: &str) -> bool {
-    let t = text
-        .trim()
-        .trim_end_matches(['.', ':', '!', '›', '»', '→'])
-        .trim();
+    let t = label_words(text);
     let embed_link = t
         .get(..16)
         .is_some_and(|head| head.eq_ignore_ascii_case("pic.twitter.com/"));
@@ -1127,10 +1135,7 @@ const RECIRCULATION_HEADINGS: &[&str] = &[
 /// Whether a heading offers other posts to read next ([`RECIRCULATION_HEADINGS`], with any
 /// closing dots, colon or arrow).
 pub(super) fn is_recirculation_heading(h: &str) -> bool {
-    let h = h
-        .trim()
-        .trim_end_matches(['.', ':', '…', '›', '»', '→'])
-        .trim();
+    let h = label_words(h);
     h.len() <= 60 && RECIRCULATION_HEADINGS.contains(&h.to_lowercase().as_str())
 }
 

@@ -6,6 +6,8 @@
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
+use super::walk::line_text;
+
 /// A box longer than this is a part of the article that mentions a newsletter, not a call
 /// to join one: a heading, a sentence or two of what it sends, a button.
 const MAX_BOX_BYTES: usize = 600;
@@ -41,7 +43,7 @@ pub(super) fn signup_boxes(
         .filter(|h| {
             let mut text = Text::default();
             text.add(*h);
-            !text.over(MAX_HEADING_BYTES) && is_call(&heading_text(*h))
+            !text.over(MAX_HEADING_BYTES) && is_call(&line_text(*h))
         })
         .filter_map(|h| signup_box(h, body, headline))
         .collect()
@@ -104,15 +106,6 @@ fn is_call(heading: &str) -> bool {
                     && !after.is_some_and(char::is_alphanumeric)
             })
         })
-}
-
-fn heading_text(h: NodeRef<'_, Node>) -> String {
-    let mut s = String::new();
-    for t in h.descendants().filter_map(|n| n.value().as_text()) {
-        s.push_str(t);
-        s.push(' ');
-    }
-    s
 }
 
 /// Text read under some nodes, outside scripts and styles: its bytes, and the nodes read.
