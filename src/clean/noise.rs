@@ -513,14 +513,14 @@ impl Wrappers {
 fn is_author_box(node: NodeRef<'_, Node>, el: &Element) -> bool {
     /// Longer than a byline with a title and a date.
     const LONGEST_BYLINE: usize = 150;
-    matches!(el.name(), "div" | "section" | "aside")
-        && el.attrs().any(|(name, value)| match name {
-            "class" => value
-                .split_whitespace()
-                .any(|c| c.eq_ignore_ascii_case("author")),
-            "id" => value.eq_ignore_ascii_case("author"),
-            _ => false,
-        })
+    if !matches!(el.name(), "div" | "section" | "aside") {
+        return false;
+    }
+    let a = Attrs::of(el);
+    (a.class.is_some_and(|c| {
+        c.split_whitespace()
+            .any(|c| c.eq_ignore_ascii_case("author"))
+    }) || a.id.is_some_and(|id| id.eq_ignore_ascii_case("author")))
         && text_len(node) > LONGEST_BYLINE
 }
 

@@ -40,27 +40,28 @@ pub(super) fn signup_boxes(
     body.descendants()
         .filter(|n| n.value().as_element().is_some_and(is_heading))
         .filter(|h| headline.is_none_or(|hl| hl.id() != h.id()))
-        .filter(|h| {
+        .filter_map(|h| {
             let mut text = Text::default();
-            text.add(*h);
-            !text.over(MAX_HEADING_BYTES) && is_call(&line_text(*h))
+            text.add(h);
+            if text.over(MAX_HEADING_BYTES) || !is_call(&line_text(h)) {
+                return None;
+            }
+            signup_box(h, text, body, headline)
         })
-        .filter_map(|h| signup_box(h, body, headline))
         .collect()
 }
 
-/// The box that sign-up heading `h` opens ([`signup_boxes`]). Climbs one ancestor at a
-/// time, reading only what each adds beside the one below: each node at most once, and at
-/// most [`Text::MAX_NODES`] of them.
+/// The box that sign-up heading `h` opens ([`signup_boxes`]), given `text`, what was read
+/// of the heading itself. Climbs one ancestor at a time, reading only what each adds beside
+/// the one below: each node at most once, and at most [`Text::MAX_NODES`] of them.
 fn signup_box(
     h: NodeRef<'_, Node>,
+    mut text: Text,
     body: NodeRef<'_, Node>,
     headline: Option<NodeRef<'_, Node>>,
 ) -> Option<NodeId> {
     let holds_headline =
         |a: NodeRef<'_, Node>| headline.is_some_and(|hl| hl.ancestors().any(|x| x.id() == a.id()));
-    let mut text = Text::default();
-    text.add(h);
     let heading = text.bytes;
     let (mut below, mut shell) = (h, None);
     for a in h.ancestors() {
