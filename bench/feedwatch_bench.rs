@@ -10,7 +10,12 @@ use feedwatch::matcher::{Matcher, Scope, WatchSpec};
 
 mod cluster;
 mod cycle;
+mod extract;
 mod web;
+
+use extract::{
+    bench_extract, extract_results, extract_section, update_extract_results, update_extract_section,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -517,381 +522,6 @@ fn bench_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("bench")
 }
 
-/// The extraction sets, each scored with its metric (`snippets` for trafilatura-eval, whose
-/// pages have no full ground truth).
-const EXTRACTION_SETS: [(&str, &str); 5] = [
-    ("zyte", "zyte"),
-    ("wcxb-dev", "zyte"),
-    ("dragnet", "zyte"),
-    ("readability", "zyte"),
-    ("trafilatura-eval", "snippets"),
-];
-
-/// What separates an article from its comment thread in the expected texts of the
-/// dragnet set (as merged from the dragnet data's content and comment annotations).
-const COMMENTS_MARKER: &str = "!@#$%^&*() COMMENTS";
-
-/// One set's figures: pages, bytes, feedwatch's median time and F1, trafilatura's F1.
-struct SetFigures {
-    name: &'static str,
-    pages: usize,
-    bytes: usize,
-    secs: f64,
-    f1: f64,
-    trafilatura_f1: f64,
-    /// For a set whose expected texts carry readers' comments: the F1s (feedwatch's,
-    /// trafilatura's) against the article alone, the text before [`COMMENTS_MARKER`].
-    /// feedwatch leaves comments out on purpose (a watch must not alert on a reader's
-    /// comment), as the bench runs trafilatura.
-    article_only: Option<(f64, f64)>,
-}
-
-struct ExtractFigures {
-    /// Pooled over every set: bytes / seconds, one core.
-    mb_s: f64,
-    trafilatura_mb_s: f64,
-    sets: Vec<SetFigures>,
-    /// The mean of the sets' F1s.
-    macro_f1: f64,
-    trafilatura_macro_f1: f64,
-    /// The same with each set that carries comments scored on its articles alone.
-    article_macro_f1: f64,
-    trafilatura_article_macro_f1: f64,
-    /// The per-set table, as printed.
-    table: String,
-}
-
-/// Extraction over the five sets of `extraction/`: every page through `extract_article` on
-/// one core (the median of three passes), one text file per page, each set scored by
-/// `../shared/tools/score_extraction.py` with its metric; then trafilatura (Python, in a venv
-/// the bench makes) on the same pages, scored the same way. `KEEP=DIR` keeps the predictions
-/// and per-page score tables there, by set, to study failures.
-fn bench_extract(corpora: &Path) -> ExtractFigures {
-    let work = tempfile_dir();
-    let keep = std::env::var_os("KEEP").map(PathBuf::from);
-    let python = venv_python(&["lxml_html_clean", "trafilatura"]);
-    let scorer = corpora.join("../tools/score_extraction.py");
-    let mut sets = Vec::new();
-    let mut trafilatura_secs = 0.0;
-    for (name, metric) in EXTRACTION_SETS {
-        let dataset = corpora.join("extraction").join(name);
-        let bodies = read_pages(&dataset.join("html"));
-        let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
-        let out = work.join(name);
-        std::fs::create_dir_all(&out).unwrap();
-        let (secs, texts) = time_extraction(&bodies);
-        for ((id, _), text) in bodies.iter().zip(&texts) {
-            std::fs::write(out.join(format!("{id}.txt")), text).unwrap();
-        }
-        let per_page = keep.as_ref().map(|k| k.join(format!("{name}.tsv")));
-        let f1 = score(&scorer, &dataset, &out, metric, per_page);
-
-        let traf_out = work.join(format!("{name}-trafilatura"));
-        let run = std::process::Command::new(&python)
-            .arg(bench_dir().join("py_extract.py"))
-            .arg(dataset.join("html"))
-            .arg(&traf_out)
-            .output()
-            .expect("python runs");
-        assert!(
-            run.status.success(),
-            "py_extract.py failed: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let t: serde_json::Value =
-            serde_json::from_slice(&run.stdout).expect("py_extract.py prints JSON");
-        trafilatura_secs += t["cpu_s"].as_f64().unwrap();
-        let trafilatura_f1 = score(&scorer, &dataset, &traf_out, metric, None);
-        let article_only =
-            articles_only(&dataset, &work.join(format!("{name}-articles"))).map(|articles| {
-                (
-                    score(&scorer, &articles, &out, metric, None),
-                    score(&scorer, &articles, &traf_out, metric, None),
-                )
-            });
-        if let Some(dir) = &keep {
-            let pred = dir.join("pred").join(name);
-            let _ = std::fs::remove_dir_all(&pred);
-            std::fs::create_dir_all(pred.parent().unwrap()).unwrap();
-            std::fs::rename(&out, pred).unwrap();
-        }
-        sets.push(SetFigures {
-            name,
-            pages: bodies.len(),
-            bytes,
-            secs,
-            f1,
-            trafilatura_f1,
-            article_only,
-        });
-    }
-    let _ = std::fs::remove_dir_all(&work);
-    let bytes: usize = sets.iter().map(|s| s.bytes).sum();
-    let secs: f64 = sets.iter().map(|s| s.secs).sum();
-    let n = sets.len() as f64;
-    let figures = ExtractFigures {
-        mb_s: bytes as f64 / secs / 1e6,
-        trafilatura_mb_s: bytes as f64 / trafilatura_secs / 1e6,
-        macro_f1: sets.iter().map(|s| s.f1).sum::<f64>() / n,
-        trafilatura_macro_f1: sets.iter().map(|s| s.trafilatura_f1).sum::<f64>() / n,
-        article_macro_f1: sets
-            .iter()
-            .map(|s| s.article_only.map_or(s.f1, |a| a.0))
-            .sum::<f64>()
-            / n,
-        trafilatura_article_macro_f1: sets
-            .iter()
-            .map(|s| s.article_only.map_or(s.trafilatura_f1, |a| a.1))
-            .sum::<f64>()
-            / n,
-        table: String::new(),
-        sets,
-    };
-    let mut table = String::from(
-        "| set | pages | MB | feedwatch MB/s (1 core) | feedwatch F1 | trafilatura F1 |\n|---|---:|---:|---:|---:|---:|\n",
-    );
-    for s in &figures.sets {
-        let metric = if s.name == "trafilatura-eval" {
-            " (snippets)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            table,
-            "| {}{metric} | {} | {:.1} | {:.0} | {:.3} | {:.3} |",
-            s.name,
-            s.pages,
-            s.bytes as f64 / 1e6,
-            s.bytes as f64 / s.secs / 1e6,
-            s.f1,
-            s.trafilatura_f1
-        );
-    }
-    let _ = writeln!(
-        table,
-        "| **macro average** | {} | {:.1} | {:.0} (pooled) | **{:.3}** | **{:.3}** |",
-        figures.sets.iter().map(|s| s.pages).sum::<usize>(),
-        bytes as f64 / 1e6,
-        figures.mb_s,
-        figures.macro_f1,
-        figures.trafilatura_macro_f1
-    );
-    let cut: Vec<&str> = figures
-        .sets
-        .iter()
-        .filter(|s| s.article_only.is_some())
-        .map(|s| s.name)
-        .collect();
-    if !cut.is_empty() {
-        for s in &figures.sets {
-            if let Some((f1, trafilatura_f1)) = s.article_only {
-                let _ = writeln!(
-                    table,
-                    "| {}, articles without their comments | | | | {f1:.3} | {trafilatura_f1:.3} |",
-                    s.name
-                );
-            }
-        }
-        let _ = writeln!(
-            table,
-            "| macro average, {} without comments | | | | {:.3} | {:.3} |",
-            cut.join(", "),
-            figures.article_macro_f1,
-            figures.trafilatura_article_macro_f1
-        );
-    }
-    print!("{table}");
-    println!(
-        "\nfeedwatch extracts {:.0}x as fast as trafilatura (pooled over the five sets)",
-        figures.mb_s / figures.trafilatura_mb_s
-    );
-    ExtractFigures { table, ..figures }
-}
-
-/// Markers around the per-set extraction table in `bench/RESULTS.md`, which `extract`
-/// rewrites alone (its git history is the per-commit record of the five sets).
-const EXTRACT_START: &str = "<!-- extract: written by `feedwatch-bench extract` -->";
-const EXTRACT_END: &str = "<!-- /extract -->";
-
-fn extract_section(f: &ExtractFigures) -> String {
-    format!(
-        "{EXTRACT_START}\nExtraction on the five sets ({}, {}):\n\n{}{EXTRACT_END}\n",
-        machine(),
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        f.table
-    )
-}
-
-/// The extraction figures of `bench/results.json`, by key.
-fn extract_results(f: &ExtractFigures) -> serde_json::Map<String, serde_json::Value> {
-    let num = |v: f64| serde_json::json!((v * 1000.0).round() / 1000.0);
-    let mut out = serde_json::Map::new();
-    out.insert("extract_mb_s".into(), num(f.mb_s));
-    out.insert("extract_f1_macro".into(), num(f.macro_f1));
-    out.insert(
-        "extract_f1_macro_trafilatura".into(),
-        num(f.trafilatura_macro_f1),
-    );
-    out.insert(
-        "extract_vs_trafilatura".into(),
-        num(f.mb_s / f.trafilatura_mb_s),
-    );
-    for set in &f.sets {
-        out.insert(format!("extract_f1_{}", set.name), num(set.f1));
-        out.insert(
-            format!("extract_f1_{}_trafilatura", set.name),
-            num(set.trafilatura_f1),
-        );
-        if let Some((f1, trafilatura_f1)) = set.article_only {
-            out.insert(format!("extract_f1_{}_articles", set.name), num(f1));
-            out.insert(
-                format!("extract_f1_{}_articles_trafilatura", set.name),
-                num(trafilatura_f1),
-            );
-        }
-    }
-    if f.sets.iter().any(|s| s.article_only.is_some()) {
-        out.insert("extract_f1_macro_articles".into(), num(f.article_macro_f1));
-        out.insert(
-            "extract_f1_macro_articles_trafilatura".into(),
-            num(f.trafilatura_article_macro_f1),
-        );
-    }
-    out
-}
-
-/// Replaces the extraction figures in `bench/results.json`, the others left as the last
-/// full run wrote them (and the one-set `extract_f1` of earlier runs dropped).
-fn update_extract_results(f: &ExtractFigures) {
-    let path = bench_dir().join("results.json");
-    let mut results: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default();
-    results.remove("extract_f1");
-    results.extend(extract_results(f));
-    let sorted: std::collections::BTreeMap<_, _> = results.into_iter().collect();
-    std::fs::write(&path, serde_json::to_string_pretty(&sorted).unwrap() + "\n").unwrap();
-    eprintln!("wrote the extraction figures in bench/results.json");
-}
-
-/// Replaces the extraction table in `bench/RESULTS.md` (or adds it).
-fn update_extract_section(f: &ExtractFigures) {
-    let path = bench_dir().join("RESULTS.md");
-    let md = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = extract_section(f);
-    let updated = match (md.find(EXTRACT_START), md.find(EXTRACT_END)) {
-        (Some(a), Some(b)) if a < b => {
-            format!(
-                "{}{section}{}",
-                &md[..a],
-                &md[b + EXTRACT_END.len()..].trim_start_matches('\n')
-            )
-        }
-        _ => format!("{md}\n{section}"),
-    };
-    std::fs::write(&path, updated).unwrap();
-    eprintln!("wrote the extraction table in bench/RESULTS.md");
-}
-
-/// For a set whose expected texts carry readers' comments after [`COMMENTS_MARKER`]: a
-/// copy of it in `dir` (its index and expected texts) whose texts end before the marker,
-/// to score extraction on the articles alone. `None` when no text carries the marker.
-fn articles_only(dataset: &Path, dir: &Path) -> Option<PathBuf> {
-    let expected = dataset.join("expected");
-    let texts: Vec<(std::ffi::OsString, String)> = std::fs::read_dir(&expected)
-        .ok()?
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = std::fs::read(e.path()).unwrap();
-            (e.file_name(), String::from_utf8_lossy(&bytes).into_owned())
-        })
-        .collect();
-    if !texts.iter().any(|(_, t)| t.contains(COMMENTS_MARKER)) {
-        return None;
-    }
-    std::fs::create_dir_all(dir.join("expected")).unwrap();
-    std::fs::copy(dataset.join("index.tsv"), dir.join("index.tsv")).unwrap();
-    for (name, text) in texts {
-        let article = text.split(COMMENTS_MARKER).next().unwrap_or_default();
-        std::fs::write(dir.join("expected").join(name), article).unwrap();
-    }
-    Some(dir.to_path_buf())
-}
-
-/// Every page of a folder: (id, bytes), by id.
-fn read_pages(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    pages.sort();
-    pages
-        .iter()
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(p).unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// The median of three passes of extraction over `bodies` (one pass can take a third of a
-/// second, where a stray scheduler hiccup shows), and the texts.
-fn time_extraction(bodies: &[(String, Vec<u8>)]) -> (f64, Vec<String>) {
-    let mut texts = Vec::new();
-    let mut passes: Vec<f64> = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            texts = bodies
-                .iter()
-                .map(|(_, body)| {
-                    let html = feedwatch::fetch::decode_html(body, None);
-                    feedwatch::clean::extract_article(&html).text
-                })
-                .collect();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    passes.sort_by(f64::total_cmp);
-    (passes[1], texts)
-}
-
-/// The F1 of one folder of predictions for one set, with its metric (`zyte` or `snippets`),
-/// by `scorer` (`score_extraction.py`).
-fn score(
-    scorer: &Path,
-    dataset: &Path,
-    predictions: &Path,
-    metric: &str,
-    per_page: Option<PathBuf>,
-) -> f64 {
-    let json = predictions.with_extension("score.json");
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg(scorer)
-        .arg(dataset)
-        .arg(predictions)
-        .arg("--metric")
-        .arg(metric)
-        .arg("--json")
-        .arg(&json)
-        .stdout(std::process::Stdio::null());
-    if let Some(path) = per_page {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        cmd.arg("--per-page").arg(path);
-    }
-    assert!(
-        matches!(cmd.status(), Ok(s) if s.success()),
-        "could not run {}",
-        scorer.display()
-    );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    v[metric]["f1"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("the scorer reports {metric}.f1"))
-}
-
 fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("feedwatch-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1039,212 +669,18 @@ struct CycleFigures {
 /// Every benchmark, then one table in `bench/RESULTS.md` and the figures in
 /// `bench/results.json`.
 fn bench_all(corpora: &Path, sizes: &[usize]) {
-    println!("## parse\n");
-    let parse = bench_parse(corpora);
-    println!("\n## extract\n");
-    let extract = bench_extract(corpora);
-    println!("\n## match\n");
-    let match_mb_s = bench_match(corpora);
-    println!("\n## store\n");
-    let (store_new, store_known) = bench_store(corpora);
-    println!("\n## poll cycles\n");
-    let cycles = bench_cycle(sizes);
-    println!("\n## status page\n");
-    let web = web::bench_web();
-
-    let at = |n: usize| cycles.sizes.iter().find(|(m, _, _)| *m == n);
-    let fw = |n: usize, f: fn(&cycle::Cycles) -> cycle::Usage| at(n).map(|(_, c, _)| f(c));
-    let py = |n: usize, f: fn(&cycle::Cycles) -> cycle::Usage| {
-        at(n).and_then(|(_, _, p)| p.as_ref().map(f))
-    };
-    let cold = |c: &cycle::Cycles| c.cold;
-    let warm = |c: &cycle::Cycles| c.warm;
-    let churn = |c: &cycle::Cycles| c.churn;
-    let peak = cycles
-        .sizes
-        .iter()
-        .flat_map(|(_, c, _)| [c.cold, c.warm, c.churn])
-        .map(|u| u.peak_rss_mb)
-        .fold(0.0, f64::max);
-    let num = |v: Option<f64>| {
-        v.map_or(serde_json::Value::Null, |v| {
-            serde_json::json!((v * 1000.0).round() / 1000.0)
-        })
-    };
-    let slowest_page = web.rows.iter().map(|r| r.2).fold(0.0, f64::max);
-    let mut results = serde_json::json!({
-        "parse_mb_s": num(Some(parse.mb_s)),
-        "parse_vs_feedparser": num(Some(parse.mb_s / parse.feedparser_mb_s)),
-        "match_mb_s_10k_terms": num(Some(match_mb_s)),
-        "store_items_s": num(Some(store_new)),
-        "cold_cycle_1k_cpu_s": num(fw(1_000, cold).map(|u| u.cpu_s)),
-        "warm_cycle_1k_cpu_s": num(fw(1_000, warm).map(|u| u.cpu_s)),
-        "churn_cycle_1k_cpu_s": num(fw(1_000, churn).map(|u| u.cpu_s)),
-        "cold_cycle_10k_s": num(fw(10_000, cold).map(|u| u.wall_s)),
-        "warm_cycle_10k_s": num(fw(10_000, warm).map(|u| u.wall_s)),
-        "peak_rss_mb": num(Some(peak)),
-        "idle_rss_mb": num(cycles.idle_rss_mb),
-    });
-
-    let mut md = String::new();
-    let _ = writeln!(md, "# Benchmark results\n");
-    let _ = writeln!(
-        md,
-        "{}; {} UTC. `cargo run --release --bin feedwatch-bench -- all` (bench/README.md).\n",
-        machine(),
-        chrono::Utc::now().format("%Y-%m-%d %H:%M")
-    );
-    let _ = writeln!(
-        md,
-        "| stage | measure | feedwatch | Python | ratio | target |"
-    );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---|");
-    let mut row =
-        |stage: &str, measure: &str, ours: String, theirs: String, ratio: String, target: &str| {
-            let _ = writeln!(
-                md,
-                "| {stage} | {measure} | {ours} | {theirs} | {ratio} | {target} |"
-            );
-        };
-    let x = |a: f64, b: f64| format!("{:.1}x", a / b);
-    row(
-        "parse",
-        "MB/s, one core, feed corpora",
-        format!("{:.1}", parse.mb_s),
-        format!("{:.2} (feedparser)", parse.feedparser_mb_s),
-        x(parse.mb_s, parse.feedparser_mb_s),
-        ">= 50x",
-    );
-    row(
-        "extract",
-        "MB/s, one core, pooled over the five sets",
-        format!("{:.1}", extract.mb_s),
-        format!("{:.2} (trafilatura)", extract.trafilatura_mb_s),
-        x(extract.mb_s, extract.trafilatura_mb_s),
-        ">= 100 MB/s, >= 10x",
-    );
-    row(
-        "extract",
-        "F1, macro average of the five sets",
-        format!("{:.3}", extract.macro_f1),
-        format!("{:.3} (trafilatura)", extract.trafilatura_macro_f1),
-        String::new(),
-        ">= 0.94, each set >= trafilatura",
-    );
-    row(
-        "match",
-        "MB/s, 10,000 terms",
-        format!("{match_mb_s:.0}"),
-        String::new(),
-        String::new(),
-        ">= 200",
-    );
-    row(
-        "store",
-        "new items/s with dedupe",
-        format!("{store_new:.0}"),
-        String::new(),
-        String::new(),
-        "",
-    );
-    row(
-        "store",
-        "known items/s skipped",
-        format!("{store_known:.0}"),
-        String::new(),
-        String::new(),
-        "",
-    );
-    for (name, f, target) in [
-        ("cold", cold as fn(&cycle::Cycles) -> cycle::Usage, "<= 2 s"),
-        ("warm", warm, "<= 0.1 s"),
-        ("churn", churn, "<= 0.25 s"),
-    ] {
-        if let Some(ours) = fw(1_000, f) {
-            let theirs = py(1_000, f);
-            row(
-                &format!("1,000 feeds, {name}"),
-                "CPU s (user+sys)",
-                format!("{:.2}", ours.cpu_s),
-                theirs.map_or(String::new(), |t| {
-                    format!("{:.2} (requests+feedparser)", t.cpu_s)
-                }),
-                theirs.map_or(String::new(), |t| x(t.cpu_s, ours.cpu_s)),
-                target,
-            );
-        }
-    }
-    for (name, f, target) in [
-        (
-            "cold",
-            cold as fn(&cycle::Cycles) -> cycle::Usage,
-            "<= 20 s",
-        ),
-        ("warm", warm, "<= 1.5 s"),
-    ] {
-        if let Some(ours) = fw(10_000, f) {
-            row(
-                &format!("10,000 feeds, {name}"),
-                "wall s",
-                format!("{:.2}", ours.wall_s),
-                String::new(),
-                String::new(),
-                target,
-            );
-        }
-    }
-    row(
-        "memory",
-        "peak RSS MB, any cycle",
-        format!("{peak:.0}"),
-        py(1_000, cold).map_or(String::new(), |t| {
-            format!("{:.0} (1,000 feeds)", t.peak_rss_mb)
-        }),
-        String::new(),
-        "<= 100",
-    );
-    if let Some(idle) = cycles.idle_rss_mb {
-        row(
-            "memory",
-            "idle RSS MB, `run` with 1,000 sources",
-            format!("{idle:.0}"),
-            String::new(),
-            String::new(),
-            "<= 25",
-        );
-    }
-    let _ = writeln!(
-        md,
-        "\nEvery poll cycle, measured by the kernel (`wait4`) for the whole process:\n"
-    );
-    let _ = writeln!(
-        md,
-        "| feeds | poller | cycle | wall s | CPU s | peak RSS MB |\n|---:|---|---|---:|---:|---:|"
-    );
-    for (n, fw, py) in &cycles.sizes {
-        for (who, c) in [
-            ("feedwatch once", Some(fw)),
-            ("requests+feedparser", py.as_ref()),
-        ] {
-            let Some(c) = c else { continue };
-            for (name, u) in [("cold", c.cold), ("warm", c.warm), ("churn", c.churn)] {
-                let _ = writeln!(
-                    md,
-                    "| {n} | {who} | {name} | {:.2} | {:.2} | {:.0} |",
-                    u.wall_s, u.cpu_s, u.peak_rss_mb
-                );
-            }
-        }
-    }
-    results["web_page_slowest_ms_10k_sources_100k_alerts"] = num(Some(slowest_page));
-    for (key, value) in extract_results(&extract) {
+    let all = All::measure(corpora, sizes);
+    let mut results = all.results();
+    let mut md = all.summary_table();
+    md.push_str(&all.cycles_table());
+    for (key, value) in extract_results(&all.extract) {
         results[key] = value;
     }
-    let _ = writeln!(md, "\n{}", extract_section(&extract));
+    let _ = writeln!(md, "\n{}", extract_section(&all.extract));
     let _ = writeln!(
         md,
         "\nThe status page, served by `feedwatch run` over loopback HTTP (20 fetches of each page; the peer is the same page over a store a hundred times smaller):\n\n{}",
-        web.table
+        all.web.table
     );
     println!("\n{md}");
     std::fs::write(bench_dir().join("RESULTS.md"), &md).unwrap();
@@ -1254,6 +690,270 @@ fn bench_all(corpora: &Path, sizes: &[usize]) {
     )
     .unwrap();
     eprintln!("wrote bench/RESULTS.md and bench/results.json");
+}
+
+/// The figures of every benchmark, as `all` measures them one after the other.
+struct All {
+    parse: ParseFigures,
+    extract: extract::ExtractFigures,
+    match_mb_s: f64,
+    store_new: f64,
+    store_known: f64,
+    cycles: CycleFigures,
+    web: web::WebFigures,
+}
+
+/// Picks one cycle (cold, warm or churn) out of a size's three.
+type Pick = fn(&cycle::Cycles) -> cycle::Usage;
+const COLD: Pick = |c| c.cold;
+const WARM: Pick = |c| c.warm;
+const CHURN: Pick = |c| c.churn;
+
+/// A figure for `bench/results.json`, to three decimals (`null` when not measured).
+fn num(v: Option<f64>) -> serde_json::Value {
+    v.map_or(serde_json::Value::Null, |v| {
+        serde_json::json!((v * 1000.0).round() / 1000.0)
+    })
+}
+
+/// One row of the summary table.
+fn row(md: &mut String, [stage, measure, ours, theirs, ratio, target]: [&str; 6]) {
+    let _ = writeln!(
+        md,
+        "| {stage} | {measure} | {ours} | {theirs} | {ratio} | {target} |"
+    );
+}
+
+/// How many times `b` `a` is, to one decimal: "25.1x".
+fn times(a: f64, b: f64) -> String {
+    format!("{:.1}x", a / b)
+}
+
+impl All {
+    fn measure(corpora: &Path, sizes: &[usize]) -> All {
+        println!("## parse\n");
+        let parse = bench_parse(corpora);
+        println!("\n## extract\n");
+        let extract = bench_extract(corpora);
+        println!("\n## match\n");
+        let match_mb_s = bench_match(corpora);
+        println!("\n## store\n");
+        let (store_new, store_known) = bench_store(corpora);
+        println!("\n## poll cycles\n");
+        let cycles = bench_cycle(sizes);
+        println!("\n## status page\n");
+        let web = web::bench_web();
+        All {
+            parse,
+            extract,
+            match_mb_s,
+            store_new,
+            store_known,
+            cycles,
+            web,
+        }
+    }
+
+    /// feedwatch's cycle of `pick` at `n` feeds.
+    fn ours(&self, n: usize, pick: Pick) -> Option<cycle::Usage> {
+        let at = self.cycles.sizes.iter().find(|(m, _, _)| *m == n);
+        at.map(|(_, c, _)| pick(c))
+    }
+
+    /// The Python loop's cycle of `pick` at `n` feeds, where it ran.
+    fn theirs(&self, n: usize, pick: Pick) -> Option<cycle::Usage> {
+        let at = self.cycles.sizes.iter().find(|(m, _, _)| *m == n);
+        at.and_then(|(_, _, p)| p.as_ref().map(pick))
+    }
+
+    /// The highest peak RSS of any of feedwatch's cycles.
+    fn peak_rss_mb(&self) -> f64 {
+        self.cycles
+            .sizes
+            .iter()
+            .flat_map(|(_, c, _)| [c.cold, c.warm, c.churn])
+            .map(|u| u.peak_rss_mb)
+            .fold(0.0, f64::max)
+    }
+
+    /// The figures of `bench/results.json` but extraction's.
+    fn results(&self) -> serde_json::Value {
+        let slowest_page = self.web.rows.iter().map(|r| r.2).fold(0.0, f64::max);
+        serde_json::json!({
+            "parse_mb_s": num(Some(self.parse.mb_s)),
+            "parse_vs_feedparser": num(Some(self.parse.mb_s / self.parse.feedparser_mb_s)),
+            "match_mb_s_10k_terms": num(Some(self.match_mb_s)),
+            "store_items_s": num(Some(self.store_new)),
+            "cold_cycle_1k_cpu_s": num(self.ours(1_000, COLD).map(|u| u.cpu_s)),
+            "warm_cycle_1k_cpu_s": num(self.ours(1_000, WARM).map(|u| u.cpu_s)),
+            "churn_cycle_1k_cpu_s": num(self.ours(1_000, CHURN).map(|u| u.cpu_s)),
+            "cold_cycle_10k_s": num(self.ours(10_000, COLD).map(|u| u.wall_s)),
+            "warm_cycle_10k_s": num(self.ours(10_000, WARM).map(|u| u.wall_s)),
+            "peak_rss_mb": num(Some(self.peak_rss_mb())),
+            "idle_rss_mb": num(self.cycles.idle_rss_mb),
+            "web_page_slowest_ms_10k_sources_100k_alerts": num(Some(slowest_page)),
+        })
+    }
+
+    /// `bench/RESULTS.md`'s heading and its table of every stage against its peer and target.
+    fn summary_table(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# Benchmark results\n");
+        let _ = writeln!(
+            md,
+            "{}; {} UTC. `cargo run --release --bin feedwatch-bench -- all` (bench/README.md).\n",
+            machine(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M")
+        );
+        let _ = writeln!(
+            md,
+            "| stage | measure | feedwatch | Python | ratio | target |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---|");
+        self.stage_rows(&mut md);
+        self.cycle_rows(&mut md);
+        md
+    }
+
+    /// The summary's rows for parsing, extraction, matching and the store.
+    fn stage_rows(&self, md: &mut String) {
+        let (parse, extract) = (&self.parse, &self.extract);
+        row(
+            md,
+            [
+                "parse",
+                "MB/s, one core, feed corpora",
+                &format!("{:.1}", parse.mb_s),
+                &format!("{:.2} (feedparser)", parse.feedparser_mb_s),
+                &times(parse.mb_s, parse.feedparser_mb_s),
+                ">= 50x",
+            ],
+        );
+        row(
+            md,
+            [
+                "extract",
+                "MB/s, one core, pooled over the five sets",
+                &format!("{:.1}", extract.mb_s),
+                &format!("{:.2} (trafilatura)", extract.trafilatura_mb_s),
+                &times(extract.mb_s, extract.trafilatura_mb_s),
+                ">= 100 MB/s, >= 10x",
+            ],
+        );
+        row(
+            md,
+            [
+                "extract",
+                "F1, macro average of the five sets",
+                &format!("{:.3}", extract.macro_f1),
+                &format!("{:.3} (trafilatura)", extract.trafilatura_macro_f1),
+                "",
+                ">= 0.94, each set >= trafilatura",
+            ],
+        );
+        let match_mb_s = format!("{:.0}", self.match_mb_s);
+        let store_new = format!("{:.0}", self.store_new);
+        let store_known = format!("{:.0}", self.store_known);
+        for (stage, measure, ours, target) in [
+            ("match", "MB/s, 10,000 terms", match_mb_s, ">= 200"),
+            ("store", "new items/s with dedupe", store_new, ""),
+            ("store", "known items/s skipped", store_known, ""),
+        ] {
+            row(md, [stage, measure, &ours, "", "", target]);
+        }
+    }
+
+    /// The summary's rows for poll cycles and memory.
+    fn cycle_rows(&self, md: &mut String) {
+        for (name, pick, target) in [
+            ("cold", COLD, "<= 2 s"),
+            ("warm", WARM, "<= 0.1 s"),
+            ("churn", CHURN, "<= 0.25 s"),
+        ] {
+            let Some(ours) = self.ours(1_000, pick) else {
+                continue;
+            };
+            let theirs = self.theirs(1_000, pick);
+            row(
+                md,
+                [
+                    &format!("1,000 feeds, {name}"),
+                    "CPU s (user+sys)",
+                    &format!("{:.2}", ours.cpu_s),
+                    &theirs.map_or(String::new(), |t| {
+                        format!("{:.2} (requests+feedparser)", t.cpu_s)
+                    }),
+                    &theirs.map_or(String::new(), |t| times(t.cpu_s, ours.cpu_s)),
+                    target,
+                ],
+            );
+        }
+        for (name, pick, target) in [("cold", COLD, "<= 20 s"), ("warm", WARM, "<= 1.5 s")] {
+            if let Some(ours) = self.ours(10_000, pick) {
+                let wall = format!("{:.2}", ours.wall_s);
+                row(
+                    md,
+                    [
+                        &format!("10,000 feeds, {name}"),
+                        "wall s",
+                        &wall,
+                        "",
+                        "",
+                        target,
+                    ],
+                );
+            }
+        }
+        let python_peak = self.theirs(1_000, COLD).map_or(String::new(), |t| {
+            format!("{:.0} (1,000 feeds)", t.peak_rss_mb)
+        });
+        let peak = format!("{:.0}", self.peak_rss_mb());
+        row(
+            md,
+            [
+                "memory",
+                "peak RSS MB, any cycle",
+                &peak,
+                &python_peak,
+                "",
+                "<= 100",
+            ],
+        );
+        if let Some(idle) = self.cycles.idle_rss_mb {
+            let idle = format!("{idle:.0}");
+            let measure = "idle RSS MB, `run` with 1,000 sources";
+            row(md, ["memory", measure, &idle, "", "", "<= 25"]);
+        }
+    }
+
+    /// Every poll cycle of every size, feedwatch's and the Python loop's.
+    fn cycles_table(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "\nEvery poll cycle, measured by the kernel (`wait4`) for the whole process:\n"
+        );
+        let _ = writeln!(
+            md,
+            "| feeds | poller | cycle | wall s | CPU s | peak RSS MB |\n|---:|---|---|---:|---:|---:|"
+        );
+        for (n, fw, py) in &self.cycles.sizes {
+            for (who, c) in [
+                ("feedwatch once", Some(fw)),
+                ("requests+feedparser", py.as_ref()),
+            ] {
+                let Some(c) = c else { continue };
+                for (name, u) in [("cold", c.cold), ("warm", c.warm), ("churn", c.churn)] {
+                    let _ = writeln!(
+                        md,
+                        "| {n} | {who} | {name} | {:.2} | {:.2} | {:.0} |",
+                        u.wall_s, u.cpu_s, u.peak_rss_mb
+                    );
+                }
+            }
+        }
+        md
+    }
 }
 
 /// "AMD EPYC ..., 2 cores, 24 GiB": what the figures were measured on.
