@@ -185,7 +185,9 @@ impl PollError {
 /// A successful poll's items, alerts and outcome are committed in one transaction.
 ///
 /// `slot` is the poll's share of the global bound: it is released once the source's own
-/// document is read, so article pages wait on their hosts' bounds, not on other sources.
+/// document is read, so article pages wait on their hosts' bounds, not on other sources,
+/// and at the latest once the poll has its place in the line to the store
+/// ([`Store::place_in_line`](crate::store::Store::place_in_line)).
 pub(crate) async fn poll_source(
     ctx: &PollContext,
     source: &Source,
@@ -199,8 +201,14 @@ pub(crate) async fn poll_source(
             Ok(r) => r,
             Err(_) => Err(PollError::OverDeadline(ctx.limits.deadline)),
         };
-    drop(slot);
     let elapsed = started.elapsed();
+    // What the poll read waits for its commit in a line of bounded length: the next fetch
+    // starts once this poll has its place in it.
+    let place = match &result {
+        Ok(_) => Some(ctx.store.place_in_line().await),
+        Err(_) => None,
+    };
+    drop(slot);
     let error = match result {
         Ok(polled) => match record_success(ctx, source, row, polled, elapsed).await {
             Ok(report) => return report,
@@ -208,6 +216,7 @@ pub(crate) async fn poll_source(
         },
         Err(e) => e,
     };
+    drop(place);
     record_failure(ctx, source, row, error, elapsed).await
 }
 

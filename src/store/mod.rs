@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
+pub use group::Place;
 pub use postgres::{PgTarget, PostgresStore, STORY_LOCK, node_lock};
 pub use sqlite::{SqliteStore, StoreLock};
 pub use types::*;
