@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::{bench_dir, machine, tempfile_dir, venv_python};
+use crate::{bench_dir, machine, run_python, sorted_paths, tempfile_dir, venv_python};
 
 /// The extraction sets, each scored with its metric (`snippets` for trafilatura-eval, whose
 /// pages have no full ground truth).
@@ -134,19 +134,7 @@ impl Run {
     /// trafilatura over a set's pages, one text file per page in `out`: the CPU seconds it
     /// took, as `py_extract.py` measures them.
     fn trafilatura(&self, dataset: &Path, out: &Path) -> f64 {
-        let run = std::process::Command::new(&self.python)
-            .arg(bench_dir().join("py_extract.py"))
-            .arg(dataset.join("html"))
-            .arg(out)
-            .output()
-            .expect("python runs");
-        assert!(
-            run.status.success(),
-            "py_extract.py failed: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let t: serde_json::Value =
-            serde_json::from_slice(&run.stdout).expect("py_extract.py prints JSON");
+        let t = run_python(&self.python, "py_extract.py", &[&dataset.join("html"), out]);
         t["cpu_s"].as_f64().unwrap()
     }
 }
@@ -350,12 +338,7 @@ fn articles_only(dataset: &Path, dir: &Path) -> Option<PathBuf> {
 
 /// Every page of a folder: (id, bytes), by id.
 fn read_pages(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    pages.sort();
-    pages
+    sorted_paths(dir)
         .iter()
         .map(|p| {
             (
