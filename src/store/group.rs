@@ -49,7 +49,7 @@ impl Store {
     /// A poll holds what it read until it is stored; it takes its place before it lets the
     /// next fetch start, so a store slower than the fetches slows the fetches down rather
     /// than gathering read polls in memory (a first cycle of 10,000 feeds on SQLite held
-    /// 390 MB that way, thousands of polls waiting for their commit).
+    /// 380 MB that way, thousands of polls waiting for their commit).
     pub async fn place_in_line(&self) -> Place {
         let places = self.group.places.clone();
         // The semaphore is never closed.
