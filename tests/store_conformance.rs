@@ -981,6 +981,42 @@ fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
     assert_eq!(polled, [Some(10), None]);
 }
 
+/// The same on SQLite, where a group of polls is one transaction too: a trigger refuses one
+/// poll's item, the other poll is stored, and the refused one fails alone with SQLite's words.
+#[test]
+fn sqlite_a_poll_refused_in_a_group_commit_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .sync_sources(
+            &[spec("a", "http://a.org/f"), spec("b", "http://b.org/f")],
+            0,
+            0,
+        )
+        .unwrap();
+    let ids = source_ids(&store);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_poison BEFORE INSERT ON items WHEN NEW.title = 'title poison'
+             BEGIN SELECT RAISE(ABORT, 'no_poison'); END;",
+        )
+        .unwrap();
+    let poll = |source_id: i64, key: &str| PollCommit {
+        source_id,
+        new: vec![item(key, &format!("text of {key}"), None, &[("w", "n")])],
+        changed: Vec::new(),
+        record: ok(10, 60_010),
+    };
+    let results = store.commit_polls(&[poll(ids[0], "fine"), poll(ids[1], "poison")]);
+    assert_eq!(results[0].as_ref().unwrap().alerts, 1);
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("no_poison"), "{err}");
+    assert_eq!(alert_ids(&store), ["fine-w"]);
+    assert_eq!(last_successes(&store), [Some(10), None]);
+}
+
 /// A notifier's due deliveries are read through the index of pending ones, however many
 /// delivered rows retention keeps before them: read by the key, every batch walked past all
 /// of those first (15 ms a batch with 50,000), and through `alerts_due` it sorted every due

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::SqliteStore;
 use crate::store::outbox_rows;
 use crate::store::{
-    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollRecord, Seen, StoreError,
-    StoredArticle,
+    ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollCommit, PollRecord, Seen,
+    StoreError, StoredArticle,
 };
 
 impl Items for SqliteStore {
@@ -93,6 +93,32 @@ impl Items for SqliteStore {
         self.write_record(&tx, source_id, rec)?;
         tx.commit()?;
         Ok(report)
+    }
+
+    /// The polls in one transaction, which writes the pages they share (the indexes' and
+    /// the sources' own) once, not once per poll; if it fails, each poll commits alone, so a
+    /// poll the store refuses fails alone.
+    fn commit_polls(&self, polls: &[PollCommit]) -> Vec<Result<InsertReport, StoreError>> {
+        let together = || -> Result<Vec<InsertReport>, StoreError> {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            let mut reports = Vec::with_capacity(polls.len());
+            for p in polls {
+                reports.push(self.write_poll(&tx, p.source_id, p.record.at, &p.new, &p.changed)?);
+                self.write_record(&tx, p.source_id, &p.record)?;
+            }
+            tx.commit()?;
+            Ok(reports)
+        };
+        if polls.len() > 1
+            && let Ok(reports) = together()
+        {
+            return reports.into_iter().map(Ok).collect();
+        }
+        polls
+            .iter()
+            .map(|p| self.commit_and_record(p.source_id, &p.new, &p.changed, &p.record))
+            .collect()
     }
 
     fn each_article(
