@@ -965,6 +965,13 @@ fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
         "fw",
         "ALTER TABLE items ADD CONSTRAINT no_poison CHECK (title <> 'title poison')",
     );
+    a_refused_poll_fails_alone(&store, &ids);
+}
+
+/// Commits a poll of `ids[0]` with one of `ids[1]` whose item's title is "title poison",
+/// which the store has been made to refuse (its error naming `no_poison`): the first is
+/// stored with its alert, the second fails alone and leaves nothing.
+fn a_refused_poll_fails_alone(store: &Store, ids: &[i64]) {
     let poll = |source_id: i64, key: &str| PollCommit {
         source_id,
         new: vec![item(key, &format!("text of {key}"), None, &[("w", "n")])],
@@ -975,10 +982,8 @@ fn postgres_a_poll_refused_in_a_group_commit_fails_alone() {
     assert_eq!(results[0].as_ref().unwrap().alerts, 1);
     let err = results[1].as_ref().unwrap_err().to_string();
     assert!(err.contains("no_poison"), "{err}");
-    let alerts = alert_ids(&store);
-    assert_eq!(alerts, ["fine-w"]);
-    let polled = last_successes(&store);
-    assert_eq!(polled, [Some(10), None]);
+    assert_eq!(alert_ids(store), ["fine-w"]);
+    assert_eq!(last_successes(store), [Some(10), None]);
 }
 
 /// The same on SQLite, where a group of polls is one transaction too: a trigger refuses one
@@ -1003,18 +1008,7 @@ fn sqlite_a_poll_refused_in_a_group_commit_fails_alone() {
              BEGIN SELECT RAISE(ABORT, 'no_poison'); END;",
         )
         .unwrap();
-    let poll = |source_id: i64, key: &str| PollCommit {
-        source_id,
-        new: vec![item(key, &format!("text of {key}"), None, &[("w", "n")])],
-        changed: Vec::new(),
-        record: ok(10, 60_010),
-    };
-    let results = store.commit_polls(&[poll(ids[0], "fine"), poll(ids[1], "poison")]);
-    assert_eq!(results[0].as_ref().unwrap().alerts, 1);
-    let err = results[1].as_ref().unwrap_err().to_string();
-    assert!(err.contains("no_poison"), "{err}");
-    assert_eq!(alert_ids(&store), ["fine-w"]);
-    assert_eq!(last_successes(&store), [Some(10), None]);
+    a_refused_poll_fails_alone(&store, &ids);
 }
 
 /// A notifier's due deliveries are read through the index of pending ones, however many
