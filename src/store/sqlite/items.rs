@@ -89,8 +89,7 @@ impl Items for SqliteStore {
     ) -> Result<InsertReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let report = self.write_poll(&tx, source_id, rec.at, new, changed)?;
-        self.write_record(&tx, source_id, rec)?;
+        let report = self.write_and_record(&tx, source_id, new, changed, rec)?;
         tx.commit()?;
         Ok(report)
     }
@@ -104,8 +103,13 @@ impl Items for SqliteStore {
             let tx = conn.transaction()?;
             let mut reports = Vec::with_capacity(polls.len());
             for p in polls {
-                reports.push(self.write_poll(&tx, p.source_id, p.record.at, &p.new, &p.changed)?);
-                self.write_record(&tx, p.source_id, &p.record)?;
+                reports.push(self.write_and_record(
+                    &tx,
+                    p.source_id,
+                    &p.new,
+                    &p.changed,
+                    &p.record,
+                )?);
             }
             tx.commit()?;
             Ok(reports)
@@ -163,6 +167,20 @@ impl Items for SqliteStore {
 }
 
 impl SqliteStore {
+    /// A poll's items and alerts, and its outcome on the source's row, in `tx`.
+    fn write_and_record(
+        &self,
+        tx: &Transaction<'_>,
+        source_id: i64,
+        new: &[NewItem],
+        changed: &[ChangedItem],
+        rec: &PollRecord,
+    ) -> Result<InsertReport, StoreError> {
+        let report = self.write_poll(tx, source_id, rec.at, new, changed)?;
+        self.write_record(tx, source_id, rec)?;
+        Ok(report)
+    }
+
     fn write_poll(
         &self,
         tx: &rusqlite::Transaction<'_>,
