@@ -39,7 +39,7 @@ pub(super) async fn poll_feed(
     let feed = blocking(move || parse::parse_feed(&fetched.body, &base)).await??;
     let total = feed.items.len();
     let items = distinct(feed.items);
-    let (ids, seen) = classify(ctx, row.id, &items).await?;
+    let (ids, seen) = classify(ctx, row, &items).await?;
     let (mut new, changed) = sort_seen(items, ids, seen, full_text);
     // Cheap checks done: only new items get their pages fetched, a bounded number per poll
     // and for a bounded time; the rest stay unstored and are new again next poll.

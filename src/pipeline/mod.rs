@@ -462,14 +462,20 @@ fn identities(items: &[Item]) -> Vec<Identity> {
 }
 
 /// Each item's identities, and what the store knows of it: the cheap check that comes
-/// before any full-text fetch or extraction.
+/// before any full-text fetch or extraction. A source that has never polled successfully
+/// has nothing stored (items are stored only with a successful poll's record, in one
+/// transaction), so its items are new without asking the store: a cold cycle of 10,000 new
+/// feeds saved 10,000 lookups, a round trip each on PostgreSQL.
 async fn classify(
     ctx: &PollContext,
-    source_id: i64,
+    row: &SourceRow,
     items: &[Item],
 ) -> Result<(Vec<Identity>, Vec<Seen>), PollError> {
     let ids = identities(items);
-    let lookup = ids.clone();
+    if row.last_success_at.is_none() {
+        return Ok((ids, vec![Seen::New; items.len()]));
+    }
+    let (source_id, lookup) = (row.id, ids.clone());
     let seen = ctx
         .store
         .blocking(move |s| s.classify(source_id, &lookup))

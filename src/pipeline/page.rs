@@ -109,7 +109,7 @@ pub(super) async fn poll_links(
             })
             .collect(),
     );
-    let (ids, seen) = classify(ctx, row.id, &items).await?;
+    let (ids, seen) = classify(ctx, row, &items).await?;
     let new: Vec<_> = items
         .into_iter()
         .zip(ids)
