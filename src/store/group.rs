@@ -1,8 +1,8 @@
 //! Group commit: polls that finish while another poll's commit runs wait for it, then go
 //! to the store together, in one call of [`Items::commit_polls`](super::Items::commit_polls).
-//! On PostgreSQL that is one transaction for all of them, where one each cost a story lock,
-//! a commit and the round trips around them. A lone poll commits at once: nothing waits
-//! for company.
+//! On either backend that is one transaction for all of them ([`together_else_alone`]),
+//! where one each cost a commit (and on PostgreSQL a story lock and the round trips around
+//! them). A lone poll commits at once: nothing waits for company.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,26 @@ pub(crate) const MAX_GROUP: usize = 32;
 /// At most this many polls hold a place in the line to the store: a group being committed
 /// and a group waiting for its turn.
 pub(crate) const MAX_PLACES: usize = 2 * MAX_GROUP;
+
+/// How both backends commit a group: the polls in one transaction (`together`), or, when
+/// there is one poll or that transaction fails, each poll alone, so that a poll the store
+/// refuses fails alone and the others are stored.
+pub(super) fn together_else_alone<P>(
+    polls: &[P],
+    together: impl FnOnce(&[P]) -> Result<Vec<InsertReport>, StoreError>,
+    alone: impl Fn(&P) -> Result<InsertReport, StoreError>,
+) -> Vec<Result<InsertReport, StoreError>> {
+    if polls.len() > 1 {
+        match together(polls) {
+            Ok(reports) => return reports.into_iter().map(Ok).collect(),
+            Err(e) => tracing::debug!(
+                polls = polls.len(), error = %e,
+                "a group commit failed; committing each poll alone"
+            ),
+        }
+    }
+    polls.iter().map(alone).collect()
+}
 
 /// What a poll's commit answers.
 type Answer = oneshot::Sender<Result<InsertReport, StoreError>>;

@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 
 use super::PostgresStore;
 use crate::dedupe::{SAME_STORY_BITS, SAME_STORY_CONTAINMENT, containment, distance};
+use crate::store::group::together_else_alone;
 use crate::store::outbox_rows;
 use crate::store::story_index::{STORY_WINDOW_MS, StoryIndex};
 use crate::store::{
@@ -166,18 +167,11 @@ impl Items for PostgresStore {
                 record: Some(&p.record),
             })
             .collect();
-        if writes.len() > 1 {
-            match self.commit_writes(&writes) {
-                Ok(reports) => return reports.into_iter().map(Ok).collect(),
-                Err(e) => {
-                    tracing::debug!(polls = writes.len(), error = %e, "a group commit failed; committing each poll alone")
-                }
-            }
-        }
-        writes
-            .iter()
-            .map(|w| Ok(self.commit_writes(std::slice::from_ref(w))?[0]))
-            .collect()
+        together_else_alone(
+            &writes,
+            |all| self.commit_writes(all),
+            |w| Ok(self.commit_writes(std::slice::from_ref(w))?[0]),
+        )
     }
 
     fn each_article(

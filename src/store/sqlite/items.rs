@@ -5,6 +5,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
+use crate::store::group::together_else_alone;
 use crate::store::outbox_rows;
 use crate::store::{
     ChangedItem, Identity, InsertReport, Items, NewAlert, NewItem, PollCommit, PollRecord, Seen,
@@ -98,31 +99,11 @@ impl Items for SqliteStore {
     /// the sources' own) once, not once per poll; if it fails, each poll commits alone, so a
     /// poll the store refuses fails alone.
     fn commit_polls(&self, polls: &[PollCommit]) -> Vec<Result<InsertReport, StoreError>> {
-        let together = || -> Result<Vec<InsertReport>, StoreError> {
-            let mut conn = self.lock();
-            let tx = conn.transaction()?;
-            let mut reports = Vec::with_capacity(polls.len());
-            for p in polls {
-                reports.push(self.write_and_record(
-                    &tx,
-                    p.source_id,
-                    &p.new,
-                    &p.changed,
-                    &p.record,
-                )?);
-            }
-            tx.commit()?;
-            Ok(reports)
-        };
-        if polls.len() > 1
-            && let Ok(reports) = together()
-        {
-            return reports.into_iter().map(Ok).collect();
-        }
-        polls
-            .iter()
-            .map(|p| self.commit_and_record(p.source_id, &p.new, &p.changed, &p.record))
-            .collect()
+        together_else_alone(
+            polls,
+            |all| self.commit_together(all),
+            |p| self.commit_and_record(p.source_id, &p.new, &p.changed, &p.record),
+        )
     }
 
     fn each_article(
@@ -167,6 +148,18 @@ impl Items for SqliteStore {
 }
 
 impl SqliteStore {
+    /// Polls in one transaction, each as [`Items::commit_and_record`] writes it.
+    fn commit_together(&self, polls: &[PollCommit]) -> Result<Vec<InsertReport>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let reports = polls
+            .iter()
+            .map(|p| self.write_and_record(&tx, p.source_id, &p.new, &p.changed, &p.record))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(reports)
+    }
+
     /// A poll's items and alerts, and its outcome on the source's row, in `tx`.
     fn write_and_record(
         &self,
