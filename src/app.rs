@@ -209,6 +209,7 @@ fn connect_postgres(pg: &PostgresSettings) -> anyhow::Result<PostgresStore> {
     };
     let target = PgTarget {
         url: pg.url.clone(),
+        tls: pg.tls.clone(),
         password,
         node: pg.node.clone().unwrap_or_else(host_name),
     };

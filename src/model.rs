@@ -26,6 +26,51 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// How a PostgreSQL store is reached over TLS: its URL's `sslmode` and `sslrootcert`, read
+/// as libpq (and so `psql`) reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgTls {
+    /// How much TLS is asked for, and how much of the server's certificate is checked.
+    pub mode: PgSslMode,
+    /// `sslrootcert`: a PEM file of the authorities whose certificates to trust. With one, a
+    /// mode that uses TLS checks the server's certificate against it; without, only
+    /// `verify-full` checks it, against the system's roots.
+    pub root_cert: Option<std::path::PathBuf>,
+}
+
+/// A URL's `sslmode`, as libpq reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PgSslMode {
+    /// No TLS.
+    Disable,
+    /// TLS when the server offers it (libpq tries without first; read here as `Prefer`).
+    Allow,
+    /// TLS when the server offers it, the certificate unchecked (the default).
+    #[default]
+    Prefer,
+    /// TLS or no connection, the certificate unchecked.
+    Require,
+    /// TLS, the certificate signed by an authority of `sslrootcert`, whatever host it names.
+    VerifyCa,
+    /// TLS, the certificate signed by a trusted authority and naming the host connected to.
+    VerifyFull,
+}
+
+impl PgSslMode {
+    /// The mode a URL's `sslmode` names.
+    pub fn parse(text: &str) -> Option<PgSslMode> {
+        Some(match text {
+            "disable" => PgSslMode::Disable,
+            "allow" => PgSslMode::Allow,
+            "prefer" => PgSslMode::Prefer,
+            "require" => PgSslMode::Require,
+            "verify-ca" => PgSslMode::VerifyCa,
+            "verify-full" => PgSslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
 /// How a source is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {

@@ -28,6 +28,7 @@ fn sqlite() -> (Store, Keep) {
 fn pg_target(url: &str, node: &str) -> PgTarget {
     PgTarget {
         url: url.to_string(),
+        tls: Default::default(),
         password: None,
         node: node.to_string(),
     }

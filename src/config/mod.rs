@@ -6,6 +6,7 @@
 
 mod checks;
 mod notifier;
+mod postgres;
 mod schema;
 mod validate;
 
@@ -21,7 +22,7 @@ pub use notifier::{
 };
 
 use crate::matcher::WatchSpec;
-use crate::model::Source;
+use crate::model::{PgTls, Source};
 
 /// The validated configuration, as typed settings.
 #[derive(Debug)]
@@ -87,8 +88,11 @@ pub struct StoreSettings {
 /// `[store] url` and its companions: a PostgreSQL database shared by several nodes.
 #[derive(Debug, Clone)]
 pub struct PostgresSettings {
-    /// `postgres://user@host:port/dbname?sslmode=...`, checked to parse.
+    /// `postgres://user@host:port/dbname?...` without `sslmode` and `sslrootcert`, checked to
+    /// parse.
     pub url: String,
+    /// The URL's `sslmode` and `sslrootcert`.
+    pub tls: PgTls,
     /// The variable holding the password, read when the store is opened.
     pub password_env: Option<String>,
     /// This daemon's name among the nodes; `None`: the host name.

@@ -3,6 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::model::PgSslMode;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("test.toml"))
@@ -319,6 +320,55 @@ fn a_status_page_beyond_loopback_needs_a_token() {
     assert!(c.http.listen.is_some() && c.http.token_env.is_none());
 }
 
+/// `sslmode` and `sslrootcert` are read as libpq reads them and taken out of the URL that
+/// tokio-postgres reads (it knows three of the six modes and no root certificate); the URL's
+/// other parameters stay, and a relative root certificate is taken from the config's folder.
+#[test]
+fn postgres_tls_is_read_as_libpq_reads_it() {
+    let pg = |url: &str| {
+        let text = format!("[store]\nurl = \"{url}\"\n");
+        Config::parse(&text, Path::new("/etc/feedwatch/feedwatch.toml"))
+            .unwrap()
+            .store
+            .postgres
+            .unwrap()
+    };
+    let p = pg("postgres://fw@db/fw");
+    assert_eq!(
+        (p.url.as_str(), &p.tls),
+        ("postgres://fw@db/fw", &PgTls::default())
+    );
+    assert_eq!(p.tls.mode, PgSslMode::Prefer);
+    let p = pg(
+        "postgres://fw@db/fw?application_name=n1&sslmode=verify-full&sslrootcert=ca%20files/db.pem",
+    );
+    assert_eq!(p.url, "postgres://fw@db/fw?application_name=n1");
+    assert_eq!(p.tls.mode, PgSslMode::VerifyFull);
+    assert_eq!(
+        p.tls.root_cert.as_deref(),
+        Some(Path::new("/etc/feedwatch/ca files/db.pem"))
+    );
+    let p = pg("postgresql://fw@db/fw?sslrootcert=/srv/ca.pem&sslmode=verify-ca");
+    assert_eq!(p.url, "postgresql://fw@db/fw");
+    assert_eq!(
+        (p.tls.mode, p.tls.root_cert.as_deref()),
+        (PgSslMode::VerifyCa, Some(Path::new("/srv/ca.pem")))
+    );
+    for (mode, read) in [
+        ("disable", PgSslMode::Disable),
+        ("allow", PgSslMode::Allow),
+        ("require", PgSslMode::Require),
+    ] {
+        assert_eq!(
+            pg(&format!("postgres://db/fw?sslmode={mode}")).tls.mode,
+            read
+        );
+    }
+    assert!(
+        err("[store]\nurl = \"postgres://db/fw?sslrootcert=\"\n").contains("sslrootcert is empty")
+    );
+}
+
 #[test]
 fn store_is_sqlite_or_postgres_never_both() {
     let c = parse("").unwrap();
@@ -331,11 +381,13 @@ fn store_is_sqlite_or_postgres_never_both() {
     assert_eq!(
         (
             pg.url.as_str(),
+            pg.tls.mode,
             pg.password_env.as_deref(),
             pg.node.as_deref()
         ),
         (
-            "postgres://fw@db:5432/fw?sslmode=require",
+            "postgres://fw@db:5432/fw",
+            PgSslMode::Require,
             Some("PW"),
             Some("a")
         )
@@ -352,6 +404,14 @@ fn store_is_sqlite_or_postgres_never_both() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("does not parse"), "{e}");
+    let e = parse("[store]\nurl = \"postgres://db/fw?sslmode=verify-ca\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("verify-ca needs sslrootcert"), "{e}");
+    let e = parse("[store]\nurl = \"postgres://db/fw?sslcert=x.pem\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not parse") && e.contains("sslcert"), "{e}");
     let e = parse("[store]\nnode = \"a\"\n").unwrap_err().to_string();
     assert!(e.contains("set [store] url too"), "{e}");
     // Nodes compare a hash of the settings but [store], where each names itself.

@@ -36,7 +36,7 @@ pub(super) fn validate(file: ConfigFile, path: &Path) -> Result<Config, Invalid>
     Ok(Config {
         file: path.to_path_buf(),
         hash: String::new(),
-        store: store(&file.store)?,
+        store: store(&file.store, path.parent().unwrap_or(Path::new(".")))?,
         fetch,
         delivery: DeliverySettings {
             retry_initial: file.delivery.retry_initial.0,
@@ -168,7 +168,8 @@ pub(super) fn header_value(value: &Spanned<String>, key: &str) -> Result<(), Inv
         })
 }
 
-fn store(store: &StoreConfig) -> Result<StoreSettings, Invalid> {
+/// `[store]`; `base` is the config file's folder, for a relative `sslrootcert`.
+fn store(store: &StoreConfig, base: &Path) -> Result<StoreSettings, Invalid> {
     let path = store
         .path
         .as_ref()
@@ -201,7 +202,10 @@ fn store(store: &StoreConfig) -> Result<StoreSettings, Invalid> {
             ),
         ));
     }
-    if let Err(e) = text.parse::<tokio_postgres::Config>() {
+    let (address, tls) = super::postgres::split_tls(text, base)
+        .map_err(|e| at(url, format!("[store] url does not parse: {e}")))?;
+    if let Err(e) = address.parse::<tokio_postgres::Config>() {
+        let e = crate::text::error_chain(&e);
         return Err(at(url, format!("[store] url does not parse: {e}")));
     }
     let node = store.node.as_ref().map(|n| n.get_ref().trim().to_string());
@@ -216,7 +220,8 @@ fn store(store: &StoreConfig) -> Result<StoreSettings, Invalid> {
     Ok(StoreSettings {
         path,
         postgres: Some(PostgresSettings {
-            url: text.clone(),
+            url: address,
+            tls,
             password_env: store.password_env.as_ref().map(|v| v.get_ref().clone()),
             node,
         }),

@@ -14,6 +14,7 @@ mod alerts;
 mod items;
 mod schema;
 mod sources;
+mod tls;
 mod views;
 
 pub use items::STORY_LOCK;
@@ -27,14 +28,16 @@ use tokio_postgres::Row;
 
 use super::story_index::StoryIndex;
 use super::{Cluster, Heartbeat, NodeStatus, SILENT_AFTER_MS, StoreError};
-use crate::model::{PollStatus, SourceType};
+use crate::model::{PgTls, PollStatus, SourceType};
 use crate::store::DeliveryState;
 
 /// Where the database is and who this node is.
 #[derive(Debug, Clone)]
 pub struct PgTarget {
-    /// `postgres://user@host:port/dbname?sslmode=...`.
+    /// `postgres://user@host:port/dbname?...`, without `sslmode` and `sslrootcert`.
     pub url: String,
+    /// How the server is reached over TLS.
+    pub tls: PgTls,
     /// The password, when it is not in the URL (from `password_env`).
     pub password: Option<String>,
     /// This node's name in the cluster.
@@ -117,7 +120,8 @@ impl PostgresStore {
             path: label.clone(),
             message,
         };
-        let tls = <rustls::ClientConfig as rustls_platform_verifier::ConfigVerifierExt>::with_platform_verifier()
+        config.ssl_mode(tls::ssl_mode(target.tls.mode));
+        let tls = tls::client_config(&target.tls)
             .map_err(|e| open_err(format!("cannot set up TLS: {e}")))?;
         let manager = Manager::from_config(
             config,
