@@ -849,6 +849,29 @@ fn postgres_migrates_from_the_previous_version_and_refuses_a_newer_one() {
     );
 }
 
+/// A role that may not create tables in the database (since PostgreSQL 15, one that does not
+/// own it) is refused with what it needs, and starts once it is granted it.
+#[test]
+fn postgres_a_role_that_cannot_create_tables_is_told_what_it_needs() {
+    let pg = PgCluster::start();
+    pg.database("fw");
+    pg.sql("postgres", "CREATE ROLE fwuser LOGIN");
+    let url = pg.url("fw").replace("feedwatch@", "fwuser@");
+    // What PostgreSQL 15 does by default, done by hand for an older server.
+    pg.sql("fw", "REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    let err = PostgresStore::connect(&pg_target(&url, "a"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("permission denied for schema public")
+            && err.contains("ALTER DATABASE <name> OWNER TO <role>"),
+        "{err}"
+    );
+    pg.sql("fw", "GRANT CREATE ON SCHEMA public TO fwuser");
+    PostgresStore::connect(&pg_target(&url, "a")).unwrap();
+}
+
 /// Statistics are taken of a table once it has grown, never while it is nearly empty: the
 /// planner would read such a table whole, and every foreign-key check of a cycle filling it
 /// would go on doing so (a cold cycle cost several times its CPU).

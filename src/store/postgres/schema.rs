@@ -183,7 +183,8 @@ pub(crate) async fn migrate_to(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS feedwatch_schema (version BIGINT NOT NULL)")
-        .await?;
+        .await
+        .map_err(|e| refused(label, e))?;
     let version: Option<i64> = tx
         .query_opt("SELECT version FROM feedwatch_schema", &[])
         .await?
@@ -209,7 +210,7 @@ pub(crate) async fn migrate_to(
         .take(to)
         .skip(version as usize)
     {
-        tx.batch_execute(sql).await?;
+        tx.batch_execute(sql).await.map_err(|e| refused(label, e))?;
         tx.execute(
             "UPDATE feedwatch_schema SET version = $1",
             &[&(i as i64 + 1)],
@@ -218,4 +219,22 @@ pub(crate) async fn migrate_to(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A migration's statement refused: when the role may not create tables, what it needs. Since
+/// PostgreSQL 15 a database's schema `public` takes tables only from the database's owner (and
+/// those granted CREATE on it), so a role given a database someone else owns cannot start.
+fn refused(label: &str, e: tokio_postgres::Error) -> StoreError {
+    if e.code() != Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+        return e.into();
+    }
+    StoreError::Open {
+        path: label.to_string(),
+        message: format!(
+            "{}; the role feedwatch connects as creates its tables, so it must own the database \
+             (ALTER DATABASE <name> OWNER TO <role>) or be granted CREATE on its schema \
+             (GRANT CREATE ON SCHEMA public TO <role>)",
+            super::describe(&e)
+        ),
+    }
 }
