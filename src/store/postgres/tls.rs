@@ -40,7 +40,10 @@ pub(super) fn client_config(tls: &PgTls) -> Result<ClientConfig, String> {
         (None, PgSslMode::VerifyCa) => {
             return Err("sslmode=verify-ca needs sslrootcert".into());
         }
-        (None, _) => Arc::new(Unchecked(provider.clone())),
+        (None, _) => Arc::new(AnyName {
+            signed_by: None,
+            provider: provider.clone(),
+        }),
         (Some(file), mode) => {
             let signed = WebPkiServerVerifier::builder_with_provider(
                 Arc::new(roots(file)?),
@@ -51,7 +54,10 @@ pub(super) fn client_config(tls: &PgTls) -> Result<ClientConfig, String> {
             if mode == PgSslMode::VerifyFull {
                 signed
             } else {
-                Arc::new(AnyName(signed))
+                Arc::new(AnyName {
+                    signed_by: Some(signed),
+                    provider: provider.clone(),
+                })
             }
         }
     };
@@ -77,61 +83,16 @@ fn roots(file: &Path) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// Takes the server's certificate as it comes (`prefer`, `require`), as libpq does without a
-/// root certificate: the connection is encrypted, the server unauthenticated. The handshake's
-/// signatures are still checked against the certificate's key.
+/// Checks what libpq checks short of the host name: without a root certificate (`prefer`,
+/// `require`), nothing of the certificate, so the connection is encrypted and the server
+/// unauthenticated; with one (`verify-ca`, or `prefer` and `require` given one), that one of
+/// its authorities signed the certificate, whatever host it names. The handshake's
+/// signatures are checked against the certificate's key either way.
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct AnyName {
+    signed_by: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
-
-/// Checks that a trusted authority signed the certificate, whatever host it names
-/// (`verify-ca`).
-#[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
 
 impl ServerCertVerifier for AnyName {
     fn verify_server_cert(
@@ -142,11 +103,17 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
+        let Some(signed_by) = &self.signed_by else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // The chain is checked before the name: a wrong name means a trusted chain.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match signed_by.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -160,7 +127,8 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -169,10 +137,13 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
