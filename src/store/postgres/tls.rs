@@ -32,7 +32,15 @@ pub(super) fn ssl_mode(mode: PgSslMode) -> SslMode {
 /// The TLS client for `tls`: how much of the server's certificate it checks.
 pub(super) fn client_config(tls: &PgTls) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let unchecked = || {
+        Arc::new(AnyName {
+            signed_by: None,
+            provider: provider.clone(),
+        })
+    };
     let verifier: Arc<dyn ServerCertVerifier> = match (&tls.root_cert, tls.mode) {
+        // Never used; a root certificate named with it is not read.
+        (_, PgSslMode::Disable) => unchecked(),
         (None, PgSslMode::VerifyFull) => {
             return <ClientConfig as rustls_platform_verifier::ConfigVerifierExt>::with_platform_verifier()
                 .map_err(|e| e.to_string());
@@ -40,10 +48,7 @@ pub(super) fn client_config(tls: &PgTls) -> Result<ClientConfig, String> {
         (None, PgSslMode::VerifyCa) => {
             return Err("sslmode=verify-ca needs sslrootcert".into());
         }
-        (None, _) => Arc::new(AnyName {
-            signed_by: None,
-            provider: provider.clone(),
-        }),
+        (None, _) => unchecked(),
         (Some(file), mode) => {
             let signed = WebPkiServerVerifier::builder_with_provider(
                 Arc::new(roots(file)?),
