@@ -3,8 +3,8 @@
 //! authority, for `localhost`. `prefer` (the default) and `require` connect without checking
 //! it, as Debian's server with its self-signed certificate needs; `verify-ca` checks the
 //! authority, `verify-full` the authority and the host name; `disable` is refused by the
-//! server; the server's socket, named as the URL's host, takes no TLS. Each case opens the
-//! store as the daemon does, from a config file.
+//! server; the server's socket, named as the URL's host, takes no TLS whatever the mode. Each
+//! case opens the store as the daemon does, from a config file.
 
 mod common;
 
@@ -133,9 +133,12 @@ fn sslmode_is_read_as_libpq_reads_it() {
         "?sslmode=verify-ca&sslrootcert=missing.pem",
         "sslrootcert",
     );
-    // The server's socket folder as the host, percent-encoded: no TLS there, and the
-    // server's rule for local connections lets it in.
+    // The server's socket folder as the host, percent-encoded: the server's rule for local
+    // connections lets it in, and no TLS is asked there whatever `sslmode` says (the server
+    // speaks none on its socket; libpq ignores `sslmode` there).
     let socket = dir.display().to_string().replace('/', "%2F");
-    let url = format!("postgres://feedwatch@{socket}:{port}/fw");
-    assert_eq!(open(dir, &url), Ok(()), "{url}");
+    for query in ["", "?sslmode=require", "?sslmode=verify-full"] {
+        let url = format!("postgres://feedwatch@{socket}:{port}/fw{query}");
+        assert_eq!(open(dir, &url), Ok(()), "{url}");
+    }
 }

@@ -120,7 +120,7 @@ impl PostgresStore {
             path: label.clone(),
             message,
         };
-        config.ssl_mode(tls::ssl_mode(target.tls.mode));
+        config.ssl_mode(tls::ssl_mode(target.tls.mode, config.get_hosts()));
         let tls = tls::client_config(&target.tls)
             .map_err(|e| open_err(format!("cannot set up TLS: {e}")))?;
         let manager = Manager::from_config(

@@ -16,12 +16,16 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{Host, SslMode};
 
 use crate::model::{PgSslMode, PgTls};
 
-/// What tokio-postgres is told: whether TLS is off, wanted or required.
-pub(super) fn ssl_mode(mode: PgSslMode) -> SslMode {
+/// What tokio-postgres is told: whether TLS is off, wanted or required. Never on the
+/// server's Unix socket, where it speaks no TLS: libpq ignores `sslmode` there.
+pub(super) fn ssl_mode(mode: PgSslMode, hosts: &[Host]) -> SslMode {
+    if !hosts.is_empty() && hosts.iter().all(|h| matches!(h, Host::Unix(_))) {
+        return SslMode::Disable;
+    }
     match mode {
         PgSslMode::Disable => SslMode::Disable,
         PgSslMode::Allow | PgSslMode::Prefer => SslMode::Prefer,
