@@ -849,6 +849,27 @@ fn postgres_migrates_from_the_previous_version_and_refuses_a_newer_one() {
     );
 }
 
+/// Each node's connections name it to the server (`application_name`), unless the URL names
+/// them itself.
+#[test]
+fn postgres_connections_carry_the_node_name() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let named = |name: &str| {
+        pg.sql(
+            "postgres",
+            &format!("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{name}'"),
+        )
+    };
+    let a = PostgresStore::connect(&pg_target(&url, "a")).unwrap();
+    assert_ne!(named("feedwatch a"), "0");
+    let b =
+        PostgresStore::connect(&pg_target(&format!("{url}?application_name=ours"), "b")).unwrap();
+    assert_ne!(named("ours"), "0");
+    assert_eq!(named("feedwatch b"), "0");
+    drop((a, b));
+}
+
 /// A role that may not create tables in the database (since PostgreSQL 15, one that does not
 /// own it) is refused with what it needs, and starts once it is granted it.
 #[test]

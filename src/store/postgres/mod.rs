@@ -115,6 +115,10 @@ impl PostgresStore {
         if let Some(password) = &target.password {
             config.password(password);
         }
+        // So that `pg_stat_activity` tells the nodes' connections apart.
+        if config.get_application_name().is_none() {
+            config.application_name(format!("feedwatch {}", target.node));
+        }
         let label = label(&config);
         let open_err = |message: String| StoreError::Open {
             path: label.clone(),
