@@ -120,8 +120,10 @@ fn sslmode_is_read_as_libpq_reads_it() {
         "?sslmode=verify-full&sslrootcert=ca.pem",
         "certificate",
     );
-    // The system's roots do not hold the test authority.
+    // The system's roots do not hold the test authority (libpq 16's `sslrootcert=system`
+    // names them, and makes verify-full the mode).
     refused("localhost", "?sslmode=verify-full", "certificate");
+    refused("localhost", "?sslrootcert=system", "certificate");
     // Another authority signed nothing here.
     refused(
         "127.0.0.1",

@@ -17,6 +17,7 @@ pub(super) fn split_tls(url: &str, base: &Path) -> Result<(String, PgTls), Strin
         None => (url, ""),
     };
     let mut tls = PgTls::default();
+    let (mut mode_given, mut system_roots) = (false, false);
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -31,12 +32,25 @@ pub(super) fn split_tls(url: &str, base: &Path) -> Result<(String, PgTls), Strin
                          verify-ca, verify-full"
                     )
                 })?;
+                mode_given = true;
             }
             "sslrootcert" if value.is_empty() => {
                 return Err("sslrootcert is empty: name a PEM file of certificates".into());
             }
-            "sslrootcert" => tls.root_cert = Some(base.join(value.as_ref())),
+            // libpq 16's word for the system's roots.
+            "sslrootcert" if value == "system" => (tls.root_cert, system_roots) = (None, true),
+            "sslrootcert" => {
+                (tls.root_cert, system_roots) = (Some(base.join(value.as_ref())), false)
+            }
             _ => rest.push(pair),
+        }
+    }
+    if system_roots {
+        // As libpq: the system's roots make verify-full the default, and refuse a weaker mode.
+        if !mode_given {
+            tls.mode = PgSslMode::VerifyFull;
+        } else if tls.mode != PgSslMode::VerifyFull {
+            return Err("sslrootcert=system needs sslmode=verify-full".into());
         }
     }
     if tls.mode == PgSslMode::VerifyCa && tls.root_cert.is_none() {

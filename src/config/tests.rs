@@ -367,6 +367,16 @@ fn postgres_tls_is_read_as_libpq_reads_it() {
     assert!(
         err("[store]\nurl = \"postgres://db/fw?sslrootcert=\"\n").contains("sslrootcert is empty")
     );
+    // libpq 16's `system`: the system's roots, and verify-full unless a weaker mode is
+    // asked, which is refused.
+    let p = pg("postgres://db/fw?sslrootcert=system");
+    assert_eq!((p.tls.mode, p.tls.root_cert), (PgSslMode::VerifyFull, None));
+    let p = pg("postgres://db/fw?sslmode=verify-full&sslrootcert=system");
+    assert_eq!((p.tls.mode, p.tls.root_cert), (PgSslMode::VerifyFull, None));
+    assert!(
+        err("[store]\nurl = \"postgres://db/fw?sslrootcert=system&sslmode=require\"\n")
+            .contains("sslrootcert=system needs sslmode=verify-full")
+    );
 }
 
 #[test]
