@@ -299,11 +299,10 @@ pub(crate) fn update_extract_section(f: &ExtractFigures) {
     let section = extract_section(f);
     let updated = match (md.find(EXTRACT_START), md.find(EXTRACT_END)) {
         (Some(a), Some(b)) if a < b => {
-            format!(
-                "{}{section}{}",
-                &md[..a],
-                &md[b + EXTRACT_END.len()..].trim_start_matches('\n')
-            )
+            // One blank line between the table and what follows it.
+            let rest = md[b + EXTRACT_END.len()..].trim_start_matches('\n');
+            let gap = if rest.is_empty() { "" } else { "\n" };
+            format!("{}{section}{gap}{rest}", &md[..a])
         }
         _ => format!("{md}\n{section}"),
     };

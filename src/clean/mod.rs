@@ -476,6 +476,26 @@ mod tests {
         );
     }
 
+    /// Prose is told from a list of links by its commas and full stops, in any script: a
+    /// Japanese story whose phrases are links (a glossary, a reading aid) is text, and a line
+    /// of menu links beside it is not.
+    #[test]
+    fn linked_prose_in_other_scripts_is_not_a_link_list() {
+        let story = "むかしむかし、あるところにおじいさんとおばあさんが住んでいました。\
+                     おじいさんは山へ柴刈りに、おばあさんは川へ洗濯に行きました。\
+                     すると、川上から大きな桃が、どんぶらこ、どんぶらこと流れてきました。";
+        let linked: String = story
+            .split_inclusive(['、', '。'])
+            .enumerate()
+            .map(|(i, phrase)| format!("<a href='/w{i}'>{phrase}</a>"))
+            .collect();
+        let text = clean_fragment(&format!(
+            "<p>昔話です。</p><div>{linked}</div>\
+             <div><a href='/'>ホーム</a> <a href='/news'>ニュース</a> <a href='/c'>お問い合わせ</a></div>"
+        ));
+        assert_eq!(text, format!("昔話です。\n\n{story}"));
+    }
+
     #[test]
     fn a_roundup_of_links_is_kept_whole() {
         let text = clean_fragment(

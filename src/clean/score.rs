@@ -159,6 +159,13 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
     scores
 }
 
+/// Commas of Latin, Arabic, and the ideographic and full-width ones of Chinese and Japanese.
+const COMMAS: [char; 4] = [',', '،', '、', '，'];
+
+/// What marks prose rather than a list of links: those commas, and full stops of the same
+/// scripts.
+const PROSE_MARKS: [char; 7] = [',', '،', '、', '，', '.', '。', '．'];
+
 /// What a paragraph's vote reads of its text: its length in characters, white space
 /// folded, and its commas.
 #[derive(Default)]
@@ -178,7 +185,7 @@ impl TextStats {
                 continue;
             }
             self.chars += 1 + usize::from(self.space);
-            self.commas += usize::from(matches!(c, ',' | '،' | '、' | '，'));
+            self.commas += usize::from(COMMAS.contains(&c));
             self.started = true;
             self.space = false;
         }
@@ -597,7 +604,7 @@ fn each_visible_text(node: NodeRef<'_, Node>, w: &Wrappers, mut f: impl FnMut(&s
 /// A block that is mostly links and little prose.
 pub(super) fn is_link_list(node: NodeRef<'_, Node>, w: &Wrappers) -> bool {
     let density = link_density(node);
-    density > 0.5 && visible_text(node, w).matches(['.', ',']).count() < 5
+    density > 0.5 && visible_text(node, w).matches(PROSE_MARKS).count() < 5
 }
 
 /// Share of the text under `node` that sits inside links.
