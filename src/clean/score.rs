@@ -162,9 +162,8 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
 /// Commas of Latin, Arabic, and the ideographic and full-width ones of Chinese and Japanese.
 const COMMAS: [char; 4] = [',', '،', '、', '，'];
 
-/// What marks prose rather than a list of links: those commas, and full stops of the same
-/// scripts.
-const PROSE_MARKS: [char; 7] = [',', '،', '、', '，', '.', '。', '．'];
+/// Full stops of Latin, and the ideographic and full-width ones of Chinese and Japanese.
+const FULL_STOPS: [char; 3] = ['.', '。', '．'];
 
 /// What a paragraph's vote reads of its text: its length in characters, white space
 /// folded, and its commas.
@@ -604,7 +603,9 @@ fn each_visible_text(node: NodeRef<'_, Node>, w: &Wrappers, mut f: impl FnMut(&s
 /// A block that is mostly links and little prose.
 pub(super) fn is_link_list(node: NodeRef<'_, Node>, w: &Wrappers) -> bool {
     let density = link_density(node);
-    density > 0.5 && visible_text(node, w).matches(PROSE_MARKS).count() < 5
+    // Prose shows itself by its commas and full stops.
+    let prose_mark = |c: char| COMMAS.contains(&c) || FULL_STOPS.contains(&c);
+    density > 0.5 && visible_text(node, w).matches(prose_mark).count() < 5
 }
 
 /// Share of the text under `node` that sits inside links.
