@@ -16,8 +16,7 @@ pub(super) fn split_tls(url: &str, base: &Path) -> Result<(String, PgTls), Strin
         Some((address, query)) => (address, query),
         None => (url, ""),
     };
-    let mut tls = PgTls::default();
-    let (mut mode_given, mut system_roots) = (false, false);
+    let (mut mode, mut root) = (None, None);
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -26,33 +25,33 @@ pub(super) fn split_tls(url: &str, base: &Path) -> Result<(String, PgTls), Strin
             .map_err(|_| format!("{key} is not UTF-8 once decoded"))?;
         match key {
             "sslmode" => {
-                tls.mode = PgSslMode::parse(&value).ok_or_else(|| {
+                mode = Some(PgSslMode::parse(&value).ok_or_else(|| {
                     format!(
                         "sslmode \"{value}\" is not one of disable, allow, prefer, require, \
                          verify-ca, verify-full"
                     )
-                })?;
-                mode_given = true;
+                })?);
             }
-            "sslrootcert" if value.is_empty() => {
-                return Err("sslrootcert is empty: name a PEM file of certificates".into());
-            }
-            // libpq 16's word for the system's roots.
-            "sslrootcert" if value == "system" => (tls.root_cert, system_roots) = (None, true),
-            "sslrootcert" => {
-                (tls.root_cert, system_roots) = (Some(base.join(value.as_ref())), false)
-            }
+            "sslrootcert" => root = Some(value),
             _ => rest.push(pair),
         }
     }
-    if system_roots {
-        // As libpq: the system's roots make verify-full the default, and refuse a weaker mode.
-        if !mode_given {
-            tls.mode = PgSslMode::VerifyFull;
-        } else if tls.mode != PgSslMode::VerifyFull {
-            return Err("sslrootcert=system needs sslmode=verify-full".into());
-        }
-    }
+    let tls = match root.as_deref() {
+        Some("") => return Err("sslrootcert is empty: name a PEM file of certificates".into()),
+        // libpq 16's word for the system's roots: verify-full unless a mode is given, and
+        // no weaker mode.
+        Some("system") => match mode.unwrap_or(PgSslMode::VerifyFull) {
+            PgSslMode::VerifyFull => PgTls {
+                mode: PgSslMode::VerifyFull,
+                root_cert: None,
+            },
+            _ => return Err("sslrootcert=system needs sslmode=verify-full".into()),
+        },
+        root => PgTls {
+            mode: mode.unwrap_or_default(),
+            root_cert: root.map(|r| base.join(r)),
+        },
+    };
     if tls.mode == PgSslMode::VerifyCa && tls.root_cert.is_none() {
         return Err(
             "sslmode=verify-ca needs sslrootcert=<PEM file of the authority's certificates> \
