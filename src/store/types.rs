@@ -111,9 +111,10 @@ pub struct SourceHealth {
 /// How an item is recognised: its key, and the other identities that survive GUID churn.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
-    /// Identity within its source (`guid:`, `url:` or `hash:`).
+    /// Identity within its source (`guid:`, `url:` or `hash:`, see `dedupe::item_key`).
     pub key: String,
-    /// The feed's GUID, if any.
+    /// The feed's GUID, if any: stored, and found by the key, which is `guid:` and the GUID
+    /// whenever there is one.
     pub guid: Option<String>,
     /// Canonical URL (left out when several items of the feed share it).
     pub url: Option<String>,

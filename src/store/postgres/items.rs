@@ -22,10 +22,10 @@ use crate::store::{
 /// One of an item's identities, by the column it is stored in.
 type IdentityPart = fn(&Identity) -> Option<&String>;
 
-/// The kinds of identity, strongest first: the column each is stored in, and its value.
-const KINDS: [(&str, IdentityPart); 4] = [
+/// The kinds of identity, strongest first: the column each is stored in, and its value. A
+/// GUID is found by the key, which is `guid:` and the GUID whenever an item has one.
+const KINDS: [(&str, IdentityPart); 3] = [
     ("key", |i| Some(&i.key)),
-    ("guid", |i| i.guid.as_ref()),
     ("url", |i| i.url.as_ref()),
     ("title_date", |i| i.title_date.as_ref()),
 ];

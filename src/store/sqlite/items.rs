@@ -18,20 +18,15 @@ impl Items for SqliteStore {
         // One read transaction for all the lookups: one lock instead of one per statement.
         let conn = guard.unchecked_transaction()?;
         // One indexed lookup per identity, strongest first; most known items stop at the key.
+        // A GUID is found by the key, which is `guid:` and the GUID whenever there is one.
         let lookups = [
             "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND key = ?2",
-            "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND guid = ?2 LIMIT 1",
             "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND url = ?2 LIMIT 1",
             "SELECT id, raw_hash, pruned FROM items WHERE source_id = ?1 AND title_date = ?2 LIMIT 1",
         ];
         let mut out = Vec::with_capacity(items.len());
         for it in items {
-            let values = [
-                Some(&it.key),
-                it.guid.as_ref(),
-                it.url.as_ref(),
-                it.title_date.as_ref(),
-            ];
+            let values = [Some(&it.key), it.url.as_ref(), it.title_date.as_ref()];
             let mut found = None;
             for (sql, value) in lookups.iter().zip(values) {
                 let Some(value) = value else { continue };

@@ -137,6 +137,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX polls_source ON polls (source_id, at);
     CREATE INDEX polls_at ON polls (at);
     "#,
+    // 8: no index of GUIDs: an item's key is `guid:` and its GUID whenever it has one, so
+    // the key's unique index finds every item a GUID would.
+    r#"
+    DROP INDEX IF EXISTS items_guid;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
