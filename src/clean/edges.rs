@@ -3,15 +3,16 @@
 //! headline or a bare link after the last.
 
 /// The article text without the page furniture that often opens or closes the chosen block:
-/// the headline repeated, a date or dateline, a bare link, a short label ("Caption", "Text
+/// the headline repeated (any of `titles`: the page's title, its `<h1>`), a date or dateline, a bare link, a short label ("Caption", "Text
 /// size", "BREAKING NEWS") before the first real paragraph; the headline or a bare link
 /// after the last. Never the whole text.
-pub(super) fn drop_edge_chrome(text: &str, title: &str) -> String {
+pub(super) fn drop_edge_chrome(text: &str, titles: &[&str]) -> String {
     let paras: Vec<&str> = text.split("\n\n").collect();
-    let title = title.trim();
     let repeat = |p: &str| {
         let p = p.trim();
-        (!title.is_empty() && p.eq_ignore_ascii_case(title))
+        titles
+            .iter()
+            .any(|t| !t.trim().is_empty() && p.eq_ignore_ascii_case(t.trim()))
             || (!p.contains(' ') && (p.starts_with("http://") || p.starts_with("https://")))
     };
     let chrome = |p: &str| {

@@ -163,7 +163,8 @@ pub fn extract_article(html: &str) -> Article {
     {
         text = body;
     }
-    text = drop_edge_chrome(&text, &title);
+    let h1 = facts.h1.map(element_text).unwrap_or_default();
+    text = drop_edge_chrome(&text, &[&title, &h1]);
     if text.chars().count() < MIN_ARTICLE_CHARS / 2 {
         // Paywall overlays and script-rendered pages: the description is better than nothing.
         if let Some(desc) = facts.meta(&["og:description", "description", "twitter:description"])
@@ -538,12 +539,12 @@ mod tests {
         let text = format!(
             "Caption\n\nBy JERUSALEM POST STAFF\n\nNov. 20, 2019, 9:28 AM UTC\n\nSon of president stabbed\n\n{body}\n\nSon of president stabbed"
         );
-        assert_eq!(drop_edge_chrome(&text, "Son of president stabbed"), body);
+        assert_eq!(drop_edge_chrome(&text, &["Son of president stabbed"]), body);
         // A closing sign-off stays; so does a text that is all short lines.
         let signed = format!("{body}\n\nJohn Smith");
-        assert_eq!(drop_edge_chrome(&signed, "Title"), signed);
+        assert_eq!(drop_edge_chrome(&signed, &["Title"]), signed);
         assert_eq!(
-            drop_edge_chrome("Caption\n\nTags", "Title"),
+            drop_edge_chrome("Caption\n\nTags", &["Title"]),
             "Caption\n\nTags"
         );
     }
@@ -592,6 +593,32 @@ mod tests {
             "{}",
             a.text
         );
+    }
+
+    /// The title names the site as well ("Headline - Site"): the headline atop the article's
+    /// block is still the headline repeated.
+    #[test]
+    fn the_headline_repeated_goes_when_the_title_names_the_site() {
+        let body = "Real article sentence about Caracas and the talks. ".repeat(8);
+        for (title, h1) in [
+            (
+                "Talks resume in Caracas - The Daily Site",
+                "Talks resume in Caracas",
+            ),
+            (
+                "商品の改造が商標法違反に！？ - 事務所",
+                "商品の改造が商標法違反に！？",
+            ),
+        ] {
+            let html = format!(
+                r#"<html><head><meta property="og:title" content="{title}"></head><body>
+                <div class="post"><div><h1>{h1}</h1></div><p>{body}</p><p>{body}</p></div>
+                </body></html>"#
+            );
+            let a = extract_article(&html);
+            assert_eq!(a.title, title);
+            assert!(a.text.starts_with("Real article"), "{}", a.text);
+        }
     }
 
     #[test]
