@@ -2,6 +2,8 @@
 //! dateline, a byline, a bare link or a short label before the first real paragraph, and the
 //! headline or a bare link after the last.
 
+use super::marks::ends_with_stop;
+
 /// The article text without the page furniture that often opens or closes the chosen block:
 /// the headline repeated (any of `titles`: the page's title, its `<h1>`), a date or dateline, a bare link, a short label ("Caption", "Text
 /// size", "BREAKING NEWS") before the first real paragraph; the headline or a bare link
@@ -18,7 +20,7 @@ pub(super) fn drop_edge_chrome(text: &str, titles: &[&str]) -> String {
     let chrome = |p: &str| {
         let p = p.trim();
         let words = p.split_whitespace().count();
-        let sentence = p.ends_with(['.', '!', '?', '"', '”', '»', ':', ';']);
+        let sentence = ends_with_stop(p) || p.ends_with(['"', '”', '»', ':', ';']);
         repeat(p)
             || (words <= 6 && !sentence && looks_like_date(p))
             || (words <= 3 && !sentence && p.chars().count() <= 30)

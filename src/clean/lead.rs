@@ -8,6 +8,7 @@ use ego_tree::NodeRef;
 use ego_tree::iter::Edge;
 use scraper::Node;
 
+use super::marks::ends_with_stop;
 use super::noise::{Wrappers, words_of};
 use super::walk::{line_text, paragraphs};
 
@@ -155,8 +156,7 @@ fn reads_as_prose(p: NodeRef<'_, Node>, text: &str) -> bool {
 
 /// Whether a paragraph ends as a sentence does.
 fn ends_a_sentence(text: &str) -> bool {
-    text.trim_end()
-        .ends_with(['.', '!', '?', '…', '"', '“', '”', '»'])
+    ends_with_stop(text) || text.trim_end().ends_with(['…', '"', '“', '”', '»'])
 }
 
 /// Whether the headline and `p` sit in one article's head: the smallest element holding

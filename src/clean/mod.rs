@@ -11,6 +11,7 @@ mod entities;
 mod facts;
 mod jsonld;
 mod lead;
+mod marks;
 mod noise;
 mod regions;
 mod score;
@@ -619,6 +620,26 @@ mod tests {
             assert_eq!(a.title, title);
             assert!(a.text.starts_with("Real article"), "{}", a.text);
         }
+    }
+
+    /// A short first sentence is the story's lead, not a label, in Chinese as in English:
+    /// it ends in `。`.
+    #[test]
+    fn a_short_lead_sentence_in_chinese_stays() {
+        let paragraph = "据日本气象厅消息，这次地震的震级为五点八级，震源深度约为四十公里，\
+                         东京市中心有明显震感，部分地铁线路暂时停运，目前尚无人员伤亡的报告。";
+        let html = format!(
+            r#"<html><head><title>东京发生地震</title></head><body>
+            <nav><a href="/">首页</a> <a href="/news">新闻</a></nav>
+            <article><h1>东京发生地震</h1><p>今天早上东京发生了地震。</p>
+            <p>{paragraph}</p><p>{paragraph}</p><p>{paragraph}</p></article></body></html>"#
+        );
+        let a = extract_article(&html);
+        assert!(
+            a.text.starts_with("今天早上东京发生了地震。\n\n"),
+            "{}",
+            a.text
+        );
     }
 
     #[test]

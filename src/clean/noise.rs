@@ -7,6 +7,8 @@ use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 use scraper::node::Element;
 
+use super::marks::ends_with_stop;
+
 /// Elements whose content is never article text.
 pub(super) const SKIP_TAGS: &[&str] = &[
     "script",
@@ -1046,7 +1048,7 @@ const CLOSING_LABELS: &[&str] = &[
 /// one set as a paragraph): a few words, not a sentence.
 pub(super) fn is_closing_label(p: &str) -> bool {
     let p = p.trim();
-    if p.len() > 60 || p.split_whitespace().count() > 8 || p.ends_with(['.', '!', '?']) {
+    if p.len() > 60 || p.split_whitespace().count() > 8 || ends_with_stop(p) {
         return false;
     }
     let lower = p.to_lowercase();

@@ -9,6 +9,7 @@ use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
+use super::marks::{COMMAS, FULL_STOPS, ends_with_stop};
 use super::noise::Wrappers;
 
 const PARAGRAPH_TAGS: &[&str] = &["p", "pre", "blockquote", "td"];
@@ -158,12 +159,6 @@ fn paragraph_votes(root: NodeRef<'_, Node>, w: &Wrappers) -> Scores {
     }
     scores
 }
-
-/// Commas of Latin, Arabic, and the ideographic and full-width ones of Chinese and Japanese.
-const COMMAS: [char; 4] = [',', '،', '、', '，'];
-
-/// Full stops of Latin, and the ideographic and full-width ones of Chinese and Japanese.
-const FULL_STOPS: [char; 3] = ['.', '。', '．'];
 
 /// What a paragraph's vote reads of its text: its length in characters, white space
 /// folded, and its commas.
@@ -443,7 +438,7 @@ fn with_siblings(
             let text = visible_text(sibling, w);
             let density = link_density(sibling);
             (text.chars().count() > 80 && density < 0.25)
-                || (density == 0.0 && text.ends_with(['.', '!', '?']))
+                || (density == 0.0 && ends_with_stop(&text))
         };
         // A section of prose beside the article: its introduction set apart by a page
         // builder.

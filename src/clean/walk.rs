@@ -6,6 +6,7 @@ use ego_tree::NodeRef;
 use ego_tree::iter::Edge;
 use scraper::Node;
 
+use super::marks::ends_with_stop;
 use super::noise::{self, Wrappers};
 use super::score;
 use crate::text::fold_whitespace;
@@ -280,7 +281,8 @@ fn drop_link_runs(paras: Vec<Marked>) -> Vec<Marked> {
             keep[i..i + run].fill(false);
             if let Some(lead) = i.checked_sub(1) {
                 let p = paras[lead].text.as_str();
-                let sentence = p.ends_with(['.', '!', '?', '"', '”']) && !p.ends_with("...");
+                let sentence =
+                    (ends_with_stop(p) || p.ends_with(['"', '”'])) && !p.ends_with("...");
                 if p.split_whitespace().count() <= 6 && !sentence {
                     keep[lead] = false;
                 }
