@@ -8,6 +8,15 @@ pub(super) const COMMAS: [char; 4] = [',', '،', '、', '，'];
 /// Full stops of Latin, and the ideographic and full-width ones of Chinese and Japanese.
 pub(super) const FULL_STOPS: [char; 3] = ['.', '。', '．'];
 
+/// Commas and full stops a block of prose has at least: a list of links or tags has fewer.
+const PROSE_MARKS: usize = 5;
+
+/// Whether `text` shows itself as prose by its commas and full stops, in any script.
+pub(super) fn has_prose_marks(text: &str) -> bool {
+    let mark = |c: char| COMMAS.contains(&c) || FULL_STOPS.contains(&c);
+    text.matches(mark).nth(PROSE_MARKS - 1).is_some()
+}
+
 /// The marks that end a sentence: the full stops, question and exclamation marks (Latin,
 /// full-width, Arabic), the Urdu full stop and the Devanagari danda.
 const SENTENCE_ENDS: [char; 10] = ['.', '。', '．', '!', '?', '！', '？', '؟', '۔', '।'];

@@ -9,7 +9,7 @@ use ego_tree::iter::Edge;
 use ego_tree::{NodeId, NodeRef};
 use scraper::Node;
 
-use super::marks::{COMMAS, FULL_STOPS, ends_with_stop};
+use super::marks::{COMMAS, ends_with_stop, has_prose_marks};
 use super::noise::Wrappers;
 
 const PARAGRAPH_TAGS: &[&str] = &["p", "pre", "blockquote", "td"];
@@ -598,9 +598,7 @@ fn each_visible_text(node: NodeRef<'_, Node>, w: &Wrappers, mut f: impl FnMut(&s
 /// A block that is mostly links and little prose.
 pub(super) fn is_link_list(node: NodeRef<'_, Node>, w: &Wrappers) -> bool {
     let density = link_density(node);
-    // Prose shows itself by its commas and full stops.
-    let prose_mark = |c: char| COMMAS.contains(&c) || FULL_STOPS.contains(&c);
-    density > 0.5 && visible_text(node, w).matches(prose_mark).count() < 5
+    density > 0.5 && !has_prose_marks(&visible_text(node, w))
 }
 
 /// Share of the text under `node` that sits inside links.
