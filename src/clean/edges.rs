@@ -5,9 +5,9 @@
 use super::marks::ends_with_stop;
 
 /// The article text without the page furniture that often opens or closes the chosen block:
-/// the headline repeated (any of `titles`: the page's title, its `<h1>`), a date or dateline, a bare link, a short label ("Caption", "Text
-/// size", "BREAKING NEWS") before the first real paragraph; the headline or a bare link
-/// after the last. Never the whole text.
+/// the headline repeated (any of `titles`: the page's title, its `<h1>`), a date or
+/// dateline, a bare link, a short label ("Caption", "Text size", "BREAKING NEWS") before the
+/// first real paragraph; the headline or a bare link after the last. Never the whole text.
 pub(super) fn drop_edge_chrome(text: &str, titles: &[&str]) -> String {
     let paras: Vec<&str> = text.split("\n\n").collect();
     let repeat = |p: &str| {

@@ -6,7 +6,7 @@
 pub(super) const COMMAS: [char; 4] = [',', '،', '、', '，'];
 
 /// Full stops of Latin, and the ideographic and full-width ones of Chinese and Japanese.
-pub(super) const FULL_STOPS: [char; 3] = ['.', '。', '．'];
+const FULL_STOPS: [char; 3] = ['.', '。', '．'];
 
 /// Commas and full stops a block of prose has at least: a list of links or tags has fewer.
 const PROSE_MARKS: usize = 5;
