@@ -584,6 +584,17 @@ fn sources_sync_claim_and_record(store: &Store) {
     assert_eq!(claimed.len(), 1);
     store.release(&[b], 400).unwrap();
     assert_eq!(store.claim_due(400, 10, 5_000).unwrap().len(), 1);
+    // A source listed again, unchanged, is active again with what it knew.
+    store
+        .sync_sources(
+            &[spec("a", "http://a.org/f"), spec("b", "http://b.org/other")],
+            400,
+            0,
+        )
+        .unwrap();
+    let rows = store.active_sources().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].id, rows[0].failing_since), (a, Some(100)));
     // Outcomes written as one batch.
     store.record_polls(&[(b, ok(500, 9_000))]).unwrap();
     assert_eq!(store.next_poll_at().unwrap(), Some(9_000));
@@ -766,6 +777,55 @@ fn postgres_each_node_polls_what_its_config_lists() {
     assert_eq!(names(&b), ["shared"]);
     assert_eq!(names(&a), ["only-a"]);
     assert_eq!(b.nodes(10).unwrap().len(), 2);
+}
+
+/// A node that starts or reloads with the config the database holds writes no source's row
+/// (each write is a new version of the row and of its index entries), and a changed source
+/// is written alone.
+#[test]
+fn postgres_an_unchanged_config_rewrites_no_source() {
+    let pg = PgCluster::start();
+    let url = pg.database("fw");
+    let specs: Vec<SourceSpec> = (0..50)
+        .map(|i| spec(&format!("s{i}"), &format!("http://e.org/{i}")))
+        .collect();
+    let nodes: Vec<Store> = ["a", "b"]
+        .iter()
+        .map(|n| Store::new(PostgresStore::connect(&pg_target(&url, n)).unwrap()))
+        .collect();
+    for n in &nodes {
+        n.sync_sources(&specs, 0, 0).unwrap();
+    }
+    let versions = || {
+        pg.sql(
+            "fw",
+            "SELECT string_agg(xmin::text, ',' ORDER BY id) FROM sources",
+        )
+    };
+    let listed = || {
+        pg.sql(
+            "fw",
+            "SELECT string_agg(xmin::text, ',' ORDER BY node, source_id) FROM node_sources",
+        )
+    };
+    let (before, listed_before) = (versions(), listed());
+    for n in &nodes {
+        n.sync_sources(&specs, 10, 0).unwrap();
+    }
+    assert_eq!(versions(), before);
+    assert_eq!(listed(), listed_before);
+    let mut changed = specs.clone();
+    changed[7].url = "http://e.org/moved".into();
+    nodes[0].sync_sources(&changed, 20, 0).unwrap();
+    let after = versions();
+    let moved: Vec<usize> = before
+        .split(',')
+        .zip(after.split(','))
+        .enumerate()
+        .filter_map(|(i, (x, y))| (x != y).then_some(i))
+        .collect();
+    assert_eq!(moved, [7]);
+    assert_eq!(nodes[0].active_sources().unwrap().len(), 50);
 }
 
 /// Two nodes storing copies of one story at once, from two threads each (as a node's poll

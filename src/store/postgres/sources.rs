@@ -85,31 +85,41 @@ impl Sources for PostgresStore {
             // Nodes sync one at a time: each reads which sources the others still list.
             tx.execute("LOCK TABLE node_sources IN EXCLUSIVE MODE", &[])
                 .await?;
+            // Only what changed is written: a node starting or reloading with the config the
+            // database already holds rewrites no row (each rewrite of a source's row is a new
+            // version of it and of its three index entries, which autovacuum must clear).
+            tx.execute(
+                "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                 ON CONFLICT (name) DO UPDATE SET
+                    kind = excluded.kind,
+                    interval_ms = excluded.interval_ms,
+                    etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
+                    discovered_url = CASE WHEN sources.url = excluded.url THEN sources.discovered_url END,
+                    last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
+                    next_poll_at = CASE WHEN sources.url = excluded.url THEN sources.next_poll_at
+                                        ELSE excluded.next_poll_at END,
+                    url = excluded.url
+                 WHERE (sources.kind, sources.interval_ms, sources.url)
+                       IS DISTINCT FROM (excluded.kind, excluded.interval_ms, excluded.url)",
+                &[&names, &kinds, &urls, &intervals, &next],
+            )
+            .await?;
             let ids: Vec<i64> = tx
-                .query(
-                    "INSERT INTO sources (name, kind, url, interval_ms, next_poll_at)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-                     ON CONFLICT (name) DO UPDATE SET
-                        active = TRUE,
-                        kind = excluded.kind,
-                        interval_ms = excluded.interval_ms,
-                        etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
-                        discovered_url = CASE WHEN sources.url = excluded.url THEN sources.discovered_url END,
-                        last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
-                        next_poll_at = CASE WHEN sources.url = excluded.url THEN sources.next_poll_at
-                                            ELSE excluded.next_poll_at END,
-                        url = excluded.url
-                     RETURNING id",
-                    &[&names, &kinds, &urls, &intervals, &next],
-                )
+                .query("SELECT id FROM sources WHERE name = ANY($1)", &[&names])
                 .await?
                 .iter()
                 .map(|r| r.try_get(0))
                 .collect::<Result<_, _>>()?;
-            tx.execute("DELETE FROM node_sources WHERE node = $1", &[&self.node])
-                .await?;
             tx.execute(
-                "INSERT INTO node_sources (node, source_id) SELECT $1, unnest($2::bigint[])",
+                "DELETE FROM node_sources ns WHERE ns.node = $1
+                 AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS k(id) WHERE k.id = ns.source_id)",
+                &[&self.node, &ids],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO node_sources (node, source_id) SELECT $1, unnest($2::bigint[])
+                 ON CONFLICT DO NOTHING",
                 &[&self.node, &ids],
             )
             .await?;
@@ -121,7 +131,7 @@ impl Sources for PostgresStore {
             .await?;
             // A source stays active while a node heard from lately lists it.
             tx.execute(
-                "UPDATE sources SET active = EXISTS (
+                "UPDATE sources SET active = NOT active WHERE active <> EXISTS (
                     SELECT 1 FROM node_sources ns JOIN nodes n ON n.node = ns.node
                     WHERE ns.source_id = sources.id AND n.heartbeat_at >= $1)",
                 &[&(now - NODE_GONE_MS)],
