@@ -402,27 +402,17 @@ fn store_is_sqlite_or_postgres_never_both() {
             Some("a")
         )
     );
-    let e = parse("[store]\npath = \"x.db\"\nurl = \"postgres://fw@db/fw\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = err("[store]\npath = \"x.db\"\nurl = \"postgres://fw@db/fw\"\n");
     assert!(e.contains("test.toml:2:8") && e.contains("both set"), "{e}");
-    let e = parse("[store]\nurl = \"mysql://db/fw\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = err("[store]\nurl = \"mysql://db/fw\"\n");
     assert!(e.contains("not a postgres:// URL"), "{e}");
-    let e = parse("[store]\nurl = \"postgres://db/fw?sslmode=sometimes\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = err("[store]\nurl = \"postgres://db/fw?sslmode=sometimes\"\n");
     assert!(e.contains("does not parse"), "{e}");
-    let e = parse("[store]\nurl = \"postgres://db/fw?sslmode=verify-ca\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = err("[store]\nurl = \"postgres://db/fw?sslmode=verify-ca\"\n");
     assert!(e.contains("verify-ca needs sslrootcert"), "{e}");
-    let e = parse("[store]\nurl = \"postgres://db/fw?sslcert=x.pem\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = err("[store]\nurl = \"postgres://db/fw?sslcert=x.pem\"\n");
     assert!(e.contains("does not parse") && e.contains("sslcert"), "{e}");
-    let e = parse("[store]\nnode = \"a\"\n").unwrap_err().to_string();
+    let e = err("[store]\nnode = \"a\"\n");
     assert!(e.contains("set [store] url too"), "{e}");
     // Nodes compare a hash of the settings but [store], where each names itself.
     let hash = |t: &str| parse(t).unwrap().hash;
