@@ -482,6 +482,17 @@ fn outbox_lifecycle_and_dead_letters(store: &Store) {
         gauges.alerts,
         [("delivered".to_string(), 1), ("pending".to_string(), 2)]
     );
+    // A digest's alerts are marked together, as one message.
+    let due: Vec<i64> = store
+        .due_alerts("n", 400, 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(due.len(), 2);
+    store.mark_delivered(&due, "b2", 400).unwrap();
+    assert!(store.due_alerts("n", 400, 10).unwrap().is_empty());
+    assert_eq!(store.messages_since("n", 0).unwrap(), [30, 400]);
 }
 
 fn retention_keeps_tombstones_and_pending_alerts(store: &Store) {
