@@ -3,7 +3,8 @@
 //! alert arrives (an alert id at most twice: a message the dead node sent but did not record
 //! is sent again with its id), every source is polled again within two intervals, and no
 //! source is ever polled by two nodes at once. A node keeps its name across a lost
-//! connection, or stops when another daemon took the name.
+//! connection, or stops when another daemon took the name. A node's first cycle ends when
+//! the cluster has polled all its sources.
 
 mod common;
 
@@ -338,6 +339,53 @@ async fn nodes_with_different_configs_say_so() {
         (same_config("a"), same_config("b")),
         (Some(true), Some(false))
     );
+}
+
+/// Every node of a cluster lists all the sources and polls only its share. Its first cycle
+/// ends once the cluster has polled every one: its summary line counts them all, those the
+/// other node polled among them. (Before, it waited for polls of its own that never came.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_ends_its_first_cycle_once_the_cluster_polled_every_source() {
+    let setup = Setup::start().await;
+    let dirs = [
+        Workdir::new(&setup.config("a")),
+        Workdir::new(&setup.config("b")),
+    ];
+    let _nodes = start_nodes(&dirs);
+    let log = |n: usize| std::fs::read_to_string(dirs[n].dir.path().join("log")).unwrap();
+    let summary = |n: usize| {
+        log(n)
+            .lines()
+            .find(|l| l.contains("first poll cycle since start done"))
+            .map(String::from)
+    };
+    assert!(
+        wait_for(Duration::from_secs(90), || summary(0).is_some()
+            && summary(1).is_some())
+        .await,
+        "a node's first cycle did not end:\n{}\n----\n{}",
+        log(0),
+        log(1)
+    );
+    let field = |line: &str, key: &str| -> usize {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    let mut elsewhere = 0;
+    for n in 0..2 {
+        let line = summary(n).unwrap();
+        let count = |key: &str| field(&line, key);
+        assert_eq!(count("sources"), FEEDS, "{line}");
+        assert_eq!(
+            count("ok") + count("failing") + count("polled_elsewhere"),
+            FEEDS,
+            "{line}"
+        );
+        elsewhere += count("polled_elsewhere");
+    }
+    assert!(elsewhere > 0, "each node polled every source itself");
 }
 
 /// A node's name is held by a lock on a connection of its own. When that connection closes

@@ -572,6 +572,15 @@ fn sources_sync_claim_and_record(store: &Store) {
         ..ok(200, 60_200)
     };
     store.record_poll(b, &with_validators).unwrap();
+    // Polled since a time: by when each poll ended.
+    let polled_since = |since: i64| {
+        let mut polled = store.polled_since(since).unwrap();
+        polled.sort();
+        polled
+    };
+    assert_eq!(polled_since(100), [(a, "a".into()), (b, "b".into())]);
+    assert_eq!(polled_since(101), [(b, "b".to_string())]);
+    assert!(polled_since(201).is_empty());
     let health = store.source_health().unwrap();
     assert_eq!(health[0].consecutive_failures, 2);
     assert_eq!(health[0].last_error.as_deref(), Some("HTTP 500"));
@@ -590,6 +599,8 @@ fn sources_sync_claim_and_record(store: &Store) {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].id, rows[0].validators.etag.clone()), (b, None));
     assert!(!store.source_health().unwrap()[1].active);
+    // Of the sources still listed.
+    assert_eq!(polled_since(0), [(b, "b".to_string())]);
     // A released claim is due at once.
     let claimed = store.claim_due(300, 10, 5_000).unwrap();
     assert_eq!(claimed.len(), 1);

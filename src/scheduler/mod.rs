@@ -13,14 +13,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+mod first_cycle;
 mod heartbeat;
 
 use crate::app::Runtime;
 use crate::config::Config;
 use crate::model::Source;
-use crate::pipeline::{CycleTally, PollReport, poll_source};
+use crate::pipeline::{PollReport, poll_source};
 use crate::store::{SourceRow, Store};
 use crate::time::ms;
+use first_cycle::FirstCycle;
 
 /// Longest the loop sleeps between looks at the store (and between watchdog pings).
 const TICK: Duration = Duration::from_secs(30);
@@ -186,9 +188,8 @@ struct Daemon {
     /// the next due time), thousands of round trips that found nothing.
     idle_until: Option<tokio::time::Instant>,
     next_prune: tokio::time::Instant,
-    /// Until every source has been polled once since the start: the sources not yet
-    /// polled, and how the others went (one summary line when done).
-    first_cycle: Option<(std::collections::HashSet<String>, CycleTally)>,
+    /// Until every source has been polled once since the start (one summary line then).
+    first_cycle: Option<FirstCycle>,
     /// The status page's view of the config, replaced on reload.
     catalog: Option<Arc<std::sync::RwLock<Arc<crate::web::Catalog>>>>,
     /// The config's hash for the heartbeat (shared stores), replaced on reload.
@@ -247,7 +248,10 @@ impl Daemon {
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             queued: Default::default(),
-            first_cycle: Some((rt.sources.keys().cloned().collect(), CycleTally::default())),
+            first_cycle: Some(FirstCycle::new(
+                rt.sources.keys().cloned(),
+                rt.ctx.clock.now(),
+            )),
             catalog,
             config_hash,
             name_lost,
@@ -301,6 +305,7 @@ impl Daemon {
             if rows.len() < want {
                 let wait = self.until_next_due().await;
                 self.idle_until = Some(tokio::time::Instant::now() + wait);
+                self.count_polled_elsewhere().await;
             }
             let at = tokio::time::Instant::now();
             self.queued.extend(rows.into_iter().map(|row| (row, at)));
@@ -410,12 +415,10 @@ impl Daemon {
                     *catalog.write().unwrap_or_else(|p| p.into_inner()) =
                         Arc::new(catalog_of(&self.rt));
                 }
-                if let Some((pending, _)) = &mut self.first_cycle {
-                    pending.retain(|name| self.rt.sources.contains_key(name));
-                    if pending.is_empty() {
-                        self.first_cycle = None;
-                    }
+                if let Some(cycle) = &mut self.first_cycle {
+                    cycle.retain(|name| self.rt.sources.contains_key(name));
                 }
+                self.end_first_cycle_if_done();
                 info!(sources = self.rt.sources.len(), "configuration reloaded");
             }
             Err(e) => {
@@ -440,7 +443,10 @@ impl Daemon {
                 {
                     *at = (*at).min(tokio::time::Instant::now() + source.interval / 2);
                 }
-                self.count_first_cycle(&name, &report);
+                if let Some(cycle) = &mut self.first_cycle {
+                    cycle.polled(&name, &report);
+                }
+                self.end_first_cycle_if_done();
                 if report.alerts > 0 {
                     self.wake.send_modify(|n| *n += 1);
                 }
@@ -457,33 +463,43 @@ impl Daemon {
         }
     }
 
-    /// Counts a poll towards the first cycle; logs its summary once every source has been
-    /// polled since the start.
-    fn count_first_cycle(&mut self, name: &str, report: &PollReport) {
-        let Some((pending, tally)) = &mut self.first_cycle else {
-            return;
-        };
-        if !pending.remove(name) {
+    /// Once every source has been polled since the start: the summary line, and statistics
+    /// for the tables the cycle filled.
+    fn end_first_cycle_if_done(&mut self) {
+        if !self.first_cycle.as_ref().is_some_and(FirstCycle::is_done) {
             return;
         }
-        tally.add(report);
-        if pending.is_empty() {
-            info!(
-                sources = tally.ok + tally.failing,
-                ok = tally.ok,
-                failing = tally.failing,
-                causes = %tally.causes_text(),
-                new_items = tally.new_items,
-                alerts = tally.alerts,
-                "first poll cycle since start done"
-            );
-            self.first_cycle = None;
-            let store = self.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.blocking(|s| s.refresh_statistics()).await {
-                    warn!(error = %e, "cannot refresh the store's statistics");
+        if let Some(cycle) = self.first_cycle.take() {
+            cycle.log_summary();
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.blocking(|s| s.refresh_statistics()).await {
+                warn!(error = %e, "cannot refresh the store's statistics");
+            }
+        });
+    }
+
+    /// On a shared store, once this node has claimed all it found due: counts the sources
+    /// of its first cycle that other nodes polled since it started. Without this a node
+    /// of a cluster, which polls only its share, never ended its first cycle.
+    async fn count_polled_elsewhere(&mut self) {
+        let Some(since) = self.first_cycle.as_ref().map(FirstCycle::since) else {
+            return;
+        };
+        if !self.store.is_shared() {
+            return;
+        }
+        match self.store.blocking(move |s| s.polled_since(since)).await {
+            Ok(polled) => {
+                let running: std::collections::HashSet<i64> =
+                    self.in_flight.values().copied().collect();
+                if let Some(cycle) = &mut self.first_cycle {
+                    cycle.polled_elsewhere(&polled, &running);
                 }
-            });
+                self.end_first_cycle_if_done();
+            }
+            Err(e) => warn!(error = %e, "cannot read which sources other nodes polled"),
         }
     }
 

@@ -117,6 +117,9 @@ pub trait Sources {
     }
     /// When the next active source is due, if any.
     fn next_poll_at(&self) -> Result<Option<i64>, StoreError>;
+    /// The active sources this node lists that were polled (by any node) at or after
+    /// `since`: their ids and names.
+    fn polled_since(&self, since: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Records a poll's outcome: success resets the failure count, failure increments it.
     fn record_poll(&self, source_id: i64, rec: &PollRecord) -> Result<(), StoreError> {
         self.record_polls(std::slice::from_ref(&(source_id, rec.clone())))

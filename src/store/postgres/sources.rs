@@ -247,6 +247,22 @@ impl Sources for PostgresStore {
         })
     }
 
+    fn polled_since(&self, since: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            let polled = client
+                .prepare_cached(&format!(
+                    "SELECT s.id, s.name FROM sources s
+                     WHERE s.active AND {MINE} AND s.last_poll_at >= $2"
+                ))
+                .await?;
+            let rows = client.query(&polled, &[&self.node, &since]).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+
     fn record_polls(&self, batch: &[(i64, PollRecord)]) -> Result<(), StoreError> {
         self.run(async {
             let mut client = self.client().await?;

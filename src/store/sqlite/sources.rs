@@ -104,6 +104,15 @@ impl Sources for SqliteStore {
             .flatten())
     }
 
+    fn polled_since(&self, since: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name FROM sources WHERE active = 1 AND last_poll_at >= ?1",
+        )?;
+        let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn record_polls(&self, batch: &[(i64, PollRecord)]) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
