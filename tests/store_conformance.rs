@@ -975,7 +975,8 @@ fn postgres_a_role_that_cannot_create_tables_is_told_what_it_needs() {
 
 /// Statistics are taken of a table once it has grown, never while it is nearly empty: the
 /// planner would read such a table whole, and every foreign-key check of a cycle filling it
-/// would go on doing so (a cold cycle cost several times its CPU).
+/// would go on doing so (a cold cycle cost several times its CPU). Nor again before it has
+/// grown by a tenth.
 #[test]
 fn postgres_statistics_wait_for_a_table_to_grow() {
     let (pg, store) = pg_store();
@@ -998,6 +999,25 @@ fn postgres_statistics_wait_for_a_table_to_grow() {
     store.refresh_statistics().unwrap();
     assert!(analyzed("stories") && analyzed("items"));
     assert!(!analyzed("alerts"));
+    // Taken again once the table has grown by a tenth, not before (another node's refresh
+    // a moment ago does for this one).
+    let counted = || {
+        pg.sql(
+            "fw",
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'items'",
+        )
+    };
+    let more = |from: usize, n: usize| -> Vec<NewItem> {
+        (from..from + n)
+            .map(|n| item(&format!("k{n}"), "a few more words", None, &[]))
+            .collect()
+    };
+    store.commit_poll(src, 2, &more(1200, 20), &[]).unwrap();
+    store.refresh_statistics().unwrap();
+    assert_eq!(counted().trim(), "1200");
+    store.commit_poll(src, 3, &more(1220, 1200), &[]).unwrap();
+    store.refresh_statistics().unwrap();
+    assert_eq!(counted().trim(), "2420");
 }
 
 /// A pruned story leaves no id behind in its items (PostgreSQL keeps no foreign key from
