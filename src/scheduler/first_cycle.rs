@@ -3,10 +3,15 @@
 //! node's sources; those count as done when the store says they were polled.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use tracing::info;
 
 use crate::pipeline::{CycleTally, PollReport};
+
+/// How often, at most, a node asks the store which sources other nodes polled: a cluster's
+/// first polls are spread over minutes, and its claims come back short all that time.
+const ASK_EVERY: Duration = Duration::from_secs(5);
 
 /// The first cycle while it lasts.
 pub(super) struct FirstCycle {
@@ -18,6 +23,8 @@ pub(super) struct FirstCycle {
     elsewhere: usize,
     /// When the daemon started (ms).
     since: i64,
+    /// When the store was last asked about other nodes' polls.
+    asked: Option<tokio::time::Instant>,
 }
 
 impl FirstCycle {
@@ -28,12 +35,18 @@ impl FirstCycle {
             tally: CycleTally::default(),
             elsewhere: 0,
             since,
+            asked: None,
         }
     }
 
-    /// When the daemon started (ms): a poll since then counts.
-    pub(super) fn since(&self) -> i64 {
-        self.since
+    /// When the daemon started (ms), if it is time to ask the store again which sources
+    /// were polled since then (at most every [`ASK_EVERY`]).
+    pub(super) fn ask_since(&mut self, now: tokio::time::Instant) -> Option<i64> {
+        if self.asked.is_some_and(|at| now < at + ASK_EVERY) {
+            return None;
+        }
+        self.asked = Some(now);
+        Some(self.since)
     }
 
     /// Counts this node's poll of `name`.
@@ -110,6 +123,15 @@ mod tests {
         cycle.polled("c", &ok());
         assert!(cycle.is_done());
         assert_eq!((cycle.tally.ok, cycle.tally.new_items), (2, 4));
+    }
+
+    #[test]
+    fn the_store_is_asked_at_most_every_few_seconds() {
+        let mut cycle = FirstCycle::new(["a"].map(String::from), 7);
+        let now = tokio::time::Instant::now();
+        assert_eq!(cycle.ask_since(now), Some(7));
+        assert_eq!(cycle.ask_since(now + ASK_EVERY / 2), None);
+        assert_eq!(cycle.ask_since(now + ASK_EVERY), Some(7));
     }
 
     #[test]

@@ -484,12 +484,13 @@ impl Daemon {
     /// of its first cycle that other nodes polled since it started. Without this a node
     /// of a cluster, which polls only its share, never ended its first cycle.
     async fn count_polled_elsewhere(&mut self) {
-        let Some(since) = self.first_cycle.as_ref().map(FirstCycle::since) else {
-            return;
-        };
         if !self.store.is_shared() {
             return;
         }
+        let now = tokio::time::Instant::now();
+        let Some(since) = self.first_cycle.as_mut().and_then(|c| c.ask_since(now)) else {
+            return;
+        };
         match self.store.blocking(move |s| s.polled_since(since)).await {
             Ok(polled) => {
                 let running: std::collections::HashSet<i64> =
