@@ -10,11 +10,14 @@ use super::marks::ends_with_stop;
 /// first real paragraph; the headline or a bare link after the last. Never the whole text.
 pub(super) fn drop_edge_chrome(text: &str, titles: &[&str]) -> String {
     let paras: Vec<&str> = text.split("\n\n").collect();
+    let titles: Vec<&str> = titles
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect();
     let repeat = |p: &str| {
         let p = p.trim();
-        titles
-            .iter()
-            .any(|t| !t.trim().is_empty() && p.eq_ignore_ascii_case(t.trim()))
+        titles.iter().any(|t| p.eq_ignore_ascii_case(t))
             || (!p.contains(' ') && (p.starts_with("http://") || p.starts_with("https://")))
     };
     let chrome = |p: &str| {
