@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,7 +102,7 @@ async fn feed(State(farm): State<Arc<Farm>>, Path(name): Path<String>) -> impl I
     ([(header::CONTENT_TYPE, "application/rss+xml")], body)
 }
 
-fn node_config(pg_url: &str, node: &str, farm: &str, hook: &str) -> String {
+fn node_config(pg_url: &str, node: &str, farm: &str, hook: &str, feeds: Range<usize>) -> String {
     let mut c = format!(
         r#"
 [store]
@@ -133,7 +134,7 @@ url = "{hook}"
 secret_env = "FW_TEST_SECRET"
 "#
     );
-    for i in 0..FEEDS {
+    for i in feeds {
         c.push_str(&format!(
             "\n[[feed]]\nname = \"f{i:03}\"\nurl = \"{farm}/feed/{i}.xml\"\ninterval = \"{INTERVAL_S}s\"\n"
         ));
@@ -153,7 +154,29 @@ struct Setup {
 impl Setup {
     /// The config of node `node` on this setup's database, farm and receiver.
     fn config(&self, node: &str) -> String {
-        node_config(&self.url, node, &self.farm_url, &self.hook.url("/hook"))
+        self.config_of(node, 0..FEEDS)
+    }
+
+    /// The same, listing only the farm's feeds `feeds`.
+    fn config_of(&self, node: &str, feeds: Range<usize>) -> String {
+        node_config(
+            &self.url,
+            node,
+            &self.farm_url,
+            &self.hook.url("/hook"),
+            feeds,
+        )
+    }
+
+    /// How many articles the receiver was alerted of.
+    fn alerted(&self) -> usize {
+        let urls: std::collections::HashSet<String> = self
+            .hook
+            .webhook_received()
+            .iter()
+            .map(|r| r.json()["url"].as_str().unwrap().to_string())
+            .collect();
+        urls.len()
     }
 
     async fn start() -> Setup {
@@ -210,14 +233,7 @@ async fn a_node_killed_mid_cycle_loses_no_alert_and_no_source() {
     let killed_at = Instant::now();
 
     // Every alert arrives.
-    let alerted = || {
-        let urls: std::collections::HashSet<String> = hook
-            .webhook_received()
-            .iter()
-            .map(|r| r.json()["url"].as_str().unwrap().to_string())
-            .collect();
-        urls.len()
-    };
+    let alerted = || setup.alerted();
     let all_arrived = wait_for(Duration::from_secs(120), || alerted() >= FEEDS).await;
     let logs = || -> String {
         dirs.iter()
@@ -476,4 +492,39 @@ async fn a_node_keeps_its_name_across_a_lost_connection_or_stops() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `feedwatch once` run by cron on several hosts shares the notifier as daemons do: a run
+/// sends its own alerts, or leaves them to a run on another node that is sending and waits
+/// until that one has, and it gives the notifier back when it ends. (Before, a run held the
+/// notifier for its lease's length after it ended, so a run on another node in those seconds
+/// left its alerts pending until some later run.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_on_several_nodes_sends_every_alert_before_it_ends() {
+    let setup = Setup::start().await;
+    let dirs = [
+        Workdir::new(&setup.config_of("a", 0..40)),
+        Workdir::new(&setup.config_of("b", 40..80)),
+        Workdir::new(&setup.config_of("c", 80..120)),
+    ];
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", common::stderr(out));
+    };
+    // Two at once: each stores its alerts, one node sends them all.
+    let (a, b) = tokio::join!(dirs[0].run(&["once"]), dirs[1].run(&["once"]));
+    ok(&a);
+    ok(&b);
+    assert_eq!(
+        setup.alerted(),
+        80,
+        "{}\n----\n{}",
+        common::stderr(&a),
+        common::stderr(&b)
+    );
+    // Then a third node, seconds later.
+    let c = dirs[2].run(&["once"]).await;
+    ok(&c);
+    assert_eq!(setup.alerted(), 120, "{}", common::stderr(&c));
+    // Each article alerted once.
+    assert_eq!(setup.hook.webhook_received().len(), 120);
 }

@@ -736,7 +736,8 @@ fn postgres_nodes_never_claim_one_source_twice() {
     assert_eq!(nodes[1].claim_due(61_000, 500, 60_000).unwrap().len(), 300);
 }
 
-/// One node at a time sends a notifier's messages; another takes over when the lease ends.
+/// One node at a time sends a notifier's messages; another takes over when the lease ends,
+/// or at once when its holder gives its leases back (it stopped sending).
 #[test]
 fn postgres_notifier_lease_is_held_by_one_node() {
     let pg = PgCluster::start();
@@ -759,6 +760,18 @@ fn postgres_notifier_lease_is_held_by_one_node() {
     assert!(
         a.lease_notifier("hook", 1_950, 1_000).unwrap(),
         "per notifier"
+    );
+    // A node gives back only its own leases.
+    a.release_notifiers().unwrap();
+    assert!(!a.lease_notifier("mail", 2_000, 1_000).unwrap());
+    assert!(
+        b.lease_notifier("hook", 2_000, 1_000).unwrap(),
+        "given back"
+    );
+    b.release_notifiers().unwrap();
+    assert!(
+        a.lease_notifier("mail", 2_001, 1_000).unwrap(),
+        "given back"
     );
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct PassReport {
     pub wait_until: Option<i64>,
     /// The notifier is paused: the receiver refused its credentials.
     pub paused: bool,
+    /// Another node holds the notifier's lease: it sends the notifier's messages.
+    pub leased_elsewhere: bool,
 }
 
 /// Rows taken per query; a pass keeps going until none are due.
@@ -103,6 +105,8 @@ const RENEW_AFTER: Duration = Duration::from_secs(10);
 
 /// How often a node waiting for another node's notifier lease looks again.
 const LEASED_ELSEWHERE_POLL: Duration = Duration::from_secs(5);
+/// How often `once` looks again at a notifier another node holds while it has due alerts.
+const ONCE_LEASE_POLL: Duration = Duration::from_millis(500);
 
 impl Dispatcher {
     pub(crate) fn new(
@@ -153,13 +157,14 @@ impl Dispatcher {
         Ok(held)
     }
 
-    /// Delivers every alert due now, all notifiers concurrently (for `once`).
+    /// Delivers every alert due now, all notifiers concurrently (for `once`), then gives
+    /// back the notifier leases it took, so that another node sends at once.
     pub(crate) async fn deliver_due(&self) -> Result<PassReport, StoreError> {
         self.resume_paused().await?;
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..self.notifiers.len() {
             let this = self.clone();
-            tasks.spawn(async move { this.pass(i, &CancellationToken::new()).await });
+            tasks.spawn(async move { this.deliver_due_of(i).await });
         }
         let mut total = PassReport::default();
         while let Some(joined) = tasks.join_next().await {
@@ -168,7 +173,37 @@ impl Dispatcher {
             total.retrying += r.retrying;
             total.failed += r.failed;
         }
+        self.store.blocking(|s| s.release_notifiers()).await?;
         Ok(total)
+    }
+
+    /// One notifier's pass for `once`. While another node holds the notifier and alerts are
+    /// due, it waits: a node in its pass sends them too, a node that ends its pass gives the
+    /// lease back, and an expired lease is taken. After a lease's length of waiting, the
+    /// holder (a daemon that keeps renewing it) is left to send them.
+    async fn deliver_due_of(&self, i: usize) -> Result<PassReport, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.lease;
+        loop {
+            let report = self.pass(i, &CancellationToken::new()).await?;
+            if !report.leased_elsewhere || !self.has_due(i).await? {
+                return Ok(report);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                warn!(notifier = %self.notifiers[i].name, "another node holds this notifier and has not sent its due alerts; they wait for it");
+                return Ok(report);
+            }
+            tokio::time::sleep(ONCE_LEASE_POLL).await;
+        }
+    }
+
+    /// Whether notifier `i` has alerts due now.
+    async fn has_due(&self, i: usize) -> Result<bool, StoreError> {
+        let (name, now) = (self.notifiers[i].name.clone(), self.clock.now());
+        let due = self
+            .store
+            .blocking(move |s| s.due_alerts(&name, now, 1))
+            .await?;
+        Ok(!due.is_empty())
     }
 
     /// A new dispatcher (a start, a reload, `once`) gives paused notifiers another chance:
@@ -243,6 +278,7 @@ impl Dispatcher {
             let now = self.clock.now();
             if !self.hold(&name, now, &mut renew_at).await? {
                 report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
+                report.leased_elsewhere = true;
                 return Ok(report);
             }
             let rows = self
@@ -284,6 +320,7 @@ impl Dispatcher {
                 let now = self.clock.now();
                 if !self.hold(&notifier.name, now, &mut renew_at).await? {
                     report.wait_until = Some(now + ms(LEASED_ELSEWHERE_POLL));
+                    report.leased_elsewhere = true;
                     return Ok(report);
                 }
                 let sent = tokio::select! {

@@ -535,7 +535,15 @@ impl Daemon {
         if !ids.is_empty() {
             self.store.blocking(move |s| s.release(&ids, now)).await?;
         }
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.dispatcher).await;
+        // Once the dispatcher has stopped, its notifiers go to another node at once, not
+        // when their leases run out. (One still sending keeps its leases, so that no other
+        // node sends the same message meanwhile.)
+        let stopped = tokio::time::timeout(SHUTDOWN_GRACE, self.dispatcher).await;
+        if stopped.is_ok()
+            && let Err(e) = self.store.blocking(|s| s.release_notifiers()).await
+        {
+            warn!(error = %e, "cannot give back the notifiers' leases; other nodes take them when they run out");
+        }
         info!("stopped");
         Ok(())
     }

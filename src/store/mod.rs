@@ -194,6 +194,9 @@ pub trait Outbox {
     /// time does, so the order, digests and rate limits hold across nodes. Taken when free
     /// or expired, renewed by its holder.
     fn lease_notifier(&self, notifier: &str, now: i64, lease_ms: i64) -> Result<bool, StoreError>;
+    /// Gives back every notifier lease this node holds, when it stops sending (the daemon
+    /// stops, `once` ends): another node sends at once, not when the lease runs out.
+    fn release_notifiers(&self) -> Result<(), StoreError>;
     /// Pending deliveries of one notifier that are due, oldest first.
     fn due_alerts(
         &self,

@@ -88,6 +88,16 @@ impl Outbox for PostgresStore {
         })
     }
 
+    fn release_notifiers(&self) -> Result<(), StoreError> {
+        self.run(async {
+            self.client()
+                .await?
+                .execute("DELETE FROM notifier_leases WHERE node = $1", &[&self.node])
+                .await?;
+            Ok(())
+        })
+    }
+
     fn due_alerts(
         &self,
         notifier: &str,

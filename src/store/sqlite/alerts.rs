@@ -38,6 +38,11 @@ impl Outbox for SqliteStore {
         Ok(true)
     }
 
+    /// Nothing to give back: no other node shares a SQLite store.
+    fn release_notifiers(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn due_alerts(
         &self,
         notifier: &str,
