@@ -144,7 +144,7 @@ secret_env = "FW_TEST_SECRET"
 
 /// A throwaway database, the farm of feeds and the webhook receiver.
 struct Setup {
-    _pg: PgCluster,
+    pg: PgCluster,
     url: String,
     farm: Arc<Farm>,
     farm_url: String,
@@ -190,7 +190,7 @@ impl Setup {
         let farm_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Setup {
-            _pg: pg,
+            pg,
             url,
             farm,
             farm_url,
@@ -527,4 +527,36 @@ async fn once_on_several_nodes_sends_every_alert_before_it_ends() {
     assert_eq!(setup.alerted(), 120, "{}", common::stderr(&c));
     // Each article alerted once.
     assert_eq!(setup.hook.webhook_received().len(), 120);
+}
+
+/// A daemon that stops on SIGTERM gives its notifier back, so another node sends at once
+/// rather than when the lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_daemon_gives_its_notifier_back() {
+    let setup = Setup::start().await;
+    let dirs = [Workdir::new(&setup.config_of("a", 0..20))];
+    let mut nodes = start_nodes(&dirs);
+    let held = || {
+        setup.pg.sql(
+            "fw",
+            "SELECT node FROM notifier_leases WHERE notifier = 'hook'",
+        )
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || setup.alerted() == 20).await,
+        "{} of 20 alerts arrived",
+        setup.alerted()
+    );
+    assert_eq!(held().trim(), "a");
+    common::signal(&nodes[0], "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), nodes[0].wait())
+        .await
+        .expect("the daemon did not stop")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        held().trim(),
+        "",
+        "the stopped node still holds the notifier"
+    );
 }
