@@ -345,14 +345,13 @@ impl Upkeep for PostgresStore {
     fn refresh_statistics(&self) -> Result<(), StoreError> {
         self.run(async {
             let client = self.client().await?;
-            let tables: Vec<&str> = GROWING_TABLES.to_vec();
             let grown = client
                 .query(
                     "SELECT t FROM unnest($1::text[]) AS t JOIN pg_class c ON c.oid = to_regclass(t)
                      WHERE c.reltuples < 0
                         OR pg_relation_size(c.oid) * 10
                            > c.relpages::bigint * current_setting('block_size')::bigint * 11",
-                    &[&tables],
+                    &[&GROWING_TABLES.as_slice()],
                 )
                 .await?;
             let mut analyze = Vec::new();
